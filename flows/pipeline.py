@@ -1,0 +1,18 @@
+"""Prefect flow ``pipeline``: every stage end to end, each as a subflow."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import flow
+
+from flows.collect import collect_flow
+from pipeline.settings import Settings
+
+
+@flow(name="pipeline", validate_parameters=False)
+async def pipeline_flow(specs: list[str] | None = None, settings: Settings | None = None) -> dict[str, Any]:
+    settings = settings or Settings()
+    reports: dict[str, Any] = {}
+    reports["collect"] = await collect_flow(sources=specs, settings=settings)
+    return reports

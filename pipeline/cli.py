@@ -1,0 +1,216 @@
+"""The ``toolgen`` command.
+
+Exit codes: 0 success, 1 a stage failed, 2 bad usage or configuration. Stages run as Prefect
+flows by default (``--engine prefect``); ``--engine local`` runs the same library functions
+directly, which is faster to start and needs no Prefect server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from pipeline.settings import ConfigError, Settings, load_settings
+
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    help="toolgen: REST API specs → tool-use training data (catalog, instructions, solution paths).",
+)
+catalog_app = typer.Typer(no_args_is_help=True, help="Inspect and export a run's catalog.")
+app.add_typer(catalog_app, name="catalog")
+
+console = Console(stderr=True)
+
+
+class Engine(str, Enum):
+    prefect = "prefect"
+    local = "local"
+
+
+class ExportFormat(str, Enum):
+    toolbench = "toolbench"
+
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="toolgen.toml to read (default: ./toolgen.toml if present)"),
+]
+OutOption = Annotated[
+    Path | None, typer.Option("--out", "-o", help="run folder (default: outputs/<run_name>)")
+]
+EngineOption = Annotated[
+    Engine, typer.Option("--engine", help="run as Prefect flows, or call the library directly")
+]
+
+
+@app.callback()
+def _main_options(
+    verbose: Annotated[int, typer.Option("--verbose", "-v", count=True, help="more logging")] = 0,
+) -> None:
+    level = logging.DEBUG if verbose > 1 else logging.INFO if verbose == 1 else logging.WARNING
+    logging.basicConfig(
+        level=level,
+        format="%(message)s",
+        handlers=[RichHandler(console=console, show_path=False, rich_tracebacks=False)],
+        force=True,
+    )
+    if verbose == 0:
+        logging.getLogger("pipeline").setLevel(logging.INFO)
+
+
+def _settings(config: Path | None, out: Path | None, **overrides: Any) -> Settings:
+    try:
+        return load_settings(config, run_dir=out, **overrides)
+    except ConfigError as error:
+        console.print(f"[red]configuration error:[/red] {error}")
+        raise typer.Exit(2) from error
+
+
+def _fail(message: str) -> typer.Exit:
+    console.print(f"[red]error:[/red] {message}")
+    return typer.Exit(1)
+
+
+@app.command()
+def collect(
+    sources: Annotated[
+        list[str] | None,
+        typer.Argument(help="spec files, folders, spec URLs or APIs.guru-style index URLs "
+                       "(default: collect.sources from the configuration)"),
+    ] = None,
+    config: ConfigOption = None,
+    out: OutOption = None,
+    workers: Annotated[int | None, typer.Option(help="reader processes")] = None,
+    engine: EngineOption = Engine.prefect,
+) -> None:
+    """Collect API specs into the run's catalog (catalog/tools.jsonl, errors.jsonl, graph.json)."""
+    from pipeline.specs.collect import NothingCollected, collect_summary
+
+    settings = _settings(config, out, collect=_drop_none({"workers": workers}))
+    _check_sources(sources or settings.collect.sources)
+    try:
+        if engine is Engine.prefect:
+            from flows.collect import collect_flow
+
+            report = asyncio.run(collect_flow(sources=sources, settings=settings))
+        else:
+            report = asyncio.run(_collect_with_progress(sources, settings))
+    except NothingCollected as error:
+        raise _fail(str(error)) from error
+    _print_table("collect", collect_summary(report), settings.run_dir)
+
+
+async def _collect_with_progress(sources: list[str] | None, settings: Settings) -> Any:
+    from pipeline.specs.collect import collect_catalog
+
+    with _progress() as progress:
+        task = progress.add_task("reading specs", total=None)
+        return await collect_catalog(
+            sources, settings, progress=lambda done, total: progress.update(task, completed=done, total=total)
+        )
+
+
+@app.command()
+def run(
+    config: ConfigOption = None,
+    out: OutOption = None,
+    specs: Annotated[
+        list[str] | None, typer.Option("--specs", help="spec sources instead of collect.sources")
+    ] = None,
+    engine: EngineOption = Engine.prefect,
+) -> None:
+    """Run every stage end to end (today: collect) on the bundled specs, offline by default."""
+    from pipeline.specs.collect import NothingCollected, collect_summary
+
+    settings = _settings(config, out)
+    _check_sources(specs or settings.collect.sources)
+    try:
+        if engine is Engine.prefect:
+            from flows.pipeline import pipeline_flow
+
+            results = asyncio.run(pipeline_flow(specs=specs, settings=settings))
+        else:
+            from pipeline.run import run_pipeline
+
+            results = asyncio.run(run_pipeline(settings, specs=specs))
+    except NothingCollected as error:
+        raise _fail(str(error)) from error
+    _print_table("collect", collect_summary(results["collect"]), settings.run_dir)
+    console.print(f"[green]done[/green]: {settings.run_dir}/manifest.json")
+
+
+@catalog_app.command("export")
+def catalog_export(
+    directory: Annotated[Path, typer.Argument(help="folder to write <Category>/<tool>.json into")],
+    fmt: Annotated[ExportFormat, typer.Option("--format", help="layout to write")] = ExportFormat.toolbench,
+    config: ConfigOption = None,
+    out: OutOption = None,
+) -> None:
+    """Export the run's catalog in ToolBench's tool-document layout."""
+    from pipeline.specs.catalog import CatalogMissing, iter_tools
+    from pipeline.specs.toolbench import export_toolbench
+
+    settings = _settings(config, out)
+    try:
+        count = export_toolbench(iter_tools(settings.run_dir), directory)
+    except CatalogMissing as error:
+        raise _fail(str(error)) from error
+    console.print(f"wrote {count} tool documents to {directory}")
+
+
+@catalog_app.command("show")
+def catalog_show(config: ConfigOption = None, out: OutOption = None) -> None:
+    """Summarise the run's catalog: tools and APIs per category, collections, errors."""
+    from pipeline.manifest import read_manifest
+
+    settings = _settings(config, out)
+    section = read_manifest(settings.run_dir).get("stages", {}).get("collect")
+    if not section:
+        raise _fail(f"{settings.run_dir} has no collected catalog: run `toolgen collect` first")
+    _print_table("categories", section["categories"], settings.run_dir)
+    _print_table("collections", section["collections"] or {"(none)": 0}, settings.run_dir)
+    _print_table("filtered", section["filtered"] or {"(none)": 0}, settings.run_dir)
+    _print_table("errors by stage", section["errors_by_stage"] or {"(none)": 0}, settings.run_dir)
+
+
+def _check_sources(sources: list[str]) -> None:
+    if not sources:
+        console.print("[red]usage error:[/red] no sources given and collect.sources is empty")
+        raise typer.Exit(2)
+
+
+def _drop_none(values: dict[str, Any]) -> dict[str, Any] | None:
+    kept = {key: value for key, value in values.items() if value is not None}
+    return kept or None
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    )
+
+
+def _print_table(title: str, figures: dict[str, Any], run_dir: Path) -> None:
+    table = Table(title=f"{title} ({run_dir})", show_header=False)
+    for key, value in figures.items():
+        table.add_row(str(key), str(value))
+    Console().print(table)
+
+
+def main() -> None:
+    app()

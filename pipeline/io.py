@@ -1,0 +1,187 @@
+"""JSON / JSONL reading and writing through orjson, crash-safe.
+
+Two ways to write, for the two ways stages produce files:
+
+* whole files (:func:`write_json`, :func:`write_jsonl`) go to a temporary file in the same
+  folder and are renamed over the target, so a killed process leaves either the old file or
+  the new one, never half of one;
+* growing files (:class:`JsonlAppender`) take one finished record per line and flush it, so a
+  resumed run keeps everything written before the kill. A torn last line (the process died
+  mid-write) is ignored by :func:`read_jsonl` and cut off by the next appender.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+_DUMP_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
+
+
+def dumps(obj: Any, *, indent: bool = False) -> bytes:
+    """Serialise with orjson; pydantic models should be dumped with ``model_dump`` first."""
+    options = _DUMP_OPTIONS | (orjson.OPT_INDENT_2 if indent else 0)
+    return orjson.dumps(obj, option=options, default=_fallback)
+
+
+def _fallback(obj: Any) -> Any:
+    if hasattr(obj, "model_dump"):
+        return obj.model_dump(mode="json")
+    if isinstance(obj, (set, frozenset)):
+        return sorted(obj, key=str)
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"cannot serialise {type(obj).__name__}")
+
+
+def loads(data: bytes | str) -> Any:
+    return orjson.loads(data)
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers never see a partial file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp_name, path)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+
+
+def write_json(path: Path, obj: Any, *, indent: bool = True) -> None:
+    atomic_write_bytes(path, dumps(obj, indent=indent) + b"\n")
+
+
+def read_json(path: Path) -> Any:
+    return orjson.loads(Path(path).read_bytes())
+
+
+class AtomicJsonlWriter:
+    """Stream records into a JSONL file that appears only when the writer is committed.
+
+    Use as a context manager: on a clean exit the temporary file replaces ``path``; on an
+    exception it is removed and ``path`` keeps its previous content.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, self._tmp_name = tempfile.mkstemp(
+            prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent
+        )
+        self._handle = os.fdopen(fd, "wb")
+        self.count = 0
+
+    def write(self, record: Any) -> None:
+        self._handle.write(dumps(record) + b"\n")
+        self.count += 1
+
+    def commit(self) -> None:
+        self._handle.flush()
+        os.fsync(self._handle.fileno())
+        self._handle.close()
+        os.replace(self._tmp_name, self.path)
+
+    def abort(self) -> None:
+        self._handle.close()
+        Path(self._tmp_name).unlink(missing_ok=True)
+
+    def __enter__(self) -> AtomicJsonlWriter:
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if exc_type is None:
+            self.commit()
+        else:
+            self.abort()
+
+
+def write_jsonl(path: Path, records: Iterable[Any]) -> int:
+    """Atomically write ``records`` one per line; returns how many were written."""
+    with AtomicJsonlWriter(path) as writer:
+        for record in records:
+            writer.write(record)
+    return writer.count
+
+
+def read_jsonl(path: Path) -> Iterator[Any]:
+    """Yield the records of a JSONL file, skipping blank lines and a torn final line.
+
+    A final line without its newline is what a killed writer leaves behind; it is dropped
+    rather than trusted. A malformed line elsewhere is a real error and names its line.
+    """
+    path = Path(path)
+    with path.open("rb") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            if not line.endswith(b"\n"):
+                try:
+                    yield orjson.loads(line)
+                except orjson.JSONDecodeError:
+                    return  # torn tail from an interrupted append
+                continue
+            try:
+                yield orjson.loads(line)
+            except orjson.JSONDecodeError as error:
+                raise ValueError(f"{path}:{number}: not valid JSON ({error})") from error
+
+
+class JsonlAppender:
+    """Append finished records to a JSONL file, one flushed line each, for resumable stages."""
+
+    def __init__(self, path: Path, *, fsync: bool = False) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        _drop_torn_tail(self.path)
+        self._handle = self.path.open("ab")
+        self._fsync = fsync
+
+    def write(self, record: Any) -> None:
+        self._handle.write(dumps(record) + b"\n")
+        self._handle.flush()
+        if self._fsync:
+            os.fsync(self._handle.fileno())
+
+    def close(self) -> None:
+        self._handle.close()
+
+    def __enter__(self) -> JsonlAppender:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _drop_torn_tail(path: Path) -> None:
+    """Cut a final line that lacks its newline so new records start on a clean line."""
+    if not path.exists() or path.stat().st_size == 0:
+        return
+    with path.open("rb+") as handle:
+        handle.seek(-1, os.SEEK_END)
+        if handle.read(1) == b"\n":
+            return
+        size = handle.seek(0, os.SEEK_END)
+        block = 1 << 16
+        position = size
+        while position > 0:
+            start = max(0, position - block)
+            handle.seek(start)
+            chunk = handle.read(position - start)
+            newline = chunk.rfind(b"\n")
+            if newline != -1:
+                handle.truncate(start + newline + 1)
+                return
+            position = start
+        handle.truncate(0)

@@ -1,0 +1,19 @@
+"""The whole pipeline as one library call: every stage that exists, in order.
+
+``toolgen run --engine local`` calls this; the Prefect flow ``pipeline`` (``flows/pipeline.py``)
+runs the same stages as subflows. Each stage reads what the earlier ones wrote to the run folder.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pipeline.settings import Settings
+from pipeline.specs.collect import collect_catalog
+
+
+async def run_pipeline(settings: Settings, *, specs: list[str] | None = None) -> dict[str, Any]:
+    """Run every stage end to end into ``settings.run_dir``; returns each stage's report."""
+    reports: dict[str, Any] = {}
+    reports["collect"] = await collect_catalog(specs, settings)
+    return reports

@@ -1,0 +1,190 @@
+"""One typed configuration for every stage, read from ``toolgen.toml`` and the environment.
+
+Precedence, highest first: explicit overrides (CLI flags) > environment variables
+(``TOOLGEN_<FIELD>``, nested with ``__`` as in ``TOOLGEN_COLLECT__WORKERS=4``) > the TOML
+file > defaults. Every default works offline with no key.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from pipeline.specs.fetch import FetchOptions
+
+CategoryOrigin = Literal["x-apisguru-categories", "tags", "folder"]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class FilterSettings(_Section):
+    """Catalog filters; each drop is counted in the manifest and listed in ``filtered.jsonl``."""
+
+    min_description_chars: int = Field(
+        default=3, ge=0, description="APIs whose summary/description is shorter are dropped"
+    )
+    max_parameters: int = Field(default=30, ge=0, description="APIs with more are dropped")
+    drop_deprecated: bool = True
+    drop_duplicates: bool = Field(
+        default=True, description="drop a second operation with the same method and URL"
+    )
+    drop_non_json: bool = Field(
+        default=True,
+        description="drop operations whose success responses declare only non-JSON media types",
+    )
+
+
+class CollectionSpec(_Section):
+    """A named group of related tools (possibly across categories), used for G3 sampling."""
+
+    name: str
+    tools: list[str] = Field(description="tool ids, tool names or fnmatch patterns over ids")
+    description: str = ""
+
+
+class CollectSettings(_Section):
+    sources: list[str] = Field(
+        default_factory=lambda: ["api_specs"],
+        description="files, folders, spec URLs or APIs.guru-style index URLs",
+    )
+    workers: int = Field(default_factory=lambda: max(1, os.cpu_count() or 1), ge=1)
+    max_file_bytes: int = Field(default=50 * 1024 * 1024, ge=1)
+    max_ref_hops: int = Field(default=64, ge=1, description="longest $ref chain followed")
+    max_schema_depth: int = Field(default=8, ge=1, description="nesting kept in stored schemas")
+    max_schema_nodes: int = Field(
+        default=2000, ge=10, description="schema nodes kept per API (guards YAML/$ref bombs)"
+    )
+    max_description_chars: int = Field(default=2000, ge=16)
+    category_precedence: list[CategoryOrigin] = Field(
+        default_factory=lambda: ["x-apisguru-categories", "tags", "folder"]
+    )
+    filters: FilterSettings = Field(default_factory=FilterSettings)
+    collections: list[CollectionSpec] = Field(default_factory=list)
+    derive_collections: bool = Field(
+        default=True, description="also derive collections from tool similarity across categories"
+    )
+    fetch: FetchOptions = Field(default_factory=FetchOptions)
+
+
+class Settings(BaseSettings):
+    """The whole configuration of a toolgen run."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="TOOLGEN_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        validate_default=True,
+    )
+
+    run_name: str = Field(default="default", description="folder name under outputs_dir")
+    outputs_dir: Path = Path("outputs")
+    run_dir: Path = Field(
+        default=Path(), description="the run folder (default: <outputs_dir>/<run_name>)"
+    )
+    cache_dir: Path | None = Field(
+        default=None, description="shared cache across runs (default: <outputs_dir>/.cache)"
+    )
+    seed: int = 0
+    collect: CollectSettings = Field(default_factory=CollectSettings)
+
+    @field_validator("run_name")
+    @classmethod
+    def _run_name_is_a_folder_name(cls, value: str) -> str:
+        if not value or "/" in value or value in {".", ".."}:
+            raise ValueError(f"run_name {value!r} must be a plain folder name")
+        return value
+
+    @model_validator(mode="after")
+    def _default_run_dir(self) -> Settings:
+        if self.run_dir == Path():
+            self.run_dir = self.outputs_dir / self.run_name
+        return self
+
+    @property
+    def shared_cache_dir(self) -> Path:
+        return self.cache_dir if self.cache_dir is not None else self.outputs_dir / ".cache"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The TOML path comes from model_config, which load_settings sets on a subclass.
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+DEFAULT_CONFIG_NAME = "toolgen.toml"
+
+
+class ConfigError(Exception):
+    """A configuration that cannot be used; the message names the file and field."""
+
+
+def load_settings(config: Path | None = None, **overrides: Any) -> Settings:
+    """Load settings from ``config`` (or ``./toolgen.toml`` if present) plus env and overrides.
+
+    ``overrides`` are nested dicts or values for top-level fields, e.g.
+    ``load_settings(run_name="x", collect={"workers": 1})``; ``None`` values are ignored so CLI
+    options that were not given do not mask the file.
+    """
+    if config is not None and not Path(config).is_file():
+        raise ConfigError(f"configuration file {config} does not exist")
+    toml_path = Path(config) if config is not None else _default_toml()
+    overrides = {key: value for key, value in overrides.items() if value is not None}
+    # A subclass per load carries the file path, so no state is shared between loads.
+    settings_cls = type("Settings", (Settings,), {"model_config": {**Settings.model_config, "toml_file": toml_path}})
+    try:
+        return settings_cls(**overrides)
+    except ValidationError as error:
+        raise ConfigError(_describe_validation_error(error, toml_path)) from error
+    except Exception as error:  # a TOML syntax error surfaces as a decode error
+        where = toml_path or "configuration"
+        raise ConfigError(f"{where}: {error}") from error
+
+
+def _default_toml() -> Path | None:
+    candidate = Path.cwd() / DEFAULT_CONFIG_NAME
+    return candidate if candidate.is_file() else None
+
+
+def _describe_validation_error(error: ValidationError, toml_path: Path | None) -> str:
+    where = f"{toml_path}" if toml_path else "configuration"
+    lines = [f"invalid configuration in {where} (or TOOLGEN_* environment variables):"]
+    for item in error.errors():
+        field = ".".join(str(part) for part in item["loc"])
+        value = item.get("input")
+        shown = "" if isinstance(value, dict) else f" (got {value!r})"
+        lines.append(f"  {field}: {item['msg']}{shown}")
+    return "\n".join(lines)
+
+
+def redacted_dump(settings: Settings) -> dict[str, Any]:
+    """The settings as JSON for the manifest, with anything secret masked."""
+    return _redact(settings.model_dump(mode="json"))
+
+
+_SECRET_MARKERS = ("key", "token", "secret", "password")
+
+
+def _redact(value: Any, key: str = "") -> Any:
+    if isinstance(value, dict):
+        return {k: _redact(v, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redact(v, key) for v in value]
+    if isinstance(value, str) and value and any(m in key.lower() for m in _SECRET_MARKERS):
+        return "***"
+    return value

@@ -1,0 +1,127 @@
+"""Turn the bytes of a spec file into Python data: decoding, JSON or YAML, and guards.
+
+Real-world specs come in every encoding and many are hostile by accident. What is guarded here:
+
+* odd encodings: BOMs (UTF-8/16/32), UTF-16 without BOM, Windows-1252, else Latin-1;
+* size: files over the configured cap are refused before they are read;
+* deep nesting: libyaml's composer recurses in C and crashes the process somewhere past ~20k
+  levels, so YAML whose bracket nesting passes :data:`MAX_NESTING` is refused up front (the
+  process pool that runs readers is the backstop for anything that still crashes);
+* alias bombs and recursive aliases load as small shared graphs; everything that walks the
+  result later is bounded (see :mod:`pipeline.specs.schemas`).
+"""
+
+from __future__ import annotations
+
+import codecs
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+import yaml
+
+try:  # the C loader is ~10x faster; fall back so a build without libyaml still works
+    from yaml import CSafeLoader as _YamlLoader
+except ImportError:  # pragma: no cover - depends on how PyYAML was built
+    from yaml import SafeLoader as _YamlLoader  # type: ignore[assignment]
+
+MAX_NESTING = 2000
+
+_BOMS: tuple[tuple[bytes, str], ...] = (
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+
+
+class DocumentError(Exception):
+    """The bytes are not a readable JSON or YAML document; the message says why."""
+
+
+def read_bytes(path: Path, max_bytes: int) -> bytes:
+    size = path.stat().st_size
+    if size > max_bytes:
+        raise DocumentError(f"file is {size} bytes, over the cap of {max_bytes} bytes")
+    return path.read_bytes()
+
+
+def decode_text(data: bytes) -> str:
+    """Decode spec bytes to text, trying the encodings specs are actually written in."""
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            return data[len(bom) :].decode(encoding, errors="replace")
+    if len(data) >= 2 and data[0] == 0 and data[1] != 0:
+        return data.decode("utf-16-be", errors="replace")
+    if len(data) >= 2 and data[0] != 0 and data[1] == 0:
+        return data.decode("utf-16-le", errors="replace")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("cp1252")
+    except UnicodeDecodeError:
+        return data.decode("latin-1")
+
+
+def parse_document(data: bytes, name: str) -> Any:
+    """Parse JSON or YAML from ``data``; ``name`` (file name or URL) picks which to try first."""
+    if not data.strip():
+        raise DocumentError("file is empty")
+    text = decode_text(data)
+    looks_json = name.lower().endswith(".json") or text.lstrip()[:1] in ("{", "[")
+    json_error: Exception | None = None
+    if looks_json:
+        try:
+            return orjson.loads(text)
+        except orjson.JSONDecodeError as error:
+            json_error = error  # YAML accepts much almost-JSON (comments, trailing commas)
+    check_nesting(data)
+    try:
+        return yaml.load(text, Loader=_YamlLoader)  # noqa: S506 - a safe loader
+    except yaml.YAMLError as error:
+        if json_error is not None:
+            raise DocumentError(f"not valid JSON: {json_error}") from error
+        raise DocumentError(f"not valid YAML: {_short(error)}") from error
+    except RecursionError as error:  # the pure-Python loader, when C is missing
+        raise DocumentError("nesting too deep to parse") from error
+
+
+def check_nesting(data: bytes, limit: int = MAX_NESTING) -> None:
+    """Refuse flow-style nesting deeper than ``limit`` before libyaml can crash on it.
+
+    Brackets inside quoted strings are counted too, which only over-estimates depth when a
+    string holds thousands of unclosed brackets; the cheap total count skips the scan for
+    almost every real file.
+    """
+    if data.count(b"[") + data.count(b"{") + data.count(b"- ") <= limit:
+        return
+    codes = np.frombuffer(data, dtype=np.uint8)
+    opening = (codes == ord("[")) | (codes == ord("{"))
+    closing = (codes == ord("]")) | (codes == ord("}"))
+    depth = np.cumsum(opening.astype(np.int32) - closing.astype(np.int32))
+    if depth.size and int(depth.max()) > limit:
+        raise DocumentError(f"nesting deeper than {limit} levels")
+    dashes = _longest_dash_chain(data)
+    if dashes > limit:
+        raise DocumentError(f"nesting deeper than {limit} levels ('- ' chain of {dashes})")
+
+
+def _longest_dash_chain(data: bytes) -> int:
+    """Longest run of ``- - - ...`` (nested block sequences on one line)."""
+    longest = 0
+    start = data.find(b"- - ")
+    while start != -1:
+        end = start
+        while data.startswith(b"- ", end):
+            end += 2
+        longest = max(longest, (end - start) // 2)
+        start = data.find(b"- - ", end)
+    return longest
+
+
+def _short(error: Exception) -> str:
+    return " ".join(str(error).split())[:300]

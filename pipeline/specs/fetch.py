@@ -1,0 +1,611 @@
+"""Download remote spec files over HTTP(S), politely and within limits.
+
+The collect stage gets specs from URLs as well as from files; this module turns a list of URLs
+into local files the readers can parse. One call, :func:`fetch_urls`, does the whole job:
+
+* one shared :class:`aiohttp.ClientSession` whose connector and a semaphore bound how many
+  downloads run at once (``FetchOptions.concurrency``);
+* each request has a total and a connect timeout, and is retried (``retries`` times) on
+  transient failures (timeouts, dropped connections, HTTP 408/425/429/5xx) with exponential
+  backoff and jitter; a ``Retry-After`` on 429/503 (seconds or an HTTP date) is honoured up
+  to ``max_retry_after_s``;
+* bodies stream to disk and the download stops as soon as it passes ``max_bytes`` (a
+  ``Content-Length`` above the cap is refused before reading anything), so neither a huge nor
+  a hostile file can fill memory;
+* with ``cache_dir`` set, every body is kept with its validators (ETag, Last-Modified) and the
+  next fetch of the URL is a conditional request: a 304 reuses the stored body and the result
+  says ``not_modified=True``, so a scheduled re-collect downloads only what changed.
+  Without ``cache_dir`` bodies go to a fresh temporary folder that the caller owns.
+
+A failure for one URL never raises: it comes back as a :class:`FetchResult` with ``ok=False``
+and an ``error`` that names the URL and the reason, ready for ``errors.jsonl``.
+
+Cache layout (``cache_dir``): ``<sha256(url)>.body`` holds the body and ``<sha256(url)>.json``
+its :class:`CacheEntry`; both are replaced atomically, and an entry that is unreadable or
+disagrees with its body is treated as absent. Without ``cache_dir`` the bodies sit in the same
+way in a temporary folder, ``result.path.parent``, which the caller deletes when done.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import errno
+import hashlib
+import logging
+import os
+import random
+import tempfile
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import aiohttp
+import pydantic
+from pydantic import BaseModel, ConfigDict, Field
+from yarl import URL
+
+from pipeline import __version__
+from pipeline.io import read_json, write_json
+
+logger = logging.getLogger(__name__)
+
+# Read size per chunk; aiohttp buffers at most about two of these ahead of us.
+CHUNK_SIZE = 64 * 1024
+
+# Statuses worth asking again for: the server said "later" or failed in passing.
+_RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+# Only these two carry a Retry-After that means "wait this long" (RFC 9110 §10.2.3).
+_RETRY_AFTER_STATUSES = frozenset({429, 503})
+
+_ACCEPT = "application/json, application/yaml;q=0.9, text/yaml;q=0.9, */*;q=0.5"
+
+
+class FetchOptions(BaseModel):
+    """How to fetch: limits, timeouts, retries and where bodies are kept."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    concurrency: int = Field(8, ge=1, description="downloads in flight at once")
+    timeout_s: float = Field(30.0, gt=0, description="total time for one request, body included")
+    connect_timeout_s: float = Field(10.0, gt=0, description="time to open the TCP/TLS connection")
+    retries: int = Field(3, ge=0, description="extra attempts after a transient failure")
+    backoff_base_s: float = Field(0.5, ge=0, description="first backoff; doubles per attempt")
+    backoff_max_s: float = Field(30.0, ge=0, description="ceiling of one backoff wait")
+    max_retry_after_s: float = Field(60.0, ge=0, description="ceiling on a server's Retry-After")
+    max_bytes: int = Field(50 * 1024 * 1024, ge=0, description="largest body accepted")
+    max_redirects: int = Field(10, ge=0)
+    user_agent: str = f"toolgen/{__version__}"
+    cache_dir: Path | None = Field(None, description="persistent HTTP cache; None = temp folder")
+    max_age_s: float | None = Field(
+        None,
+        ge=0,
+        description="reuse a cached body younger than this without asking the server at all",
+    )
+
+
+class FetchResult(BaseModel):
+    """What happened to one URL. ``path`` holds the body when ``ok``; parse from there.
+
+    ``error`` is always ``"<url>: <reason>"``, e.g. ``"https://x/spec.json: HTTP 404 Not Found"``.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    url: str
+    final_url: str | None = None  # after redirects
+    ok: bool
+    status: int | None = None  # last HTTP status seen; None when no response came back
+    path: Path | None = None
+    content_type: str | None = None  # media type only, lower case, no parameters
+    sha256: str | None = None
+    size: int | None = None  # body bytes; for an aborted download, bytes received before it
+    not_modified: bool = False  # the server answered 304 and the cached body was reused
+    from_cache: bool = False  # the body is the cached copy (304, or fresh within max_age_s)
+    error: str | None = None
+    attempts: int = 0  # HTTP requests made
+    elapsed_s: float = 0.0  # from the first attempt to the result, waits included
+
+
+class CacheEntry(BaseModel):
+    """Metadata stored next to a cached body."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    url: str
+    final_url: str
+    etag: str | None = None
+    last_modified: str | None = None
+    content_type: str | None = None
+    sha256: str
+    size: int
+    fetched_at: datetime
+
+
+async def fetch_urls(
+    urls: Sequence[str],
+    options: FetchOptions,
+    *,
+    session: aiohttp.ClientSession | None = None,
+    on_result: Callable[[FetchResult], None] | None = None,
+) -> list[FetchResult]:
+    """Fetch every URL; one result per URL, in input order; never raises for a URL's failure.
+
+    A URL listed twice is downloaded once and both positions get the same result.
+    ``on_result`` is called once per input URL as soon as its result is known (progress bars).
+    A caller-provided ``session`` is used as is and left open; otherwise one is made for the call.
+    """
+    async with open_fetcher(options, session=session) as fetcher:
+        return await fetcher.fetch_many(urls, on_result=on_result)
+
+
+@asynccontextmanager
+async def open_fetcher(
+    options: FetchOptions, *, session: aiohttp.ClientSession | None = None
+) -> AsyncIterator[Fetcher]:
+    """A :class:`Fetcher` for several rounds of fetching that share one session and bound.
+
+    The session is closed on exit only if this function made it.
+    """
+    own_session: aiohttp.ClientSession | None = None
+    if session is None:
+        # The connector limit matches the semaphore, so no request queues inside aiohttp
+        # where its connect timeout would already be running.
+        connector = aiohttp.TCPConnector(limit=options.concurrency)
+        session = own_session = aiohttp.ClientSession(connector=connector)
+    if options.cache_dir is not None:
+        store = _BodyStore(Path(options.cache_dir), persistent=True)
+    else:
+        folder = Path(tempfile.mkdtemp(prefix="toolgen-fetch-"))
+        logger.info("no cache_dir: downloading into %s (the caller removes it)", folder)
+        store = _BodyStore(folder, persistent=False)
+    try:
+        yield Fetcher(options, session, store, asyncio.Semaphore(options.concurrency))
+    finally:
+        if own_session is not None:
+            await own_session.close()
+
+
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP date), or None."""
+    if value is None:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:  # RFC 9110 dates are GMT; obsolete forms may omit the zone
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+def is_http_url(url: str) -> bool:
+    """True for an absolute http:// or https:// URL with a host."""
+    try:
+        parsed = URL(url)
+    except (TypeError, ValueError):
+        return False
+    return parsed.scheme in ("http", "https") and bool(parsed.host)
+
+
+# --------------------------------------------------------------------------------------------
+# The fetcher: shared by fetch_urls and by callers that fetch in several rounds (index files).
+
+
+@dataclass
+class Fetcher:
+    """One session, one concurrency bound and one body store, shared by several rounds.
+
+    Made by :func:`open_fetcher`; :func:`fetch_urls` is the one-round form.
+    """
+
+    options: FetchOptions
+    session: aiohttp.ClientSession
+    store: _BodyStore
+    semaphore: asyncio.Semaphore
+    rng: random.Random = field(default_factory=random.Random)
+
+    async def fetch_many(
+        self,
+        urls: Sequence[str],
+        *,
+        on_result: Callable[[FetchResult], None] | None = None,
+    ) -> list[FetchResult]:
+        positions: dict[str, list[int]] = {}
+        for index, url in enumerate(urls):
+            positions.setdefault(url, []).append(index)
+        results: list[FetchResult | None] = [None] * len(urls)
+
+        async def run(url: str) -> None:
+            result = await self.fetch(url)
+            for index in positions[url]:
+                results[index] = result
+                if on_result is not None:
+                    on_result(result)
+
+        await asyncio.gather(*(run(url) for url in positions))
+        failed = sum(1 for result in results if result is not None and not result.ok)
+        logger.info("fetched %d URLs (%d unique, %d failed)", len(urls), len(positions), failed)
+        return [result for result in results if result is not None]
+
+    async def fetch(self, url: str) -> FetchResult:
+        """Fetch one URL; failures become results.
+
+        The concurrency slot is held per attempt, not across a backoff wait, so a server that
+        asks us to come back later does not stall the downloads from other servers.
+        """
+        clock = _Clock()
+        try:
+            result = await self._fetch_with_retries(url, clock)
+        except Exception as error:  # a bug or a disk error must not sink the other URLs
+            logger.exception("unexpected failure fetching %s", url)
+            result = _failure(url, f"unexpected error: {type(error).__name__}: {error}")
+        result = result.model_copy(update={"elapsed_s": clock.elapsed()})
+        if result.ok:
+            logger.debug("fetched %s (%s bytes, %s)", url, result.size, _how(result))
+        else:
+            logger.warning("%s", result.error)
+        return result
+
+    async def _fetch_with_retries(self, url: str, clock: _Clock) -> FetchResult:
+        if not is_http_url(url):
+            return _failure(url, "not an http(s) URL")
+        cached = self.store.load(url)
+        if cached is not None and self._fresh(cached):
+            return self.store.result_from_cache(url, cached, not_modified=False)
+
+        attempts = 0
+        while True:
+            attempts += 1
+            async with self.semaphore:
+                clock.start()
+                outcome = await self._attempt(url, cached)
+            result = outcome.result.model_copy(update={"attempts": attempts})
+            if not outcome.retryable or attempts > self.options.retries:
+                return result
+            delay = self._retry_delay(attempts, outcome.retry_after)
+            logger.info("%s; retry %d in %.2f s", result.error, attempts, delay)
+            await asyncio.sleep(delay)
+
+    def _fresh(self, entry: CacheEntry) -> bool:
+        if self.options.max_age_s is None:
+            return False
+        age = (datetime.now(UTC) - entry.fetched_at).total_seconds()
+        return 0 <= age <= self.options.max_age_s
+
+    def _retry_delay(self, attempt: int, retry_after: float | None) -> float:
+        if retry_after is not None:
+            return min(retry_after, self.options.max_retry_after_s)
+        ceiling = min(self.options.backoff_max_s, self.options.backoff_base_s * 2 ** (attempt - 1))
+        # "Equal jitter": at least half the backoff, so retries still slow down, but spread so
+        # that many clients failing together do not come back together.
+        return ceiling / 2 + self.rng.uniform(0, ceiling / 2)
+
+    async def _attempt(self, url: str, cached: CacheEntry | None) -> _Outcome:
+        options = self.options
+        headers = {"User-Agent": options.user_agent, "Accept": _ACCEPT}
+        if cached is not None:
+            if cached.etag:
+                headers["If-None-Match"] = cached.etag
+            if cached.last_modified:
+                headers["If-Modified-Since"] = cached.last_modified
+        timeout = aiohttp.ClientTimeout(
+            total=options.timeout_s, sock_connect=options.connect_timeout_s
+        )
+        received = _Received()
+        try:
+            async with self.session.get(
+                url,
+                headers=headers,
+                timeout=timeout,
+                allow_redirects=True,
+                max_redirects=options.max_redirects,
+                raise_for_status=False,
+            ) as response:
+                return await self._handle_response(url, response, cached, received)
+        except aiohttp.ConnectionTimeoutError:
+            return _Outcome.fail(
+                url, f"could not connect within {options.connect_timeout_s:g} s", retryable=True
+            )
+        except TimeoutError:
+            return _Outcome.fail(
+                url,
+                f"timed out after {options.timeout_s:g} s",
+                retryable=True,
+                size=received.n or None,
+            )
+        except aiohttp.TooManyRedirects:
+            return _Outcome.fail(url, f"too many redirects (more than {options.max_redirects})")
+        except aiohttp.NonHttpUrlRedirectClientError as error:
+            return _Outcome.fail(url, f"redirected to a non-http(s) URL ({error})")
+        except aiohttp.InvalidURL as error:
+            return _Outcome.fail(url, f"invalid URL ({error})")
+        except aiohttp.ClientConnectorDNSError:
+            return _Outcome.fail(url, "could not resolve the host name")
+        except aiohttp.ClientSSLError as error:
+            return _Outcome.fail(url, f"TLS error: {error}")
+        except aiohttp.ClientConnectorError as error:
+            if _refused(error.os_error):
+                return _Outcome.fail(url, "connection refused", retryable=True)
+            return _Outcome.fail(url, f"could not connect: {error.os_error}", retryable=True)
+        except aiohttp.ServerDisconnectedError:
+            return _Outcome.fail(
+                url, "server closed the connection", retryable=True, size=received.n or None
+            )
+        except aiohttp.ClientPayloadError as error:
+            return _Outcome.fail(
+                url, f"incomplete body ({error})", retryable=True, size=received.n or None
+            )
+        except aiohttp.ClientError as error:
+            return _Outcome.fail(
+                url, f"{type(error).__name__}: {error}", retryable=True, size=received.n or None
+            )
+
+    async def _handle_response(
+        self,
+        url: str,
+        response: aiohttp.ClientResponse,
+        cached: CacheEntry | None,
+        received: _Received,
+    ) -> _Outcome:
+        final_url = str(response.url)
+        status = response.status
+        if status == 304 and cached is not None:
+            entry = cached.model_copy(
+                update={
+                    "final_url": final_url,
+                    "etag": response.headers.get("ETag") or cached.etag,
+                    "last_modified": response.headers.get("Last-Modified") or cached.last_modified,
+                    "fetched_at": datetime.now(UTC),
+                }
+            )
+            self.store.save_entry(entry)
+            result = self.store.result_from_cache(url, entry, not_modified=True)
+            return _Outcome(result.model_copy(update={"status": status}))
+        if not 200 <= status < 300:
+            reason = f"HTTP {status} {response.reason or ''}".rstrip()
+            if status == 304:
+                reason += " but there is no cached copy"
+            retry_after = None
+            if status in _RETRY_AFTER_STATUSES:
+                retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            return _Outcome.fail(
+                url,
+                reason,
+                status=status,
+                final_url=final_url,
+                retryable=status in _RETRY_STATUSES,
+                retry_after=retry_after,
+            )
+
+        cap = self.options.max_bytes
+        if response.content_length is not None and response.content_length > cap:
+            response.close()  # drop the connection rather than drain a body we refuse
+            return _Outcome.fail(
+                url,
+                f"exceeds size cap of {cap} bytes (Content-Length {response.content_length})",
+                status=status,
+                final_url=final_url,
+                size=0,
+            )
+        content_type = _media_type(response.headers.get("Content-Type"))
+        stored = await self.store.write_body(url, response.content, cap, received)
+        if stored is None:
+            response.close()
+            return _Outcome.fail(
+                url,
+                f"exceeds size cap of {cap} bytes (stopped after {received.n} bytes)",
+                status=status,
+                final_url=final_url,
+                size=received.n,
+            )
+        path, digest = stored
+        entry = CacheEntry(
+            url=url,
+            final_url=final_url,
+            etag=response.headers.get("ETag"),
+            last_modified=response.headers.get("Last-Modified"),
+            content_type=content_type,
+            sha256=digest,
+            size=received.n,
+            fetched_at=datetime.now(UTC),
+        )
+        self.store.save_entry(entry)
+        return _Outcome(
+            FetchResult(
+                url=url,
+                final_url=final_url,
+                ok=True,
+                status=status,
+                path=path,
+                content_type=content_type,
+                sha256=digest,
+                size=received.n,
+            )
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# Where bodies and their metadata live.
+
+
+@dataclass
+class _Received:
+    """Bytes of body received so far; kept outside the download so errors can report it."""
+
+    n: int = 0
+
+
+@dataclass
+class _BodyStore:
+    """Bodies on disk, named by the URL's hash; with ``persistent`` also their cache entries."""
+
+    root: Path
+    persistent: bool
+
+    def _paths(self, url: str) -> tuple[Path, Path]:
+        key = hashlib.sha256(url.encode("utf-8")).hexdigest()
+        return self.root / f"{key}.body", self.root / f"{key}.json"
+
+    def load(self, url: str) -> CacheEntry | None:
+        """The usable cache entry for ``url``, or None (absent, unreadable or stale on disk)."""
+        if not self.persistent:
+            return None
+        body, meta = self._paths(url)
+        try:
+            entry = CacheEntry.model_validate(read_json(meta))
+            size = body.stat().st_size
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, pydantic.ValidationError) as error:
+            logger.warning("ignoring unreadable cache entry for %s: %s", url, error)
+            return None
+        # A size check catches a truncated or swapped body without rereading every file; the
+        # body is replaced only after its entry is removed, so a crash cannot pair new with old.
+        if entry.url != url or entry.size != size:
+            logger.warning("ignoring cache entry for %s: it does not match its body", url)
+            return None
+        if entry.fetched_at.tzinfo is None:  # hand-edited entry; our own are always UTC
+            entry = entry.model_copy(update={"fetched_at": entry.fetched_at.replace(tzinfo=UTC)})
+        return entry
+
+    def save_entry(self, entry: CacheEntry) -> None:
+        if self.persistent:
+            write_json(self._paths(entry.url)[1], entry.model_dump(mode="json"))
+
+    def result_from_cache(self, url: str, entry: CacheEntry, *, not_modified: bool) -> FetchResult:
+        return FetchResult(
+            url=url,
+            final_url=entry.final_url,
+            ok=True,
+            path=self._paths(url)[0],
+            content_type=entry.content_type,
+            sha256=entry.sha256,
+            size=entry.size,
+            not_modified=not_modified,
+            from_cache=True,
+        )
+
+    async def write_body(
+        self, url: str, content: aiohttp.StreamReader, cap: int, received: _Received
+    ) -> tuple[Path, str] | None:
+        """Stream ``content`` into the body file; None (and nothing kept) if it passes ``cap``.
+
+        The body goes to a temporary file first and replaces the old one only when complete,
+        so a failed refresh leaves the previous cached copy intact.
+        """
+        body, meta = self._paths(url)
+        body.parent.mkdir(parents=True, exist_ok=True)
+        digest = hashlib.sha256()
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{body.name}.", suffix=".tmp", dir=body.parent)
+        try:
+            # Plain writes: a 64 KiB write to the page cache takes microseconds, less than the
+            # hop to a worker thread would.
+            with os.fdopen(fd, "wb") as handle:
+                async for chunk in content.iter_chunked(CHUNK_SIZE):
+                    received.n += len(chunk)
+                    if received.n > cap:
+                        Path(tmp_name).unlink(missing_ok=True)
+                        return None
+                    handle.write(chunk)
+                    digest.update(chunk)
+                if self.persistent:
+                    handle.flush()
+                    os.fsync(handle.fileno())
+            if self.persistent:
+                meta.unlink(missing_ok=True)
+            os.replace(tmp_name, body)
+        except BaseException:
+            Path(tmp_name).unlink(missing_ok=True)
+            raise
+        return body, digest.hexdigest()
+
+
+# --------------------------------------------------------------------------------------------
+# Small helpers.
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    """One attempt's result plus what the retry loop needs to know about it."""
+
+    result: FetchResult
+    retryable: bool = False
+    retry_after: float | None = None
+
+    @classmethod
+    def fail(
+        cls,
+        url: str,
+        reason: str,
+        *,
+        retryable: bool = False,
+        retry_after: float | None = None,
+        status: int | None = None,
+        final_url: str | None = None,
+        size: int | None = None,
+    ) -> _Outcome:
+        result = _failure(url, reason, status=status, final_url=final_url, size=size)
+        return cls(result, retryable=retryable, retry_after=retry_after)
+
+
+@dataclass
+class _Clock:
+    """Time since the first attempt began; waiting for a concurrency slot before it is free."""
+
+    started: float | None = None
+
+    def start(self) -> None:
+        if self.started is None:
+            self.started = time.monotonic()
+
+    def elapsed(self) -> float:
+        return 0.0 if self.started is None else time.monotonic() - self.started
+
+
+def _failure(
+    url: str,
+    reason: str,
+    *,
+    status: int | None = None,
+    final_url: str | None = None,
+    size: int | None = None,
+) -> FetchResult:
+    return FetchResult(
+        url=url,
+        final_url=final_url,
+        ok=False,
+        status=status,
+        size=size,
+        error=f"{url}: {reason}",
+    )
+
+
+def _refused(error: OSError) -> bool:
+    # A host with several addresses (localhost: ::1 and 127.0.0.1) fails with one OSError that
+    # only lists the per-address errors in its message, with no errno of its own.
+    return (
+        isinstance(error, ConnectionRefusedError)
+        or error.errno == errno.ECONNREFUSED
+        or "connection refused" in str(error).lower()
+    )
+
+
+def _media_type(header: str | None) -> str | None:
+    if not header:
+        return None
+    return header.split(";", 1)[0].strip().lower() or None
+
+
+def _how(result: FetchResult) -> str:
+    if result.not_modified:
+        return "not modified"
+    if result.from_cache:
+        return "fresh in cache"
+    return f"{result.attempts} attempt(s)"

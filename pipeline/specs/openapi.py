@@ -1,0 +1,492 @@
+"""OpenAPI 3.0 / 3.1 and Swagger 2.0 documents → one catalog :class:`~pipeline.models.Tool`.
+
+One spec file is one tool; each operation is one API. The reader is forgiving the way
+real-world specs need: missing fields get defaults, a broken ``$ref`` or malformed operation
+costs that operation (with a warning), not the whole spec.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+from pipeline.models import Api, Auth, Param, SourceFormat, SourceRef, Tool
+from pipeline.specs.refs import Doc, RefError, RefResolver
+from pipeline.specs.schemas import (
+    Budget,
+    SchemaExpander,
+    bounded_copy,
+    template_from_schema,
+    text_of,
+    toolbench_type,
+)
+
+HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
+_JSON_MEDIA = re.compile(r"(^|/|\+)json\b|^\*/\*$|^application/\*$", re.IGNORECASE)
+
+
+class NotASpec(Exception):
+    """The document is not something this reader understands; the message says what it is."""
+
+
+@dataclass
+class ReadOptions:
+    """The knobs of a spec read, copied from :class:`pipeline.settings.CollectSettings`."""
+
+    max_ref_hops: int = 64
+    max_schema_depth: int = 8
+    max_schema_nodes: int = 2000
+    max_description_chars: int = 2000
+    max_file_bytes: int = 50 * 1024 * 1024
+    category_precedence: tuple[str, ...] = ("x-apisguru-categories", "tags", "folder")
+
+
+@dataclass
+class ReadContext:
+    """What the reader knows about a document besides its content."""
+
+    source: SourceRef
+    folder_category: str | None = None
+    index_categories: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def spec_format(doc: Any) -> SourceFormat | None:
+    """``openapi-3.x`` / ``swagger-2.0`` for an OpenAPI document, else ``None``."""
+    if not isinstance(doc, dict):
+        return None
+    openapi = doc.get("openapi")
+    if isinstance(openapi, str) and openapi.startswith("3."):
+        return "openapi-3.1" if openapi.startswith("3.1") else "openapi-3.0"
+    swagger = doc.get("swagger")
+    if str(swagger).startswith("2"):
+        return "swagger-2.0"
+    return None
+
+
+def read_openapi(doc: Any, context: ReadContext, resolver: RefResolver, options: ReadOptions) -> Tool:
+    """Normalise an OpenAPI or Swagger document into a tool with one API per operation."""
+    version = spec_format(doc)
+    if version is None:
+        raise NotASpec("not an OpenAPI 3.x or Swagger 2.0 document (no 'openapi'/'swagger' field)")
+    context.source.format = version
+    reader = _OperationReader(doc, version, context, resolver, options)
+    info = doc.get("info") if isinstance(doc.get("info"), dict) else {}
+    title = text_of(info.get("title"), 200) or _stem(context.source.location)
+    description = text_of(info.get("description") or info.get("summary"), options.max_description_chars)
+    apis = reader.read_all()
+    category, origin = _category(doc, info, apis, context, options.category_precedence)
+    return Tool(
+        tool_name=title,
+        title=title,
+        tool_description=description or title,
+        category=category,
+        category_origin=origin,  # type: ignore[arg-type]
+        base_url=reader.base_url,
+        version=text_of(info.get("version"), 100),
+        auth=reader.auth_schemes(),
+        source=context.source,
+        api_list=apis,
+    )
+
+
+class _OperationReader:
+    def __init__(
+        self,
+        doc: dict[str, Any],
+        version: SourceFormat,
+        context: ReadContext,
+        resolver: RefResolver,
+        options: ReadOptions,
+    ) -> None:
+        self.doc = doc
+        self.swagger = version == "swagger-2.0"
+        self.context = context
+        self.resolver = resolver
+        self.options = options
+        self.main = resolver.main
+        self.expander = SchemaExpander(
+            resolver,
+            max_depth=options.max_schema_depth,
+            max_description_chars=options.max_description_chars,
+            warnings=context.warnings,
+        )
+        self.base_url = self._base_url()
+        self._used_security: set[str] = set()
+
+    # -- the document level -------------------------------------------------------------
+
+    def _base_url(self) -> str:
+        origin = self.context.source.location if self.context.source.kind == "url" else ""
+        if self.swagger:
+            host = self.doc.get("host")
+            base_path = self.doc.get("basePath") if isinstance(self.doc.get("basePath"), str) else ""
+            schemes = self.doc.get("schemes") if isinstance(self.doc.get("schemes"), list) else []
+            scheme = "https" if "https" in schemes or not schemes else str(schemes[0])
+            if isinstance(host, str) and host:
+                return f"{scheme}://{host}{base_path}".rstrip("/")
+            if origin:
+                parts = urlsplit(origin)
+                return f"{parts.scheme}://{parts.netloc}{base_path}".rstrip("/")
+            return base_path.rstrip("/")
+        servers = self.doc.get("servers")
+        if not isinstance(servers, list) or not servers or not isinstance(servers[0], dict):
+            return urljoin(origin, "/").rstrip("/") if origin else ""
+        url = servers[0].get("url")
+        if not isinstance(url, str):
+            return ""
+        variables = servers[0].get("variables")
+        if isinstance(variables, dict):
+            for name, spec in variables.items():
+                if isinstance(spec, dict) and spec.get("default") is not None:
+                    url = url.replace("{" + str(name) + "}", str(spec["default"]))
+        if origin and not urlsplit(url).scheme:
+            url = urljoin(origin, url)
+        return url.rstrip("/")
+
+    def auth_schemes(self) -> list[Auth]:
+        if self.swagger:
+            schemes = self.doc.get("securityDefinitions")
+        else:
+            components = self.doc.get("components")
+            schemes = components.get("securitySchemes") if isinstance(components, dict) else None
+        if not isinstance(schemes, dict):
+            return []
+        wanted = self._used_security | _security_names(self.doc.get("security"))
+        result = []
+        for name, raw in schemes.items():
+            try:
+                spec, _, _ = self.resolver.deref(raw, self.main)
+            except RefError as error:
+                self.context.warnings.append(f"security scheme {name}: {error}")
+                continue
+            if not isinstance(spec, dict) or (wanted and name not in wanted):
+                continue
+            result.append(_auth(str(name), spec))
+        return result
+
+    # -- operations ---------------------------------------------------------------------
+
+    def read_all(self) -> list[Api]:
+        paths = self.doc.get("paths")
+        if not isinstance(paths, dict):
+            self.context.warnings.append("document has no 'paths' object")
+            return []
+        apis: list[Api] = []
+        for path, raw_item in paths.items():
+            path = str(path)
+            try:
+                item, item_doc, _ = self.resolver.deref(raw_item, self.main)
+            except RefError as error:
+                self.context.warnings.append(f"path {path}: {error}")
+                continue
+            if not isinstance(item, dict):
+                continue
+            shared = item.get("parameters") if isinstance(item.get("parameters"), list) else []
+            for method in HTTP_METHODS:
+                operation = item.get(method)
+                if not isinstance(operation, dict):
+                    continue
+                try:
+                    apis.append(self._operation(path, method, operation, shared, item_doc))
+                except (RefError, ValueError, TypeError, AttributeError) as error:
+                    self.context.warnings.append(f"{method.upper()} {path}: skipped ({error})")
+        return apis
+
+    def _operation(
+        self, path: str, method: str, op: dict[str, Any], shared: list[Any], doc: Doc
+    ) -> Api:
+        budget = Budget(self.options.max_schema_nodes)
+        summary = text_of(op.get("summary"), 300)
+        details = text_of(op.get("description"), self.options.max_description_chars)
+        description = details if not summary else (
+            summary if not details or details.startswith(summary) else f"{summary}. {details}"
+        )
+        operation_id = text_of(op.get("operationId"), 120)
+        name = operation_id or (summary if 0 < len(summary) <= 80 else f"{method.upper()} {path}")
+        self._used_security |= _security_names(op.get("security"))
+
+        params, body_schema, body_type = self._parameters(op, shared, doc, budget)
+        if not self.swagger and "requestBody" in op:
+            body_schema, body_type, body_params = self._request_body(op["requestBody"], doc, budget)
+            params.extend(body_params)
+        _rename_collisions(params)
+        response_schema, example, media = self._responses(op, doc, budget)
+        if budget.truncated:
+            self.context.warnings.append(f"{method.upper()} {path}: schemas truncated")
+        tags = [text_of(t, 100) for t in op.get("tags", []) if t] if isinstance(op.get("tags"), list) else []
+        return Api(
+            name=name,
+            url=f"{self.base_url}{path}",
+            method=method.upper(),
+            path=path,
+            description=description,
+            required_parameters=[p for p in params if p.required],
+            optional_parameters=[p for p in params if not p.required],
+            body_schema=body_schema,
+            body_content_type=body_type,
+            response_schema=response_schema,
+            response_example=example,
+            template_response=template_from_schema(response_schema),
+            response_content_types=media,
+            tags=tags,
+            deprecated=op.get("deprecated") is True,
+        )
+
+    def _parameters(
+        self, op: dict[str, Any], shared: list[Any], doc: Doc, budget: Budget
+    ) -> tuple[list[Param], dict[str, Any] | None, str | None]:
+        merged: dict[tuple[str, str], tuple[dict[str, Any], Doc]] = {}
+        own = op.get("parameters") if isinstance(op.get("parameters"), list) else []
+        for raw in [*shared, *own]:  # operation-level parameters override path-level ones
+            try:
+                spec, spec_doc, _ = self.resolver.deref(raw, doc)
+            except RefError as error:
+                self.context.warnings.append(f"parameter: {error}")
+                continue
+            if not isinstance(spec, dict) or not isinstance(spec.get("name"), (str, int)):
+                continue
+            merged[(str(spec["name"]), str(spec.get("in", "query")))] = (spec, spec_doc)
+
+        params: list[Param] = []
+        body_schema: dict[str, Any] | None = None
+        body_type: str | None = None
+        form_fields: list[Param] = []
+        for (name, location), (spec, spec_doc) in merged.items():
+            if location == "body":  # Swagger 2.0 request body
+                body_schema = self.expander.expand(spec.get("schema"), spec_doc, budget)
+                body_type = _first_media(op.get("consumes") or self.doc.get("consumes")) or "application/json"
+                params.extend(self._body_params(body_schema, spec.get("required") is True))
+                continue
+            schema = self._parameter_schema(spec, spec_doc, budget)
+            param = _param(name, location, spec, schema, self.options.max_description_chars)
+            if location == "formData":
+                form_fields.append(param)
+            elif location in ("path", "query", "header", "cookie"):
+                params.append(param)
+        if form_fields:
+            body_type = _first_media(op.get("consumes")) or "application/x-www-form-urlencoded"
+            body_schema = {
+                "type": "object",
+                "properties": {p.name: p.schema_ for p in form_fields},
+                "required": [p.name for p in form_fields if p.required],
+            }
+            params.extend(form_fields)
+        return params, body_schema, body_type
+
+    def _parameter_schema(self, spec: dict[str, Any], doc: Doc, budget: Budget) -> dict[str, Any]:
+        if isinstance(spec.get("schema"), dict):
+            return self.expander.expand(spec["schema"], doc, budget)
+        content = spec.get("content")
+        if isinstance(content, dict):
+            for media in content.values():
+                if isinstance(media, dict) and isinstance(media.get("schema"), dict):
+                    return self.expander.expand(media["schema"], doc, budget)
+        # Swagger 2.0 keeps the schema keywords on the parameter itself.
+        inline = {k: v for k, v in spec.items() if k not in ("name", "in", "required", "description")}
+        return self.expander.expand(inline, doc, budget)
+
+    def _request_body(
+        self, raw: Any, doc: Doc, budget: Budget
+    ) -> tuple[dict[str, Any] | None, str | None, list[Param]]:
+        body, body_doc, _ = self.resolver.deref(raw, doc)
+        if not isinstance(body, dict):
+            return None, None, []
+        media_type, media = _pick_media(body.get("content"))
+        if media is None:
+            return None, media_type, []
+        schema = self.expander.expand(media.get("schema"), body_doc, budget)
+        example = media.get("example")
+        if example is not None and "example" not in schema:
+            schema["example"] = bounded_copy(example)
+        return schema, media_type, self._body_params(schema, body.get("required") is True)
+
+    def _body_params(self, schema: dict[str, Any], body_required: bool) -> list[Param]:
+        """Flatten a JSON body's top-level properties into parameters a model can fill."""
+        properties = schema.get("properties")
+        if not isinstance(properties, dict) or not properties:
+            if not schema:
+                return []
+            return [_param("body", "body", {"required": body_required}, schema, self.options.max_description_chars)]
+        required = set(schema.get("required", [])) if body_required else set()
+        example = schema.get("example") if isinstance(schema.get("example"), dict) else {}
+        params = []
+        for name, sub in properties.items():
+            if sub.get("readOnly") is True:
+                continue
+            spec = {"required": name in required}
+            if name in example:
+                spec["example"] = example[name]
+            params.append(_param(name, "body", spec, sub, self.options.max_description_chars))
+        return params
+
+    def _responses(self, op: dict[str, Any], doc: Doc, budget: Budget) -> tuple[dict[str, Any] | None, Any, list[str]]:
+        responses = op.get("responses")
+        if not isinstance(responses, dict):
+            return None, None, []
+        success = sorted(
+            (str(code), value) for code, value in responses.items() if str(code).startswith("2")
+        )
+        chosen = success or [(str(c), v) for c, v in responses.items() if str(c) == "default"]
+        media_types: list[str] = []
+        schema: dict[str, Any] | None = None
+        example: Any = None
+        for _, raw in chosen:
+            try:
+                response, response_doc, _ = self.resolver.deref(raw, doc)
+            except RefError as error:
+                self.context.warnings.append(f"response: {error}")
+                continue
+            if not isinstance(response, dict):
+                continue
+            if self.swagger:
+                produces = op.get("produces") or self.doc.get("produces")
+                declared = [str(m) for m in produces] if isinstance(produces, list) else []
+                media_types.extend(m for m in declared if m not in media_types)
+                if schema is None and isinstance(response.get("schema"), dict):
+                    schema = self.expander.expand(response["schema"], response_doc, budget)
+                examples = response.get("examples")
+                if example is None and isinstance(examples, dict) and examples:
+                    example = bounded_copy(next(iter(examples.values())))
+                continue
+            content = response.get("content")
+            if isinstance(content, dict):
+                media_types.extend(str(m) for m in content if str(m) not in media_types)
+            media_type, media = _pick_media(content)
+            if media is not None and schema is None and isinstance(media.get("schema"), dict):
+                schema = self.expander.expand(media["schema"], response_doc, budget)
+            if media is not None and example is None:
+                example = _media_example(media)
+        return schema, example, media_types
+
+
+def _param(
+    name: str, location: str, spec: dict[str, Any], schema: dict[str, Any], max_chars: int
+) -> Param:
+    description = text_of(spec.get("description"), max_chars) or schema.get("description", "")
+    example = spec.get("example", spec.get("x-example"))
+    if example is None and isinstance(spec.get("examples"), dict):
+        first = next(iter(spec["examples"].values()), None)
+        example = first.get("value") if isinstance(first, dict) else first
+    if example is None:
+        example = schema.get("example")
+    default = schema.get("default", spec.get("default", ""))
+    return Param(
+        name=name,
+        type=toolbench_type(schema),
+        description=description,
+        default=bounded_copy(default) if default is not None else "",
+        location=location,  # type: ignore[arg-type]
+        required=location == "path" or spec.get("required") is True,
+        enum=schema.get("enum"),
+        example=bounded_copy(example),
+        schema=schema,
+    )
+
+
+def _rename_collisions(params: list[Param]) -> None:
+    """A body field named like a query parameter would make two arguments one; rename it."""
+    seen: set[str] = set()
+    for param in params:
+        if param.name in seen and param.location == "body":
+            param.name = f"body_{param.name}"
+        seen.add(param.name)
+
+
+def _pick_media(content: Any) -> tuple[str | None, dict[str, Any] | None]:
+    """The JSON media type of a content map if it has one, else the first one."""
+    if not isinstance(content, dict) or not content:
+        return None, None
+    for media_type, media in content.items():
+        if _JSON_MEDIA.search(str(media_type)) and isinstance(media, dict):
+            return str(media_type), media
+    media_type, media = next(iter(content.items()))
+    return str(media_type), media if isinstance(media, dict) else None
+
+
+def _media_example(media: dict[str, Any]) -> Any:
+    if "example" in media:
+        return bounded_copy(media["example"])
+    examples = media.get("examples")
+    if isinstance(examples, dict) and examples:
+        first = next(iter(examples.values()))
+        return bounded_copy(first.get("value") if isinstance(first, dict) else first)
+    return None
+
+
+def _first_media(values: Any) -> str | None:
+    return str(values[0]) if isinstance(values, list) and values else None
+
+
+def is_json_media(media_type: str) -> bool:
+    return bool(_JSON_MEDIA.search(media_type.split(";")[0].strip()))
+
+
+def _security_names(requirements: Any) -> set[str]:
+    names: set[str] = set()
+    if isinstance(requirements, list):
+        for requirement in requirements:
+            if isinstance(requirement, dict):
+                names.update(str(name) for name in requirement)
+    return names
+
+
+def _auth(name: str, spec: dict[str, Any]) -> Auth:
+    kind = spec.get("type")
+    if kind == "apiKey":
+        location = spec.get("in") if spec.get("in") in ("header", "query", "cookie") else "header"
+        return Auth(name=name, kind="apiKey", location=location, parameter=str(spec.get("name", "")))
+    if kind == "http":
+        return Auth(name=name, kind="http", location="header", scheme=str(spec.get("scheme", "")).lower())
+    if kind == "basic":  # Swagger 2.0
+        return Auth(name=name, kind="http", location="header", scheme="basic")
+    if kind == "oauth2":
+        return Auth(name=name, kind="oauth2", location="header", scheme="bearer")
+    if kind == "openIdConnect":
+        return Auth(name=name, kind="openIdConnect", location="header", scheme="bearer")
+    return Auth(name=name)
+
+
+def _category(
+    doc: dict[str, Any],
+    info: dict[str, Any],
+    apis: list[Api],
+    context: ReadContext,
+    precedence: tuple[str, ...],
+) -> tuple[str, str]:
+    for origin in precedence:
+        if origin == "x-apisguru-categories":
+            declared = info.get("x-apisguru-categories") or doc.get("x-apisguru-categories")
+            if isinstance(declared, list) and declared and text_of(declared[0], 100):
+                return _category_label(text_of(declared[0], 100)), origin
+            if context.index_categories:
+                return _category_label(context.index_categories[0]), "index"
+        elif origin == "tags":
+            tags = doc.get("tags")
+            if isinstance(tags, list):
+                for tag in tags:
+                    label = text_of(tag.get("name") if isinstance(tag, dict) else tag, 100)
+                    if label:
+                        return _category_label(label), origin
+            counted = Counter(tag for api in apis for tag in api.tags if tag)
+            if counted:
+                return _category_label(counted.most_common(1)[0][0]), origin
+        elif origin == "folder" and context.folder_category:
+            return _category_label(context.folder_category), origin
+    return "Uncategorized", "default"
+
+
+def _category_label(raw: str) -> str:
+    """APIs.guru writes categories like ``developer_tools``; show them as ``Developer Tools``."""
+    label = raw.strip()
+    if label.islower() and " " not in label:
+        label = label.replace("_", " ").replace("-", " ").title()
+    return label
+
+
+def _stem(location: str) -> str:
+    last = location.rstrip("/").rsplit("/", 1)[-1]
+    return last.rsplit(".", 1)[0] or location

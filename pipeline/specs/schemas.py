@@ -1,0 +1,345 @@
+"""Bounded conversion of spec schemas into self-contained JSON Schema, and values from them.
+
+Specs reach their schemas through ``$ref`` chains, cycles, ``allOf`` / ``oneOf`` / ``anyOf``,
+OpenAPI 3.0's ``nullable`` and Swagger's ``type: file``. The catalog stores each API's schemas
+inlined and valid as JSON Schema (draft 2020-12), so later stages can validate arguments and
+simulate responses without the original document. Inlining can blow up (a YAML alias bomb, a
+ref DAG that fans out), so every expansion spends from a per-API node budget and stops at a
+depth limit; what is cut is marked ``x-truncated``.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass
+from typing import Any
+
+from pipeline.specs.refs import Doc, RefError, RefResolver
+
+_COPIED_KEYWORDS = (
+    "format",
+    "const",
+    "minimum",
+    "maximum",
+    "multipleOf",
+    "minLength",
+    "maxLength",
+    "pattern",
+    "minItems",
+    "maxItems",
+    "uniqueItems",
+    "minProperties",
+    "maxProperties",
+    "readOnly",
+    "writeOnly",
+)
+_VALUE_KEYWORDS = ("default", "example", "enum")
+_JSON_TYPES = {"string", "integer", "number", "boolean", "array", "object", "null"}
+_MAX_ALTERNATIVES = 8
+_MAX_ENUM = 200
+
+
+@dataclass
+class Budget:
+    """Schema nodes an API may still spend; shared by all of one API's schemas."""
+
+    remaining: int
+    truncated: bool = False
+
+    def spend(self) -> bool:
+        if self.remaining <= 0:
+            self.truncated = True
+            return False
+        self.remaining -= 1
+        return True
+
+
+class SchemaExpander:
+    def __init__(
+        self,
+        resolver: RefResolver,
+        *,
+        max_depth: int = 8,
+        max_description_chars: int = 2000,
+        warnings: list[str] | None = None,
+    ) -> None:
+        self._resolver = resolver
+        self._max_depth = max_depth
+        self._max_description = max_description_chars
+        self.warnings = warnings if warnings is not None else []
+
+    def expand(self, node: Any, doc: Doc, budget: Budget) -> dict[str, Any]:
+        """Inline ``node`` into a self-contained JSON Schema within ``budget``."""
+        return self._expand(node, doc, 0, frozenset(), budget)
+
+    def _expand(
+        self, node: Any, doc: Doc, depth: int, stack: frozenset[int], budget: Budget
+    ) -> dict[str, Any]:
+        if not budget.spend():
+            return {"x-truncated": True}
+        if node is False:
+            return {"not": {}}
+        if not isinstance(node, dict):
+            return {}
+        if "$ref" in node:
+            try:
+                target, target_doc, name = self._resolver.deref(node, doc)
+            except RefError as error:
+                self.warnings.append(str(error))
+                return {}
+            if id(target) in stack:
+                recursive: dict[str, Any] = {"description": f"(recursive: {name})"}
+                if isinstance(target, dict) and _single_type(target.get("type")):
+                    recursive["type"] = target["type"]
+                return recursive
+            return self._expand(target, target_doc, depth, stack, budget)
+        if id(node) in stack:  # a YAML alias that contains itself
+            return {}
+        stack = stack | {id(node)}
+
+        out: dict[str, Any] = {}
+        schema_type = _normalise_type(node)
+        if schema_type is not None:
+            out["type"] = schema_type
+        description = text_of(node.get("description") or node.get("title"), self._max_description)
+        if description:
+            out["description"] = description
+        if depth >= self._max_depth:
+            out["x-truncated"] = True
+            return out
+        for keyword in _COPIED_KEYWORDS:
+            if keyword in node and _is_scalar(node[keyword]):
+                out[keyword] = _scalar(node[keyword])
+        for keyword in _VALUE_KEYWORDS:
+            if keyword in node:
+                value = bounded_copy(node[keyword])
+                if keyword == "enum":
+                    if not isinstance(value, list) or not value:
+                        continue
+                    value = value[:_MAX_ENUM]
+                out[keyword] = value
+        _convert_exclusive_bounds(node, out)
+        if node.get("type") == "file":
+            out["format"] = "binary"
+
+        child = depth + 1
+        properties = node.get("properties")
+        if isinstance(properties, dict):
+            out["properties"] = {
+                str(key): self._expand(value, doc, child, stack, budget)
+                for key, value in properties.items()
+            }
+        required = node.get("required")
+        if isinstance(required, list):
+            names = [item for item in required if isinstance(item, str)]
+            if names:
+                out["required"] = names
+        items = node.get("items")
+        if isinstance(items, dict):
+            out["items"] = self._expand(items, doc, child, stack, budget)
+        elif isinstance(items, list):  # tuple form, pre-2020 drafts
+            out["prefixItems"] = [self._expand(i, doc, child, stack, budget) for i in items[:16]]
+        additional = node.get("additionalProperties")
+        if isinstance(additional, bool):
+            out["additionalProperties"] = additional
+        elif isinstance(additional, dict):
+            out["additionalProperties"] = self._expand(additional, doc, child, stack, budget)
+
+        all_of = node.get("allOf")
+        if isinstance(all_of, list):
+            for part in all_of[:_MAX_ALTERNATIVES]:
+                _merge_into(out, self._expand(part, doc, depth, stack, budget))
+        for keyword in ("oneOf", "anyOf"):
+            alternatives = node.get(keyword)
+            if isinstance(alternatives, list) and alternatives:
+                # oneOf is loosened to anyOf: a value that happens to fit two alternatives of
+                # a sloppy spec should not be rejected as an invalid argument.
+                expanded = [
+                    self._expand(alt, doc, child, stack, budget)
+                    for alt in alternatives[:_MAX_ALTERNATIVES]
+                ]
+                out.setdefault("anyOf", []).extend(expanded)
+                if "type" not in out:
+                    shared = {str(alt.get("type")) for alt in expanded}
+                    if len(shared) == 1 and shared <= _JSON_TYPES:
+                        out["type"] = shared.pop()
+        if "type" not in out and "properties" in out:
+            out["type"] = "object"
+        if budget.truncated:
+            out["x-truncated"] = True
+        return out
+
+
+def _normalise_type(node: dict[str, Any]) -> str | list[str] | None:
+    raw = node.get("type")
+    if raw == "file":
+        raw = "string"
+    if isinstance(raw, list):
+        types = [t for t in raw if isinstance(t, str) and t in _JSON_TYPES]
+        result: str | list[str] | None = types if len(types) > 1 else (types[0] if types else None)
+    elif isinstance(raw, str) and raw in _JSON_TYPES:
+        result = raw
+    else:
+        result = None
+    if result is not None and (node.get("nullable") is True or node.get("x-nullable") is True):
+        as_list = result if isinstance(result, list) else [result]
+        if "null" not in as_list:
+            result = [*as_list, "null"]
+    return result
+
+
+def _single_type(value: Any) -> bool:
+    return isinstance(value, str) and value in _JSON_TYPES
+
+
+def _convert_exclusive_bounds(node: dict[str, Any], out: dict[str, Any]) -> None:
+    """Swagger / OpenAPI 3.0 write ``exclusiveMinimum: true``; JSON Schema wants the number."""
+    for exclusive, bound in (("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")):
+        value = node.get(exclusive)
+        if value is True and bound in out:
+            out[exclusive] = out.pop(bound)
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            out[exclusive] = value
+
+
+def _merge_into(target: dict[str, Any], part: dict[str, Any]) -> None:
+    """Merge one ``allOf`` member into the schema being built."""
+    for key, value in part.items():
+        if key == "properties":
+            target.setdefault("properties", {}).update(value)
+        elif key == "required":
+            merged = target.setdefault("required", [])
+            merged.extend(name for name in value if name not in merged)
+        elif key == "anyOf":
+            target.setdefault("anyOf", []).extend(value)
+        else:
+            target.setdefault(key, value)
+
+
+def _is_scalar(value: Any) -> bool:
+    return value is None or isinstance(value, (str, int, float, bool, _dt.date))
+
+
+def _scalar(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, _dt.date) else value
+
+
+def bounded_copy(value: Any, *, max_nodes: int = 500, max_depth: int = 8) -> Any:
+    """A JSON-safe copy of a value taken from a spec (an example, a default, an enum).
+
+    Values straight from YAML can be alias bombs, self-containing, or hold dates and bytes;
+    the copy is cut at ``max_depth`` and ``max_nodes`` so it is always small and serialisable.
+    """
+    remaining = [max_nodes]
+
+    def copy(item: Any, depth: int) -> Any:
+        remaining[0] -= 1
+        if remaining[0] < 0 or depth > max_depth:
+            return None
+        if isinstance(item, dict):
+            return {str(k): copy(v, depth + 1) for k, v in list(item.items())[:200]}
+        if isinstance(item, (list, tuple)):
+            return [copy(v, depth + 1) for v in item[:200]]
+        if isinstance(item, str):
+            return item[:2000]
+        if isinstance(item, bool) or item is None or isinstance(item, int):
+            return item
+        if isinstance(item, float):
+            return item if item == item and item not in (float("inf"), float("-inf")) else None
+        if isinstance(item, (_dt.date, _dt.datetime)):
+            return item.isoformat()
+        if isinstance(item, bytes):
+            return item.decode("utf-8", errors="replace")[:2000]
+        return str(item)[:2000]
+
+    return copy(value, 0)
+
+
+def text_of(value: Any, max_chars: int = 2000) -> str:
+    """Descriptions in the wild are strings, lists, numbers or dicts; make them one string."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        text = value
+    elif isinstance(value, (list, tuple)):
+        text = " ".join(text_of(item, max_chars) for item in value[:50])
+    elif isinstance(value, dict):
+        text = " ".join(text_of(item, max_chars) for item in list(value.values())[:50])
+    else:
+        text = str(value)
+    text = text.strip()
+    return text if len(text) <= max_chars else text[: max_chars - 1].rstrip() + "…"
+
+
+_TOOLBENCH_TYPES = {
+    "string": "STRING",
+    "integer": "NUMBER",
+    "number": "NUMBER",
+    "boolean": "BOOLEAN",
+    "array": "ARRAY",
+    "object": "OBJECT",
+}
+
+
+def toolbench_type(schema: dict[str, Any]) -> str:
+    """ToolBench's type label for a JSON Schema (its code maps NUMBER→integer, else string)."""
+    schema_type = schema.get("type")
+    if isinstance(schema_type, list):
+        schema_type = next((t for t in schema_type if t != "null"), None)
+    if schema_type is None and schema.get("anyOf"):
+        return toolbench_type(schema["anyOf"][0])
+    if schema.get("enum") and schema_type in (None, "string"):
+        return "ENUM"
+    if schema_type == "string" and schema.get("format") == "date":
+        return "DATE (YYYY-MM-DD)"
+    return _TOOLBENCH_TYPES.get(str(schema_type), "STRING")
+
+
+def json_type_for_toolbench(label: str) -> dict[str, Any]:
+    """The JSON Schema for one of ToolBench's type labels (``STRING``, ``NUMBER`` ...)."""
+    upper = label.strip().upper()
+    if upper.startswith("NUMBER") or upper.startswith("INTEGER") or upper == "INT":
+        return {"type": "number"}
+    if upper.startswith("BOOL"):
+        return {"type": "boolean"}
+    if upper.startswith("ARRAY") or upper == "LIST":
+        return {"type": "array"}
+    if upper.startswith("OBJECT") or upper == "JSON":
+        return {"type": "object"}
+    if upper.startswith("DATE"):
+        return {"type": "string", "format": "date"}
+    return {"type": "string"}
+
+
+_TEMPLATE_NAMES = {
+    "string": "str",
+    "integer": "int",
+    "number": "float",
+    "boolean": "bool",
+    "null": "NoneType",
+}
+
+
+def template_from_schema(schema: dict[str, Any] | None, max_depth: int = 6) -> Any:
+    """A ToolBench ``template_response`` type skeleton (``{"id": "int", "tags": ["str"]}``)."""
+    if not schema:
+        return None
+
+    def walk(node: dict[str, Any], depth: int) -> Any:
+        if depth > max_depth:
+            return "..."
+        if node.get("anyOf") and "type" not in node and "properties" not in node:
+            return walk(node["anyOf"][0], depth)
+        node_type = node.get("type")
+        if isinstance(node_type, list):
+            node_type = next((t for t in node_type if t != "null"), "null")
+        if node_type == "object" or "properties" in node:
+            return {
+                name: walk(sub, depth + 1) for name, sub in (node.get("properties") or {}).items()
+            }
+        if node_type == "array":
+            items = node.get("items")
+            return [walk(items, depth + 1)] if isinstance(items, dict) else []
+        return _TEMPLATE_NAMES.get(str(node_type), "str")
+
+    return walk(schema, 0)

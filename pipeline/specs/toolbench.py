@@ -1,0 +1,208 @@
+"""ToolBench tool documents (``<Category>/<tool>.json``): read them into the catalog, write them out.
+
+A ToolBench document lists RapidAPI endpoints with loosely typed parameters (``STRING``,
+``NUMBER`` ...). Reading keeps those labels and adds JSON Schemas and locations; writing
+produces the fields ToolBench's code reads, plus toolgen's own fields, which ToolBench ignores
+and which let a written catalog be collected again without loss.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from pipeline.io import write_json
+from pipeline.models import Api, Auth, Param, Tool
+from pipeline.specs.openapi import NotASpec, ReadContext, ReadOptions
+from pipeline.specs.schemas import bounded_copy, json_type_for_toolbench, text_of, toolbench_type
+
+_BODY_METHODS = {"POST", "PUT", "PATCH"}
+
+
+def is_toolbench_tool(doc: Any) -> bool:
+    return (
+        isinstance(doc, dict)
+        and isinstance(doc.get("api_list"), list)
+        and any(isinstance(doc.get(key), str) for key in ("tool_name", "name", "title"))
+    )
+
+
+def read_toolbench(doc: Any, context: ReadContext, options: ReadOptions) -> Tool:
+    """Normalise one ToolBench tool document."""
+    if not is_toolbench_tool(doc):
+        raise NotASpec("not a ToolBench tool document (needs 'tool_name' and 'api_list')")
+    context.source.format = "toolbench"
+    name = text_of(doc.get("tool_name") or doc.get("title") or doc.get("name"), 200)
+    max_chars = options.max_description_chars
+    apis = []
+    for index, raw in enumerate(doc["api_list"]):
+        if not isinstance(raw, dict) or not text_of(raw.get("name"), 200):
+            context.warnings.append(f"api_list[{index}]: no name, skipped")
+            continue
+        apis.append(_read_api(raw, max_chars))
+    base_url = text_of(doc.get("base_url"), 500) or _origin(apis)
+    category = text_of(doc.get("category") or doc.get("category_name"), 100)
+    origin = "toolbench" if category else ("folder" if context.folder_category else "default")
+    auth = [Auth.model_validate(a) for a in doc.get("auth", []) if isinstance(a, dict)]
+    return Tool(
+        tool_name=name,
+        title=text_of(doc.get("title"), 200) or name,
+        standardized_name=text_of(doc.get("standardized_name"), 200),
+        tool_description=text_of(doc.get("tool_description") or doc.get("description"), max_chars)
+        or name,
+        category=category or context.folder_category or "Uncategorized",
+        category_origin=origin,  # type: ignore[arg-type]
+        base_url=base_url,
+        version=text_of(doc.get("version"), 100),
+        auth=auth,
+        source=context.source,
+        api_list=apis,
+    )
+
+
+def _read_api(raw: dict[str, Any], max_chars: int) -> Api:
+    method = text_of(raw.get("method"), 10).upper() or "GET"
+    url = text_of(raw.get("url"), 2000)
+    path = urlsplit(url).path if "://" in url else url
+    params = [
+        _read_param(p, required, url, method, max_chars)
+        for key, required in (("required_parameters", True), ("optional_parameters", False))
+        for p in (raw.get(key) if isinstance(raw.get(key), list) else [])
+        if isinstance(p, dict) and text_of(p.get("name"), 200)
+    ]
+    response_schema = raw.get("response_schema") or raw.get("schema")
+    if isinstance(response_schema, str) or not isinstance(response_schema, dict):
+        response_schema = None
+    template = raw.get("template_response")
+    return Api(
+        name=text_of(raw.get("name"), 200),
+        url=url,
+        method=method,
+        path=text_of(raw.get("path"), 2000) or path,
+        description=text_of(raw.get("description") or raw.get("api_description"), max_chars),
+        required_parameters=[p for p in params if p.required],
+        optional_parameters=[p for p in params if not p.required],
+        body_schema=raw.get("body_schema") if isinstance(raw.get("body_schema"), dict) else None,
+        body_content_type=raw.get("body_content_type") if isinstance(raw.get("body_content_type"), str) else None,
+        response_schema=bounded_copy(response_schema, max_nodes=2000) if response_schema else None,
+        template_response=bounded_copy(template) if isinstance(template, (dict, list)) else None,
+        response_example=bounded_copy(raw.get("response_example")),
+        response_content_types=[str(m) for m in raw.get("response_content_types", []) if isinstance(m, str)],
+        tags=[str(t) for t in raw.get("tags", []) if isinstance(t, str)],
+        deprecated=raw.get("deprecated") is True,
+    )
+
+
+def _read_param(raw: dict[str, Any], required: bool, url: str, method: str, max_chars: int) -> Param:
+    name = text_of(raw.get("name"), 200)
+    label = text_of(raw.get("type"), 60) or "STRING"
+    schema = raw.get("schema") if isinstance(raw.get("schema"), dict) else json_type_for_toolbench(label)
+    location = raw.get("location")
+    if location not in ("path", "query", "header", "cookie", "body", "formData"):
+        if re.search(r"\{" + re.escape(name) + r"\}|/:" + re.escape(name) + r"(/|$)", url):
+            location = "path"
+        else:
+            location = "body" if method in _BODY_METHODS else "query"
+    default = raw.get("default", "")
+    return Param(
+        name=name,
+        type=label,
+        description=text_of(raw.get("description"), max_chars),
+        default=bounded_copy(default) if default is not None else "",
+        location=location,
+        required=required,
+        enum=raw.get("enum") if isinstance(raw.get("enum"), list) else None,
+        example=bounded_copy(raw.get("example")),
+        schema=schema,
+    )
+
+
+def _origin(apis: list[Api]) -> str:
+    for api in apis:
+        parts = urlsplit(api.url)
+        if parts.scheme and parts.netloc:
+            return f"{parts.scheme}://{parts.netloc}"
+    return ""
+
+
+# -- writing --------------------------------------------------------------------------------
+
+
+def toolbench_category_dir(category: str) -> str:
+    """ToolBench's folder name for a category: space, ``,`` and ``/`` become ``_``."""
+    return re.sub(r"[ ,/]", "_", category) or "Uncategorized"
+
+
+def tool_to_toolbench(tool: Tool) -> dict[str, Any]:
+    """A ToolBench tool document for ``tool`` (ToolBench's fields first, then toolgen's)."""
+    host = urlsplit(tool.base_url).netloc
+    return {
+        "tool_name": tool.tool_name,
+        "tool_description": tool.tool_description,
+        "title": tool.title or tool.tool_name,
+        "standardized_name": tool.standardized_name or tool.id,
+        "name": tool.id,
+        "host": host,
+        "home_url": tool.base_url,
+        "pricing": "FREE",
+        "score": None,
+        "product_id": f"toolgen/{tool.id}",
+        "api_list": [_api_to_toolbench(api) for api in tool.api_list],
+        # toolgen's own fields: ignored by ToolBench, read back by read_toolbench.
+        "category": tool.category,
+        "base_url": tool.base_url,
+        "version": tool.version,
+        "auth": [a.model_dump(mode="json", exclude_none=True) for a in tool.auth],
+        "source": tool.source.model_dump(mode="json", exclude_none=True),
+    }
+
+
+def _api_to_toolbench(api: Api) -> dict[str, Any]:
+    return {
+        "name": api.name,
+        "url": api.url,
+        "description": api.description,
+        "method": api.method,
+        "required_parameters": [_param_to_toolbench(p) for p in api.required_parameters],
+        "optional_parameters": [_param_to_toolbench(p) for p in api.optional_parameters],
+        "code": "200",
+        "test_endpoint": "",
+        "statuscode": 200,
+        "schema": api.response_schema or {},
+        "template_response": api.template_response,
+        "path": api.path,
+        "body_schema": api.body_schema,
+        "body_content_type": api.body_content_type,
+        "response_example": api.response_example,
+        "response_content_types": api.response_content_types,
+        "tags": api.tags,
+        "deprecated": api.deprecated,
+    }
+
+
+def _param_to_toolbench(param: Param) -> dict[str, Any]:
+    record = {
+        "name": param.name,
+        "type": param.type or toolbench_type(param.schema_),
+        "description": param.description,
+        "default": param.default,
+        "location": param.location,
+        "schema": param.schema_,
+    }
+    if param.enum is not None:
+        record["enum"] = param.enum
+    if param.example is not None:
+        record["example"] = param.example
+    return record
+
+
+def export_toolbench(tools: list[Tool] | Any, directory: Path) -> int:
+    """Write ``tools`` as ``directory/<Category>/<tool>.json``; returns how many were written."""
+    count = 0
+    for tool in tools:
+        folder = Path(directory) / toolbench_category_dir(tool.category)
+        write_json(folder / f"{tool.id}.json", tool_to_toolbench(tool))
+        count += 1
+    return count

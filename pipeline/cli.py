@@ -29,7 +29,7 @@ app = typer.Typer(
 catalog_app = typer.Typer(no_args_is_help=True, help="Inspect and export a run's catalog.")
 app.add_typer(catalog_app, name="catalog")
 
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)  # never break a path across lines
 
 
 class Engine(str, Enum):
@@ -106,8 +106,23 @@ def collect(
         else:
             report = asyncio.run(_collect_with_progress(sources, settings))
     except NothingCollected as error:
+        _show_errors(settings.run_dir)
         raise _fail(str(error)) from error
     _print_table("collect", collect_summary(report), settings.run_dir)
+
+
+def _show_errors(run_dir: Path, limit: int = 5) -> None:
+    from pipeline.io import read_jsonl
+    from pipeline.specs.catalog import CatalogPaths
+
+    path = CatalogPaths(run_dir).errors
+    if not path.is_file():
+        return
+    for number, error in enumerate(read_jsonl(path)):
+        if number == limit:
+            console.print("  ...")
+            break
+        console.print(f"  {error['source']}: {error['reason']}")
 
 
 async def _collect_with_progress(sources: list[str] | None, settings: Settings) -> Any:
@@ -144,6 +159,7 @@ def run(
 
             results = asyncio.run(run_pipeline(settings, specs=specs))
     except NothingCollected as error:
+        _show_errors(settings.run_dir)
         raise _fail(str(error)) from error
     _print_table("collect", collect_summary(results["collect"]), settings.run_dir)
     console.print(f"[green]done[/green]: {settings.run_dir}/manifest.json")

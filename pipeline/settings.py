@@ -53,12 +53,21 @@ class CollectionSpec(_Section):
     description: str = ""
 
 
+def bundled_specs_dir() -> Path:
+    """``api_specs/`` of this checkout: the specs toolgen ships (the sandbox tools)."""
+    return Path(__file__).resolve().parent.parent / "api_specs"
+
+
 class CollectSettings(_Section):
     sources: list[str] = Field(
-        default_factory=lambda: ["api_specs"],
+        default_factory=lambda: [str(bundled_specs_dir())],
         description="files, folders, spec URLs or APIs.guru-style index URLs",
     )
-    workers: int = Field(default_factory=lambda: max(1, os.cpu_count() or 1), ge=1)
+    workers: int = Field(
+        default_factory=lambda: max(1, os.cpu_count() or 1),
+        ge=0,
+        description="reader processes; 0 reads in the main process (no crash isolation)",
+    )
     max_file_bytes: int = Field(default=50 * 1024 * 1024, ge=1)
     max_ref_hops: int = Field(default=64, ge=1, description="longest $ref chain followed")
     max_schema_depth: int = Field(default=8, ge=1, description="nesting kept in stored schemas")

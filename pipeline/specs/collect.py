@@ -154,7 +154,7 @@ def _read_and_write(
     catalog_filter = CatalogFilter(settings.collect.filters)
     summaries: list[ToolSummary] = []
     formats: Counter[str] = Counter()
-    workers = min(settings.collect.workers, max(1, len(tasks)))
+    workers = min(settings.collect.workers, len(tasks))
     with (
         AtomicJsonlWriter(paths.tools) as tools_out,
         AtomicJsonlWriter(paths.errors) as errors_out,
@@ -230,7 +230,12 @@ async def _fetch_remote(
             )
         )
     errors = [
-        SourceError(source=f.result.url, stage="fetch", reason=f.result.error or "fetch failed")
+        SourceError(
+            source=f.result.url,
+            stage="fetch",
+            # the fetcher prefixes its reasons with the URL, which `source` already names
+            reason=(f.result.error or "fetch failed").removeprefix(f"{f.result.url}: "),
+        )
         for f in failures
     ]
     return tasks, errors, len(specs), not_modified

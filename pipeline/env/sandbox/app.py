@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from aiohttp import web
@@ -57,7 +57,7 @@ def create_app(
     return app
 
 
-def _mount(app: web.Application, spec: ToolSpec, handlers: dict[str, Handler] | Any) -> None:
+def _mount(app: web.Application, spec: ToolSpec, handlers: Mapping[str, Handler]) -> None:
     declared = {op.operation_id for op in spec.operations}
     if declared != set(handlers):
         raise ValueError(

@@ -8,6 +8,7 @@ and the rules of its own domain.
 from __future__ import annotations
 
 import random
+import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -70,3 +71,9 @@ class Counter:
         value = f"{self._prefix}{self._next:0{self._width}d}"
         self._next += 1
         return value
+
+
+def fold(text: str) -> str:
+    """Case- and accent-insensitive form for matching user text ('sao paulo' ~ 'São Paulo')."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold().strip()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
+from flows.common import resolve_settings
 from pipeline.settings import Settings
 from pipeline.specs.collect import CollectReport, collect_catalog
 
@@ -17,9 +18,14 @@ async def collect_catalog_task(sources: list[str] | None, settings: Settings) ->
 
 
 @flow(name="collect", validate_parameters=False, log_prints=False)
-async def collect_flow(sources: list[str] | None = None, settings: Settings | None = None) -> CollectReport:
+async def collect_flow(
+    sources: list[str] | None = None,
+    settings: Settings | None = None,
+    config: str | None = None,
+    run_name: str | None = None,
+) -> CollectReport:
     """Collect ``sources`` (default: the configured ones) into the run's catalog."""
-    settings = settings or Settings()
+    settings = resolve_settings(settings, config, run_name)
     report = await collect_catalog_task(sources, settings)
     await publish_collect_artifacts(report, settings)
     return report

@@ -7,12 +7,19 @@ from typing import Any
 from prefect import flow
 
 from flows.collect import collect_flow
+from flows.common import resolve_settings
 from pipeline.settings import Settings
 
 
 @flow(name="pipeline", validate_parameters=False)
-async def pipeline_flow(specs: list[str] | None = None, settings: Settings | None = None) -> dict[str, Any]:
-    settings = settings or Settings()
+async def pipeline_flow(
+    specs: list[str] | None = None,
+    settings: Settings | None = None,
+    config: str | None = None,
+    run_name: str | None = None,
+) -> dict[str, Any]:
+    """Every stage end to end into the run folder."""
+    settings = resolve_settings(settings, config, run_name)
     reports: dict[str, Any] = {}
     reports["collect"] = await collect_flow(sources=specs, settings=settings)
     return reports

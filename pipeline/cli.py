@@ -165,6 +165,18 @@ def run(
     console.print(f"[green]done[/green]: {settings.run_dir}/manifest.json")
 
 
+@app.command()
+def serve(config: ConfigOption = None) -> None:
+    """Run the flows in the configuration's [[schedules]] on their cron or interval (needs a Prefect server)."""
+    settings = _settings(config, None)
+    if not settings.schedules:
+        console.print("[red]usage error:[/red] no [[schedules]] in the configuration; see toolgen.example.toml")
+        raise typer.Exit(2)
+    from flows.serve import serve_schedules
+
+    serve_schedules(settings, config)
+
+
 @catalog_app.command("export")
 def catalog_export(
     directory: Annotated[Path, typer.Argument(help="folder to write <Category>/<tool>.json into")],

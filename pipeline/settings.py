@@ -86,6 +86,23 @@ class CollectSettings(_Section):
     fetch: FetchOptions = Field(default_factory=FetchOptions)
 
 
+class ScheduleSpec(_Section):
+    """A flow that `toolgen serve` runs on a schedule (cron or a fixed interval)."""
+
+    name: str
+    flow: Literal["collect", "pipeline"] = "pipeline"
+    cron: str | None = Field(default=None, description="cron expression, e.g. '0 3 * * *'")
+    interval_s: float | None = Field(default=None, gt=0)
+    timezone: str = "UTC"
+    run_name: str | None = Field(default=None, description="run folder name for these runs")
+
+    @model_validator(mode="after")
+    def _exactly_one_trigger(self) -> ScheduleSpec:
+        if (self.cron is None) == (self.interval_s is None):
+            raise ValueError(f"schedule {self.name!r} needs exactly one of cron or interval_s")
+        return self
+
+
 class Settings(BaseSettings):
     """The whole configuration of a toolgen run."""
 
@@ -106,6 +123,8 @@ class Settings(BaseSettings):
     )
     seed: int = 0
     collect: CollectSettings = Field(default_factory=CollectSettings)
+    schedules: list[ScheduleSpec] = Field(default_factory=list)
+    serve_limit: int = Field(default=1, ge=1, description="scheduled runs in flight at once")
 
     @field_validator("run_name")
     @classmethod

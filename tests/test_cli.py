@@ -54,3 +54,10 @@ def test_catalog_export_writes_toolbench_layout_and_show_summarises(tmp_path: Pa
 def test_catalog_commands_without_a_catalog_say_what_to_run(tmp_path: Path) -> None:
     result = runner.invoke(app, ["catalog", "export", str(tmp_path / "x"), "--out", str(tmp_path / "empty")])
     assert result.exit_code == 1 and "toolgen collect" in result.output
+
+
+def test_serve_without_schedules_is_a_usage_error(tmp_path: Path) -> None:
+    config = tmp_path / "toolgen.toml"
+    config.write_text('run_name = "x"\n')
+    result = runner.invoke(app, ["serve", "--config", str(config)])
+    assert result.exit_code == 2 and "[[schedules]]" in result.output

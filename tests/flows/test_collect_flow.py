@@ -39,3 +39,40 @@ def test_toolgen_run_with_prefect_runs_the_pipeline_flow(prefect_server: None, t
     assert result.exit_code == 0, result.output
     assert (out / "catalog" / "tools.jsonl").is_file()
     assert read_json(out / "manifest.json")["stages"]["collect"]["tools"] == 3
+
+
+def test_schedules_become_deployments_that_load_the_config_at_run_time(tmp_path: Path) -> None:
+    from flows.serve import build_deployments
+
+    config = tmp_path / "toolgen.toml"
+    config.write_text(
+        '[[schedules]]\nname = "nightly"\nflow = "collect"\ncron = "0 3 * * *"\nrun_name = "nightly"\n'
+        '[[schedules]]\nname = "hourly"\ninterval_s = 3600\n'
+    )
+    settings = load_settings(config)
+    nightly, hourly = build_deployments(settings, config)
+    assert nightly.name == "nightly" and nightly.flow_name == "collect"
+    assert nightly.schedules[0].schedule.cron == "0 3 * * *"
+    assert nightly.parameters == {"config": str(config.resolve()), "run_name": "nightly"}
+    assert hourly.flow_name == "pipeline"
+    assert hourly.schedules[0].schedule.interval.total_seconds() == 3600
+
+
+def test_a_schedule_needs_exactly_one_trigger(tmp_path: Path) -> None:
+    from pipeline.settings import ConfigError
+
+    config = tmp_path / "toolgen.toml"
+    config.write_text('[[schedules]]\nname = "both"\ncron = "* * * * *"\ninterval_s = 5\n')
+    with pytest.raises(ConfigError, match="exactly one of cron or interval_s"):
+        load_settings(config)
+
+
+async def test_a_scheduled_run_loads_its_settings_from_the_config_path(
+    prefect_server: None, tmp_path: Path, spec_folder: Path
+) -> None:
+    from flows.collect import collect_flow
+
+    config = tmp_path / "toolgen.toml"
+    config.write_text(f'run_dir = "{tmp_path / "scheduled"}"\n[collect]\nworkers = 0\nsources = ["{spec_folder}"]\n')
+    report = await collect_flow(config=str(config))
+    assert report.tools == 3 and (tmp_path / "scheduled" / "catalog" / "tools.jsonl").is_file()

@@ -170,7 +170,7 @@ def serve(config: ConfigOption = None) -> None:
     """Run the flows in the configuration's [[schedules]] on their cron or interval (needs a Prefect server)."""
     settings = _settings(config, None)
     if not settings.schedules:
-        console.print("[red]usage error:[/red] no [[schedules]] in the configuration; see toolgen.example.toml")
+        console.print("[red]usage error:[/red] no \\[\\[schedules]] in the configuration; see toolgen.example.toml")
         raise typer.Exit(2)
     from flows.serve import serve_schedules
 

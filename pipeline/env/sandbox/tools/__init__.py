@@ -7,12 +7,14 @@ from types import MappingProxyType
 
 from ..core import SandboxTool
 from .geo import GeoTool
+from .hotels import HotelsTool
 from .weather import WeatherTool
 
 TOOLS: Mapping[str, Callable[[int], SandboxTool]] = MappingProxyType(
     {
         "geo": GeoTool,
         "weather": WeatherTool,
+        "hotels": HotelsTool,
     }
 )
 

@@ -26,16 +26,19 @@ async def test_operation_answers_its_examples_with_the_declared_schema(
     request = example_request(spec, operation, optional=optional)
 
     server = await start_sandbox(specs=[spec], rate_limit_per_minute=None)
-    async with server, aiohttp.ClientSession() as session:
-        async with session.request(
+    async with (
+        server,
+        aiohttp.ClientSession() as session,
+        session.request(
             request.method,
             server.tool_url(slug) + request.path,
             params=request.query,
             headers=request.headers,
             json=request.body,
-        ) as response:
-            status = response.status
-            body = await response.json()
+        ) as response,
+    ):
+        status = response.status
+        body = await response.json()
 
     assert 200 <= status < 300, f"{operation_id} {request}: {status} {body}"
     declared = operation.responses.get(str(status))

@@ -30,7 +30,9 @@ SANDBOX_API_KEY = "sandbox-key"
 
 CLIENT_HEADER = "X-Client-Id"
 
-_Middleware = Callable[[web.Request, Callable[[web.Request], Awaitable[web.StreamResponse]]], Awaitable[web.StreamResponse]]
+_Middleware = Callable[
+    [web.Request, Callable[[web.Request], Awaitable[web.StreamResponse]]], Awaitable[web.StreamResponse]
+]
 
 
 def create_app(
@@ -50,8 +52,12 @@ def create_app(
     tool_specs = tuple(specs) if specs is not None else load_tool_specs()
     limiter = RateLimiter(rate_limit_per_minute) if rate_limit_per_minute else None
     app = web.Application(middlewares=[_middleware(limiter, max(0.0, latency_ms) / 1000.0)])
-    index = _index(tool_specs, seed)
-    app.router.add_get("/", lambda _request: _json(Reply(index)))
+    index = dumps(_index(tool_specs, seed))
+
+    async def describe(_request: web.Request) -> web.Response:
+        return web.Response(body=index, content_type="application/json")
+
+    app.router.add_get("/", describe)
     for spec in tool_specs:
         _mount(app, spec, build_tool(spec.slug, seed).handlers())
     return app
@@ -65,16 +71,20 @@ def _mount(app: web.Application, spec: ToolSpec, handlers: Mapping[str, Handler]
             f"handlers without an operation {sorted(set(handlers) - declared)}"
         )
     schemas = SchemaSet(spec.document)
-    # Static paths first and each path's methods together, so ``/movies/now-playing`` is not
-    # swallowed by ``/movies/{movie_id}``.
+    # Literal paths first and each path's methods together: a literal path such as
+    # ``/movies/popular`` must not be swallowed by ``/movies/{movie_id}``.
     ordered = sorted(spec.operations, key=lambda op: (op.path.count("{"), op.path, op.method))
     for op in ordered:
         key_params = {scheme.name for alt in op.security for scheme in alt if scheme.location == "query"}
         rules = RequestRules(op, schemas, extra_query=key_params)
-        app.router.add_route(op.method, f"/{spec.slug}{op.path}", _endpoint(op, rules, handlers[op.operation_id]))
+        app.router.add_route(
+            op.method, f"/{spec.slug}{op.path}", _endpoint(op, rules, handlers[op.operation_id])
+        )
 
 
-def _endpoint(op: Operation, rules: RequestRules, handler: Handler) -> Callable[[web.Request], Awaitable[web.Response]]:
+def _endpoint(
+    op: Operation, rules: RequestRules, handler: Handler
+) -> Callable[[web.Request], Awaitable[web.Response]]:
     async def endpoint(request: web.Request) -> web.Response:
         _authenticate(op, request)
         params = rules.arguments(request.match_info, request.query, request.headers)
@@ -96,7 +106,9 @@ def _authenticate(op: Operation, request: web.Request) -> None:
             return
         problems.extend(missing)
     scheme = problems[0]
-    where = f"the {scheme.name} header" if scheme.location == "header" else f"the '{scheme.name}' query parameter"
+    where = (
+        f"the {scheme.name} header" if scheme.location == "header" else f"the '{scheme.name}' query parameter"
+    )
     presented = _presented_key(scheme, request)
     reason = "Missing API key" if presented is None else "Invalid API key"
     raise ApiError(401, "unauthorized", f"{reason}: send your API key in {where}.", param=scheme.name)
@@ -121,7 +133,10 @@ def _middleware(limiter: RateLimiter | None, latency_s: float) -> _Middleware:
             if limiter is not None:
                 client = request.headers.get(CLIENT_HEADER) or request.remote or "unknown"
                 decision = limiter.check((client, request.path.split("/")[1]))
-                headers = {"X-RateLimit-Limit": str(decision.limit), "X-RateLimit-Remaining": str(decision.remaining)}
+                headers = {
+                    "X-RateLimit-Limit": str(decision.limit),
+                    "X-RateLimit-Remaining": str(decision.remaining),
+                }
                 if not decision.allowed:
                     raise ApiError(
                         429,
@@ -136,7 +151,8 @@ def _middleware(limiter: RateLimiter | None, latency_s: float) -> _Middleware:
         except web.HTTPException as error:  # unknown route or method, raised by the router
             code = {404: "not_found", 405: "method_not_allowed"}.get(error.status, "http_error")
             message = f"{request.method} {request.path}: {error.reason}."
-            response = _error(ApiError(error.status, code, message))
+            allow = {"Allow": error.headers["Allow"]} if "Allow" in error.headers else None
+            response = _error(ApiError(error.status, code, message, headers=allow))
         except Exception:  # a bug in a handler: answer like a real API would, and log it
             logger.exception("sandbox handler failed for %s %s", request.method, request.path)
             response = _error(ApiError(500, "internal_error", "The server failed to handle the request."))
@@ -152,7 +168,10 @@ def _error(error: ApiError) -> web.Response:
 
 def _json(reply: Reply) -> web.Response:
     return web.Response(
-        body=dumps(reply.body), status=reply.status, headers=dict(reply.headers), content_type="application/json"
+        body=dumps(reply.body),
+        status=reply.status,
+        headers=dict(reply.headers),
+        content_type="application/json",
     )
 
 

@@ -13,6 +13,8 @@ from typing import Any
 
 from jsonschema import Draft202012Validator, FormatChecker
 
+from .specs import resolve_ref
+
 
 def to_json_schema(node: Any) -> Any:
     """Copy an OpenAPI 3.0 schema (or any part of a document) as plain JSON Schema."""
@@ -59,8 +61,13 @@ class SchemaSet:
     """Builds validators for schemas that live in (or point into) one OpenAPI document."""
 
     def __init__(self, document: Mapping[str, Any]) -> None:
+        self._document = document
         self._components = to_json_schema(document.get("components") or {})
         self._formats = format_checker()
+
+    def resolve(self, node: Mapping[str, Any]) -> Mapping[str, Any]:
+        """Follow a local ``$ref`` (``#/components/...``) to the schema it points at."""
+        return resolve_ref(self._document, node)
 
     def validator(self, schema: Mapping[str, Any]) -> Draft202012Validator:
         root = dict(to_json_schema(schema))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 
 from aiohttp import web
 
@@ -31,7 +31,7 @@ class SandboxServer:
     async def close(self) -> None:
         await self._runner.cleanup()
 
-    async def __aenter__(self) -> SandboxServer:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -82,15 +82,15 @@ def _operations(document: Mapping[str, Any], source: Path) -> list[Operation]:
     default_security = document.get("security") or []
     operations = []
     for path, item in (document.get("paths") or {}).items():
-        shared = [_resolve(document, p) for p in item.get("parameters", [])]
+        shared = [resolve_ref(document, p) for p in item.get("parameters", [])]
         for method in HTTP_METHODS:
             if method not in item:
                 continue
             op = item[method]
-            own = [_resolve(document, p) for p in op.get("parameters", [])]
+            own = [resolve_ref(document, p) for p in op.get("parameters", [])]
             own_keys = {(p["name"], p["in"]) for p in own}
             parameters = [p for p in shared if (p["name"], p["in"]) not in own_keys] + own
-            body = _resolve(document, op["requestBody"]) if "requestBody" in op else None
+            body = resolve_ref(document, op["requestBody"]) if "requestBody" in op else None
             requirements = op.get("security", default_security)
             operations.append(
                 Operation(
@@ -118,7 +118,7 @@ def _requirement(
     return tuple(result)
 
 
-def _resolve(document: Mapping[str, Any], node: Mapping[str, Any]) -> Mapping[str, Any]:
+def resolve_ref(document: Mapping[str, Any], node: Mapping[str, Any]) -> Mapping[str, Any]:
     """Follow a local ``$ref`` (``#/components/...``) to the object it points at."""
     while "$ref" in node:
         target: Any = document

@@ -7,6 +7,7 @@ optional ones get their declared default, so handlers never re-check what the sp
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
@@ -38,14 +39,16 @@ class _Parameter:
 class RequestRules:
     """What one operation accepts, compiled once when the app is built."""
 
-    def __init__(self, operation: Operation, schemas: SchemaSet, *, extra_query: Collection[str] = ()) -> None:
+    def __init__(
+        self, operation: Operation, schemas: SchemaSet, *, extra_query: Collection[str] = ()
+    ) -> None:
         self.operation = operation
         self._parameters = [
             _Parameter(
                 name=p["name"],
                 location=p["in"],
                 required=bool(p.get("required", p["in"] == "path")),
-                schema=p.get("schema") or {"type": "string"},
+                schema=_resolved(schemas, p.get("schema") or {"type": "string"}),
                 validator=schemas.validator(p.get("schema") or {}),
             )
             for p in operation.parameters
@@ -111,6 +114,14 @@ class RequestRules:
         return value
 
 
+def _resolved(schemas: SchemaSet, schema: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The parameter schema with its own and its array items' ``$ref`` followed (for type and default)."""
+    schema = schemas.resolve(schema)
+    if schema.get("type") == "array" and isinstance(schema.get("items"), Mapping):
+        schema = {**schema, "items": schemas.resolve(schema["items"])}
+    return schema
+
+
 def _raw_value(
     parameter: _Parameter, path: Mapping[str, str], query: MultiMapping[str], headers: Mapping[str, str]
 ) -> list[str] | None:
@@ -141,22 +152,28 @@ def _scalar(name: str, raw: str, kind: str) -> Any:
     text = raw.strip()
     if kind == "integer":
         if not _INTEGER.match(text):
-            raise bad_request(f"Invalid value for parameter '{name}': expected an integer, got {raw!r}.", param=name)
+            raise bad_request(
+                f"Invalid value for parameter '{name}': expected an integer, got {raw!r}.", param=name
+            )
         return int(text)
     if kind == "number":
         try:
             number = float(text)
         except ValueError:
-            number = float("nan")
-        if number != number or number in (float("inf"), float("-inf")):
-            raise bad_request(f"Invalid value for parameter '{name}': expected a number, got {raw!r}.", param=name)
+            number = math.nan
+        if not math.isfinite(number):
+            raise bad_request(
+                f"Invalid value for parameter '{name}': expected a number, got {raw!r}.", param=name
+            )
         return number
     if kind == "boolean":
         if text.lower() in _TRUE:
             return True
         if text.lower() in _FALSE:
             return False
-        raise bad_request(f"Invalid value for parameter '{name}': expected true or false, got {raw!r}.", param=name)
+        raise bad_request(
+            f"Invalid value for parameter '{name}': expected true or false, got {raw!r}.", param=name
+        )
     return raw
 
 

@@ -227,4 +227,5 @@ def local_price(usd: float, currency: Currency) -> float:
     if currency.decimals == 0:
         step = 100 if amount >= 5000 else 10
         return float(max(step, round(amount / step) * step))
-    return round(amount, 2) if amount < 20 else float(round(amount))
+    # Menus and tickets go in half units (6.5, 13.0); larger amounts in whole units.
+    return max(0.5, round(amount * 2) / 2) if amount < 20 else float(round(amount))

@@ -6,8 +6,20 @@ from collections.abc import Callable, Mapping
 from types import MappingProxyType
 
 from ..core import SandboxTool
+from .agenda import CalendarTool
+from .cinemas import CinemasTool
+from .currency import CurrencyTool
+from .flights import FlightsTool
 from .geo import GeoTool
 from .hotels import HotelsTool
+from .language import LanguageTool
+from .mail import MailTool
+from .movies import MoviesTool
+from .recipes import RecipesTool
+from .restaurants import RestaurantsTool
+from .shop import ShopTool
+from .sports import SportsTool
+from .stocks import StocksTool
 from .weather import WeatherTool
 
 TOOLS: Mapping[str, Callable[[int], SandboxTool]] = MappingProxyType(
@@ -15,6 +27,18 @@ TOOLS: Mapping[str, Callable[[int], SandboxTool]] = MappingProxyType(
         "geo": GeoTool,
         "weather": WeatherTool,
         "hotels": HotelsTool,
+        "flights": FlightsTool,
+        "restaurants": RestaurantsTool,
+        "recipes": RecipesTool,
+        "movies": MoviesTool,
+        "cinemas": CinemasTool,
+        "stocks": StocksTool,
+        "currency": CurrencyTool,
+        "shop": ShopTool,
+        "sports": SportsTool,
+        "language": LanguageTool,
+        "mail": MailTool,
+        "calendar": CalendarTool,
     }
 )
 

@@ -17,6 +17,7 @@ from .common import city_summary, lookup_city
 
 KM_PER_MILE = 1.609344
 
+
 class GeoTool:
     def __init__(self, seed: int) -> None:
         self.seed = seed  # the geography is real and does not vary with the seed

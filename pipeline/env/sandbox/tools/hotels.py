@@ -19,9 +19,33 @@ from ..world import CITIES, COUNTRIES, NOW_ISO, TODAY, City, currency_of, havers
 from .common import lookup_city
 
 HOTELS_PER_CITY = 8
-ADJECTIVES = ("Grand", "Royal", "Park", "Riverside", "Central", "Harbour", "Garden", "Old Town", "Skyline", "Metropole", "Majestic", "Atlas")
+ADJECTIVES = (
+    "Grand",
+    "Royal",
+    "Park",
+    "Riverside",
+    "Central",
+    "Harbour",
+    "Garden",
+    "Old Town",
+    "Skyline",
+    "Metropole",
+    "Majestic",
+    "Atlas",
+)
 KINDS = ("Hotel", "Suites", "Inn", "Residence", "Palace", "Lodge", "Boutique Hotel")
-AMENITIES = ("wifi", "breakfast", "pool", "gym", "spa", "parking", "restaurant", "bar", "airport_shuttle", "pet_friendly")
+AMENITIES = (
+    "wifi",
+    "breakfast",
+    "pool",
+    "gym",
+    "spa",
+    "parking",
+    "restaurant",
+    "bar",
+    "airport_shuttle",
+    "pet_friendly",
+)
 # room type -> (price multiplier, max guests, description)
 ROOM_TYPES = {
     "standard": (1.0, 2, "Double room with a queen bed and a private bathroom."),
@@ -61,7 +85,9 @@ def generate_hotels(seed: int, city: City) -> list[Hotel]:
         name = ""
         while not name or name in names:
             adjective, kind = rng.choice(ADJECTIVES), rng.choice(KINDS)
-            name = rng.choice((f"{adjective} {kind} {city.name}", f"The {adjective} {city.name}", f"{adjective} {kind}"))
+            name = rng.choice(
+                (f"{adjective} {kind} {city.name}", f"The {adjective} {city.name}", f"{adjective} {kind}")
+            )
         names.add(name)
         stars = rng.choices((2, 3, 4, 5), weights=(2, 4, 4, 2))[0]
         extra_rooms = tuple(t for t in ("deluxe", "family", "suite") if rng.random() < 0.25 + 0.15 * stars)
@@ -169,7 +195,10 @@ class HotelsTool:
         check_in, check_out = _stay(body["check_in"], body["check_out"])
         kind = body["room_type"]
         if kind not in hotel.room_types:
-            raise conflict(f"{hotel.name} has no {kind} rooms; it offers {', '.join(hotel.room_types)}.", param="room_type")
+            raise conflict(
+                f"{hotel.name} has no {kind} rooms; it offers {', '.join(hotel.room_types)}.",
+                param="room_type",
+            )
         if ROOM_TYPES[kind][1] < body["guests"]:
             raise conflict(f"A {kind} room sleeps at most {ROOM_TYPES[kind][1]} guests.", param="guests")
         offer = self._offer(hotel, kind, check_in, check_out)
@@ -185,7 +214,9 @@ class HotelsTool:
     def cancel_reservation(self, call: Call) -> Any:
         reservation = self._existing(call["reservation_id"])
         if reservation["status"] == "cancelled":
-            raise conflict(f"Reservation {reservation['reservation_id']} is already cancelled.", param="reservation_id")
+            raise conflict(
+                f"Reservation {reservation['reservation_id']} is already cancelled.", param="reservation_id"
+            )
         reservation["status"] = "cancelled"
         return reservation
 
@@ -197,10 +228,25 @@ class HotelsTool:
             check_in = TODAY + timedelta(days=rng.randint(10, 60))
             name = person_name(rng)
             details = {"guests": 2, "guest_name": name, "guest_email": email_for(name)}
-            reservation = self._reservation(self._ids.next_id(), hotel, "standard", check_in, check_in + timedelta(days=rng.randint(1, 5)), details)
+            reservation = self._reservation(
+                self._ids.next_id(),
+                hotel,
+                "standard",
+                check_in,
+                check_in + timedelta(days=rng.randint(1, 5)),
+                details,
+            )
             self.reservations[reservation["reservation_id"]] = reservation
 
-    def _reservation(self, reservation_id: str, hotel: Hotel, kind: str, check_in: date, check_out: date, details: Mapping[str, Any]) -> dict[str, Any]:
+    def _reservation(
+        self,
+        reservation_id: str,
+        hotel: Hotel,
+        kind: str,
+        check_in: date,
+        check_out: date,
+        details: Mapping[str, Any],
+    ) -> dict[str, Any]:
         offer = self._offer(hotel, kind, check_in, check_out)
         return {
             "reservation_id": reservation_id,

@@ -91,7 +91,12 @@ class WeatherTool:
             condition = "thunderstorm" if mean > 12 else "rain"
         if condition in ("rain", "drizzle") and mean + spread < 2:
             condition = "snow"
-        rain = {"drizzle": rng.uniform(0.2, 3), "rain": rng.uniform(3, 24), "thunderstorm": rng.uniform(8, 45), "snow": rng.uniform(1, 12)}
+        rain = {
+            "drizzle": rng.uniform(0.2, 3),
+            "rain": rng.uniform(3, 24),
+            "thunderstorm": rng.uniform(8, 45),
+            "snow": rng.uniform(1, 12),
+        }
         wind = rng.uniform(4, 28) + (rng.uniform(15, 40) if condition == "thunderstorm" else 0)
         return Day(
             date=when,
@@ -125,7 +130,9 @@ class WeatherTool:
             "condition": day.condition,
             "description": CONDITIONS[day.condition],
             "uv_index": max(0, day.uv_index - 2),
-            "visibility_km": 0.8 if day.condition == "fog" else round(rng.uniform(8, 10) - day.precipitation_mm / 6, 1),
+            "visibility_km": 0.8
+            if day.condition == "fog"
+            else round(rng.uniform(8, 10) - day.precipitation_mm / 6, 1),
         }
 
     def forecast(self, call: Call) -> Any:
@@ -140,7 +147,12 @@ class WeatherTool:
         urban = city.population / 1e6 if distance < 60 else 0.3
         pm25 = round(max(2.0, 4 + urban * rng.uniform(1.5, 4.5) + rng.uniform(-2, 6)), 1)
         aqi, category = _us_aqi(pm25)
-        pollutants = {"pm2_5": pm25, "pm10": round(pm25 * rng.uniform(1.4, 2.2), 1), "o3": round(rng.uniform(20, 110), 1), "no2": round(urban * rng.uniform(4, 9) + 5, 1)}
+        pollutants = {
+            "pm2_5": pm25,
+            "pm10": round(pm25 * rng.uniform(1.4, 2.2), 1),
+            "o3": round(rng.uniform(20, 110), 1),
+            "no2": round(urban * rng.uniform(4, 9) + 5, 1),
+        }
         return {
             "location": _location(lat, lon),
             "measured_at": NOW_ISO,
@@ -172,15 +184,45 @@ def _alerts_for(day: Day) -> list[dict[str, Any]]:
     start, end = f"{day.date.isoformat()}T06:00:00Z", f"{day.date.isoformat()}T22:00:00Z"
     if day.temp_max >= 32:
         severity = "severe" if day.temp_max >= 38 else "moderate"
-        found.append(("heat", severity, "Heat advisory", f"Temperatures up to {day.temp_max:.0f} °C expected; stay hydrated and avoid the midday sun."))
+        found.append(
+            (
+                "heat",
+                severity,
+                "Heat advisory",
+                f"Temperatures up to {day.temp_max:.0f} °C expected; stay hydrated and avoid the midday sun.",
+            )
+        )
     if day.condition == "thunderstorm":
-        found.append(("thunderstorm", "moderate", "Severe thunderstorm watch", "Thunderstorms with gusty winds and local hail are possible."))
+        found.append(
+            (
+                "thunderstorm",
+                "moderate",
+                "Severe thunderstorm watch",
+                "Thunderstorms with gusty winds and local hail are possible.",
+            )
+        )
     if day.precipitation_mm >= 20:
-        found.append(("flood", "moderate", "Flood watch", f"Up to {day.precipitation_mm:.0f} mm of rain may cause local flooding."))
+        found.append(
+            (
+                "flood",
+                "moderate",
+                "Flood watch",
+                f"Up to {day.precipitation_mm:.0f} mm of rain may cause local flooding.",
+            )
+        )
     if day.wind_kph >= 45:
-        found.append(("wind", "minor", "Wind advisory", f"Gusts around {day.wind_kph:.0f} km/h; secure loose objects."))
+        found.append(
+            ("wind", "minor", "Wind advisory", f"Gusts around {day.wind_kph:.0f} km/h; secure loose objects.")
+        )
     return [
-        {"type": kind, "severity": severity, "title": title, "description": text, "starts": start, "ends": end}
+        {
+            "type": kind,
+            "severity": severity,
+            "title": title,
+            "description": text,
+            "starts": start,
+            "ends": end,
+        }
         for kind, severity, title, text in found
     ]
 
@@ -190,7 +232,12 @@ def _location(lat: float, lon: float) -> dict[str, Any]:
     return {
         "lat": lat,
         "lon": lon,
-        "nearest_city": {"id": city.id, "name": city.name, "country_code": city.country_code, "distance_km": round(distance, 1)},
+        "nearest_city": {
+            "id": city.id,
+            "name": city.name,
+            "country_code": city.country_code,
+            "distance_km": round(distance, 1),
+        },
     }
 
 

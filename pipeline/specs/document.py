@@ -5,8 +5,11 @@ Real-world specs come in every encoding and many are hostile by accident. What i
 * odd encodings: BOMs (UTF-8/16/32), UTF-16 without BOM, Windows-1252, else Latin-1;
 * size: files over the configured cap are refused before they are read;
 * deep nesting: libyaml's composer recurses in C and crashes the process somewhere past ~20k
-  levels, so YAML whose bracket nesting passes :data:`MAX_NESTING` is refused up front (the
-  process pool that runs readers is the backstop for anything that still crashes);
+  levels, so YAML whose bracket nesting, or chain of ``- `` / ``? `` on one line, passes
+  :data:`MAX_NESTING` is refused up front (the process pool that runs readers is the
+  backstop for anything that still crashes);
+* values the safe loader cannot build (a date such as 2021-02-30 stays a string; an integer
+  over Python's digit limit makes the file unreadable, not the reader crash);
 * alias bombs and recursive aliases load as small shared graphs; everything that walks the
   result later is bounded (see :mod:`pipeline.specs.schemas`).
 """
@@ -14,6 +17,7 @@ Real-world specs come in every encoding and many are hostile by accident. What i
 from __future__ import annotations
 
 import codecs
+import re
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +31,24 @@ except ImportError:  # pragma: no cover - depends on how PyYAML was built
     from yaml import SafeLoader as _YamlLoader  # type: ignore[assignment]
 
 MAX_NESTING = 2000
+
+
+class _Loader(_YamlLoader):  # type: ignore[misc,valid-type]
+    """The safe loader, except that a date-like scalar that is no real date stays a string."""
+
+
+def _timestamp_or_text(loader: Any, node: yaml.ScalarNode) -> Any:
+    try:
+        return loader.construct_yaml_timestamp(node)
+    except ValueError:  # "example: 2021-02-30" must not cost the whole spec
+        return loader.construct_scalar(node)
+
+
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp_or_text)
+# Block sequence entries and explicit keys nested on one line ("- - - x", "? ? x", "- ? - x"):
+# each indicator opens a level, like a bracket.
+_INDICATOR_PAIR = re.compile(rb"[-?] +[-?] ")  # cheap to search for; chains start with one
+_INDICATOR_CHAIN = re.compile(rb"(?:[-?] +)+")
 
 _BOMS: tuple[tuple[bytes, str], ...] = (
     (codecs.BOM_UTF32_LE, "utf-32-le"),
@@ -79,12 +101,15 @@ def parse_document(data: bytes, name: str) -> Any:
             return orjson.loads(text)
         except orjson.JSONDecodeError as error:
             json_error = error  # YAML accepts much almost-JSON (comments, trailing commas)
-    check_nesting(data)
+    # The decoded text, as UTF-8: in UTF-16 bytes "- - -" has NULs between the indicators.
+    check_nesting(text.encode("utf-8", errors="replace"))
     try:
-        return yaml.load(text, Loader=_YamlLoader)  # noqa: S506 - a safe loader
+        return yaml.load(text, Loader=_Loader)  # noqa: S506 - a safe loader
     except yaml.YAMLError as error:
         if json_error is not None:
             raise DocumentError(f"not valid JSON: {json_error}") from error
+        raise DocumentError(f"not valid YAML: {_short(error)}") from error
+    except ValueError as error:  # constructors raise it, e.g. for integers over 4300 digits
         raise DocumentError(f"not valid YAML: {_short(error)}") from error
     except RecursionError as error:  # the pure-Python loader, when C is missing
         raise DocumentError("nesting too deep to parse") from error
@@ -97,7 +122,7 @@ def check_nesting(data: bytes, limit: int = MAX_NESTING) -> None:
     string holds thousands of unclosed brackets; the cheap total count skips the scan for
     almost every real file.
     """
-    if data.count(b"[") + data.count(b"{") + data.count(b"- ") <= limit:
+    if data.count(b"[") + data.count(b"{") + data.count(b"- ") + data.count(b"? ") <= limit:
         return
     codes = np.frombuffer(data, dtype=np.uint8)
     opening = (codes == ord("[")) | (codes == ord("{"))
@@ -105,21 +130,21 @@ def check_nesting(data: bytes, limit: int = MAX_NESTING) -> None:
     depth = np.cumsum(opening.astype(np.int32) - closing.astype(np.int32))
     if depth.size and int(depth.max()) > limit:
         raise DocumentError(f"nesting deeper than {limit} levels")
-    dashes = _longest_dash_chain(data)
-    if dashes > limit:
-        raise DocumentError(f"nesting deeper than {limit} levels ('- ' chain of {dashes})")
+    chain = _longest_indicator_chain(data)
+    if chain > limit:
+        raise DocumentError(f"nesting deeper than {limit} levels ('- ' / '? ' chain of {chain})")
 
 
-def _longest_dash_chain(data: bytes) -> int:
-    """Longest run of ``- - - ...`` (nested block sequences on one line)."""
-    longest = 0
-    start = data.find(b"- - ")
-    while start != -1:
-        end = start
-        while data.startswith(b"- ", end):
-            end += 2
-        longest = max(longest, (end - start) // 2)
-        start = data.find(b"- - ", end)
+def _longest_indicator_chain(data: bytes) -> int:
+    """Longest run of ``- - - ...`` / ``? ? ...`` (nested block collections on one line)."""
+    longest = covered = 0
+    for pair in _INDICATOR_PAIR.finditer(data):
+        if pair.start() < covered:
+            continue
+        run = _INDICATOR_CHAIN.match(data, pair.start())
+        if run is not None:
+            covered = run.end()
+            longest = max(longest, run.group().count(b"-") + run.group().count(b"?"))
     return longest
 
 

@@ -25,6 +25,7 @@ from pipeline.specs.schemas import (
 )
 
 HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
+_FORM_MEDIA = ("multipart/form-data", "application/x-www-form-urlencoded")
 _JSON_MEDIA = re.compile(r"(^|/|\+)json\b|^\*/\*$|^application/\*$", re.IGNORECASE)
 
 
@@ -59,10 +60,12 @@ def spec_format(doc: Any) -> SourceFormat | None:
     if not isinstance(doc, dict):
         return None
     openapi = doc.get("openapi")
+    if isinstance(openapi, float):  # unquoted "openapi: 3.0" in YAML, like "swagger: 2.0" below
+        openapi = str(openapi)
     if isinstance(openapi, str) and openapi.startswith("3."):
         return "openapi-3.1" if openapi.startswith("3.1") else "openapi-3.0"
     swagger = doc.get("swagger")
-    if str(swagger).startswith("2"):
+    if isinstance(swagger, (str, int, float)) and str(swagger).startswith("2"):
         return "swagger-2.0"
     return None
 
@@ -125,7 +128,7 @@ class _OperationReader:
             host = self.doc.get("host")
             base_path = self.doc.get("basePath") if isinstance(self.doc.get("basePath"), str) else ""
             schemes = self.doc.get("schemes") if isinstance(self.doc.get("schemes"), list) else []
-            scheme = "https" if "https" in schemes or not schemes else str(schemes[0])
+            scheme = "https" if "https" in schemes or not schemes else text_of(schemes[0], 20)
             if isinstance(host, str) and host:
                 return f"{scheme}://{host}{base_path}".rstrip("/")
             if origin:
@@ -142,7 +145,7 @@ class _OperationReader:
         if isinstance(variables, dict):
             for name, spec in variables.items():
                 if isinstance(spec, dict) and spec.get("default") is not None:
-                    url = url.replace("{" + str(name) + "}", str(spec["default"]))
+                    url = url.replace("{" + str(name) + "}", text_of(spec["default"], 200))
         if origin and not urlsplit(url).scheme:
             url = urljoin(origin, url)
         return url.rstrip("/")
@@ -202,9 +205,12 @@ class _OperationReader:
         budget = Budget(self.options.max_schema_nodes)
         summary = text_of(op.get("summary"), 300)
         details = text_of(op.get("description"), self.options.max_description_chars)
-        description = details if not summary else (
-            summary if not details or details.startswith(summary) else f"{summary}. {details}"
-        )
+        if not summary or not details or details.startswith(summary.rstrip(".")):
+            # A description that opens with the summary already says it; keep the longer text.
+            description = details or summary
+        else:
+            separator = " " if summary.endswith((".", "!", "?")) else ". "
+            description = f"{summary}{separator}{details}"
         operation_id = text_of(op.get("operationId"), 120)
         name = operation_id or (summary if 0 < len(summary) <= 80 else f"{method.upper()} {path}")
         self._used_security |= _security_names(op.get("security"))
@@ -249,7 +255,7 @@ class _OperationReader:
                 continue
             if not isinstance(spec, dict) or not isinstance(spec.get("name"), (str, int)):
                 continue
-            merged[(str(spec["name"]), str(spec.get("in", "query")))] = (spec, spec_doc)
+            merged[(str(spec["name"]), text_of(spec.get("in", "query"), 20))] = (spec, spec_doc)
 
         params: list[Param] = []
         body_schema: dict[str, Any] | None = None
@@ -261,14 +267,21 @@ class _OperationReader:
                 body_type = _first_media(op.get("consumes") or self.doc.get("consumes")) or "application/json"
                 params.extend(self._body_params(body_schema, spec.get("required") is True))
                 continue
+            if location not in ("path", "query", "header", "cookie", "formData"):
+                # checked before building the Param, which would refuse it and cost the operation
+                self.context.warnings.append(f"parameter {name}: unknown location {location!r}, skipped")
+                continue
             schema = self._parameter_schema(spec, spec_doc, budget)
             param = _param(name, location, spec, schema, self.options.max_description_chars)
             if location == "formData":
                 form_fields.append(param)
-            elif location in ("path", "query", "header", "cookie"):
+            else:
                 params.append(param)
         if form_fields:
-            body_type = _first_media(op.get("consumes")) or "application/x-www-form-urlencoded"
+            # Form fields go as a form even when the document's default media type is JSON.
+            declared = op.get("consumes") or self.doc.get("consumes")
+            forms = [m for m in declared if m in _FORM_MEDIA] if isinstance(declared, list) else []
+            body_type = forms[0] if forms else "application/x-www-form-urlencoded"
             body_schema = {
                 "type": "object",
                 "properties": {p.name: p.schema_ for p in form_fields},
@@ -327,8 +340,9 @@ class _OperationReader:
         responses = op.get("responses")
         if not isinstance(responses, dict):
             return None, None, []
-        success = sorted(
-            (str(code), value) for code, value in responses.items() if str(code).startswith("2")
+        success = sorted(  # by code only: YAML can hold both 200 and "200", whose values don't order
+            ((str(code), value) for code, value in responses.items() if str(code).startswith("2")),
+            key=lambda pair: pair[0],
         )
         chosen = success or [(str(c), v) for c, v in responses.items() if str(c) == "default"]
         media_types: list[str] = []
@@ -344,7 +358,7 @@ class _OperationReader:
                 continue
             if self.swagger:
                 produces = op.get("produces") or self.doc.get("produces")
-                declared = [str(m) for m in produces] if isinstance(produces, list) else []
+                declared = [text_of(m, 200) for m in produces] if isinstance(produces, list) else []
                 media_types.extend(m for m in declared if m not in media_types)
                 if schema is None and isinstance(response.get("schema"), dict):
                     schema = self.expander.expand(response["schema"], response_doc, budget)
@@ -418,7 +432,9 @@ def _media_example(media: dict[str, Any]) -> Any:
 
 
 def _first_media(values: Any) -> str | None:
-    return str(values[0]) if isinstance(values, list) and values else None
+    if not isinstance(values, list) or not values:
+        return None
+    return text_of(values[0], 200) or None
 
 
 def is_json_media(media_type: str) -> bool:
@@ -438,9 +454,9 @@ def _auth(name: str, spec: dict[str, Any]) -> Auth:
     kind = spec.get("type")
     if kind == "apiKey":
         location = spec.get("in") if spec.get("in") in ("header", "query", "cookie") else "header"
-        return Auth(name=name, kind="apiKey", location=location, parameter=str(spec.get("name", "")))
+        return Auth(name=name, kind="apiKey", location=location, parameter=text_of(spec.get("name"), 200))
     if kind == "http":
-        return Auth(name=name, kind="http", location="header", scheme=str(spec.get("scheme", "")).lower())
+        return Auth(name=name, kind="http", location="header", scheme=text_of(spec.get("scheme"), 50).lower())
     if kind == "basic":  # Swagger 2.0
         return Auth(name=name, kind="http", location="header", scheme="basic")
     if kind == "oauth2":

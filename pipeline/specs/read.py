@@ -70,6 +70,7 @@ def read_source(task: SourceTask, options: ReadOptions) -> SourceOutcome:
     )
     try:
         tool = _read_document(doc, task, context, options)
+        record = tool.dump()  # in the guard too: a value a reader failed to bound fails here
     except NotASpec as error:
         outcome.error = SourceError(source=task.location, stage="normalise", reason=str(error))
         return outcome
@@ -89,7 +90,7 @@ def read_source(task: SourceTask, options: ReadOptions) -> SourceOutcome:
             reason += f" ({len(outcome.warnings)} skipped: {outcome.warnings[0]})"
         outcome.error = SourceError(source=task.location, stage="normalise", reason=reason)
         return outcome
-    outcome.tools.append(tool.dump())
+    outcome.tools.append(record)
     return outcome
 
 

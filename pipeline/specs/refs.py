@@ -50,7 +50,7 @@ class RefResolver:
         """
         name: str | None = None
         followed: set[tuple[int, str]] = set()
-        for _ in range(self._max_hops):
+        for _ in range(self._max_hops + 1):  # max_hops refs followed, then the node they reach
             if not isinstance(node, dict) or "$ref" not in node:
                 return node, doc, name
             ref = node["$ref"]
@@ -75,15 +75,18 @@ class RefResolver:
             raise RefError(f"remote $ref {ref!r} is not followed")
         if doc.path is None or self._folder is None:
             raise RefError(f"relative $ref {ref!r} in a fetched spec cannot be followed")
-        target = (doc.path.parent / unquote(file_part)).resolve()
+        try:
+            target = (doc.path.parent / unquote(file_part)).resolve()
+        except (OSError, ValueError) as error:  # a NUL byte in the name, say
+            raise RefError(f"$ref {ref!r:.200}: not a usable file name ({error})") from error
         if not target.is_relative_to(self._folder):
             raise RefError(f"$ref {ref!r} points outside the spec's folder")
         if target == self.main.path:
             return self.main
         if target not in self._external:
-            if not target.is_file():
-                raise RefError(f"$ref {ref!r}: file {target.name} does not exist")
             try:
+                if not target.is_file():
+                    raise RefError(f"$ref {ref!r}: file {target.name} does not exist")
                 data = read_bytes(target, self._max_file_bytes)
                 self._external[target] = Doc(parse_document(data, target.name), target)
             except (OSError, DocumentError) as error:

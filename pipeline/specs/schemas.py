@@ -11,6 +11,7 @@ depth limit; what is cut is marked ``x-truncated``.
 from __future__ import annotations
 
 import datetime as _dt
+import itertools
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +38,8 @@ _VALUE_KEYWORDS = ("default", "example", "enum")
 _JSON_TYPES = {"string", "integer", "number", "boolean", "array", "object", "null"}
 _MAX_ALTERNATIVES = 8
 _MAX_ENUM = 200
+_TEXT_MAX_DEPTH = 8
+_TEXT_MAX_ITEMS = 1000
 
 
 @dataclass
@@ -221,7 +224,14 @@ def _is_scalar(value: Any) -> bool:
 
 
 def _scalar(value: Any) -> Any:
-    return value.isoformat() if isinstance(value, _dt.date) else value
+    if isinstance(value, _dt.date):
+        return value.isoformat()
+    return _json_int(value) if isinstance(value, int) else value
+
+
+def _json_int(value: int) -> int | str:
+    """YAML integers are unbounded but JSON writers (orjson) stop at 64 bits; keep the digits."""
+    return value if -(2**63) <= value < 2**64 else str(value)
 
 
 def bounded_copy(value: Any, *, max_nodes: int = 500, max_depth: int = 8) -> Any:
@@ -242,8 +252,10 @@ def bounded_copy(value: Any, *, max_nodes: int = 500, max_depth: int = 8) -> Any
             return [copy(v, depth + 1) for v in item[:200]]
         if isinstance(item, str):
             return item[:2000]
-        if isinstance(item, bool) or item is None or isinstance(item, int):
+        if isinstance(item, bool) or item is None:
             return item
+        if isinstance(item, int):
+            return _json_int(item)
         if isinstance(item, float):
             return item if item == item and item not in (float("inf"), float("-inf")) else None
         if isinstance(item, (_dt.date, _dt.datetime)):
@@ -256,18 +268,30 @@ def bounded_copy(value: Any, *, max_nodes: int = 500, max_depth: int = 8) -> Any
 
 
 def text_of(value: Any, max_chars: int = 2000) -> str:
-    """Descriptions in the wild are strings, lists, numbers or dicts; make them one string."""
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        text = value
-    elif isinstance(value, (list, tuple)):
-        text = " ".join(text_of(item, max_chars) for item in value[:50])
-    elif isinstance(value, dict):
-        text = " ".join(text_of(item, max_chars) for item in list(value.values())[:50])
-    else:
-        text = str(value)
-    text = text.strip()
+    """Descriptions in the wild are strings, lists, numbers or dicts; make them one string.
+
+    Lists and dicts are walked to a small depth and only until enough text is collected: a
+    YAML alias bomb or a self-containing value is a description too.
+    """
+    parts: list[str] = []
+    wanted = [max_chars + 1, _TEXT_MAX_ITEMS]  # characters still wanted, items still visited
+
+    def collect(item: Any, depth: int) -> None:
+        if wanted[0] <= 0 or wanted[1] <= 0 or depth > _TEXT_MAX_DEPTH:
+            return
+        wanted[1] -= 1
+        if isinstance(item, (list, tuple, dict)):
+            children = item.values() if isinstance(item, dict) else item
+            for child in itertools.islice(children, 50):
+                collect(child, depth + 1)
+            return
+        text = "" if item is None else (item if isinstance(item, str) else str(item)).strip()
+        if text:
+            parts.append(text)
+            wanted[0] -= len(text) + 1
+
+    collect(value, 0)
+    text = " ".join(parts)
     return text if len(text) <= max_chars else text[: max_chars - 1].rstrip() + "…"
 
 
@@ -328,8 +352,11 @@ def template_from_schema(schema: dict[str, Any] | None, max_depth: int = 6) -> A
     def walk(node: dict[str, Any], depth: int) -> Any:
         if depth > max_depth:
             return "..."
-        if node.get("anyOf") and "type" not in node and "properties" not in node:
-            return walk(node["anyOf"][0], depth)
+        if node.get("anyOf") and "properties" not in node:
+            # oneOf [Cat, Dog] expands to a shared "type": "object" and no properties of its own
+            first = node["anyOf"][0]
+            rest = {key: value for key, value in node.items() if key != "anyOf"}
+            return walk({**rest, **first} if isinstance(first, dict) else rest, depth)
         node_type = node.get("type")
         if isinstance(node_type, list):
             node_type = next((t for t in node_type if t != "null"), "null")

@@ -41,7 +41,7 @@ def read_toolbench(doc: Any, context: ReadContext, options: ReadOptions) -> Tool
         if not isinstance(raw, dict) or not text_of(raw.get("name"), 200):
             context.warnings.append(f"api_list[{index}]: no name, skipped")
             continue
-        apis.append(_read_api(raw, max_chars))
+        apis.append(_read_api(raw, options))
     base_url = text_of(doc.get("base_url"), 500) or _origin(apis)
     category = text_of(doc.get("category") or doc.get("category_name"), 100)
     origin = "toolbench" if category else ("folder" if context.folder_category else "default")
@@ -62,19 +62,17 @@ def read_toolbench(doc: Any, context: ReadContext, options: ReadOptions) -> Tool
     )
 
 
-def _read_api(raw: dict[str, Any], max_chars: int) -> Api:
+def _read_api(raw: dict[str, Any], options: ReadOptions) -> Api:
+    max_chars = options.max_description_chars
     method = text_of(raw.get("method"), 10).upper() or "GET"
     url = text_of(raw.get("url"), 2000)
     path = urlsplit(url).path if "://" in url else url
     params = [
-        _read_param(p, required, url, method, max_chars)
+        _read_param(p, required, url, method, options)
         for key, required in (("required_parameters", True), ("optional_parameters", False))
         for p in (raw.get(key) if isinstance(raw.get(key), list) else [])
         if isinstance(p, dict) and text_of(p.get("name"), 200)
     ]
-    response_schema = raw.get("response_schema") or raw.get("schema")
-    if isinstance(response_schema, str) or not isinstance(response_schema, dict):
-        response_schema = None
     template = raw.get("template_response")
     return Api(
         name=text_of(raw.get("name"), 200),
@@ -84,9 +82,9 @@ def _read_api(raw: dict[str, Any], max_chars: int) -> Api:
         description=text_of(raw.get("description") or raw.get("api_description"), max_chars),
         required_parameters=[p for p in params if p.required],
         optional_parameters=[p for p in params if not p.required],
-        body_schema=raw.get("body_schema") if isinstance(raw.get("body_schema"), dict) else None,
+        body_schema=_schema_copy(raw.get("body_schema"), options),
         body_content_type=raw.get("body_content_type") if isinstance(raw.get("body_content_type"), str) else None,
-        response_schema=bounded_copy(response_schema, max_nodes=2000) if response_schema else None,
+        response_schema=_schema_copy(raw.get("response_schema") or raw.get("schema"), options) or None,
         template_response=bounded_copy(template) if isinstance(template, (dict, list)) else None,
         response_example=bounded_copy(raw.get("response_example")),
         response_content_types=[str(m) for m in raw.get("response_content_types", []) if isinstance(m, str)],
@@ -95,10 +93,12 @@ def _read_api(raw: dict[str, Any], max_chars: int) -> Api:
     )
 
 
-def _read_param(raw: dict[str, Any], required: bool, url: str, method: str, max_chars: int) -> Param:
+def _read_param(raw: dict[str, Any], required: bool, url: str, method: str, options: ReadOptions) -> Param:
     name = text_of(raw.get("name"), 200)
     label = text_of(raw.get("type"), 60) or "STRING"
-    schema = raw.get("schema") if isinstance(raw.get("schema"), dict) else json_type_for_toolbench(label)
+    schema = _schema_copy(raw.get("schema"), options)
+    if schema is None:
+        schema = json_type_for_toolbench(label)
     location = raw.get("location")
     if location not in ("path", "query", "header", "cookie", "body", "formData"):
         if re.search(r"\{" + re.escape(name) + r"\}|/:" + re.escape(name) + r"(/|$)", url):
@@ -109,13 +109,26 @@ def _read_param(raw: dict[str, Any], required: bool, url: str, method: str, max_
     return Param(
         name=name,
         type=label,
-        description=text_of(raw.get("description"), max_chars),
+        description=text_of(raw.get("description"), options.max_description_chars),
         default=bounded_copy(default) if default is not None else "",
         location=location,
         required=required,
-        enum=raw.get("enum") if isinstance(raw.get("enum"), list) else None,
+        enum=bounded_copy(raw["enum"]) if isinstance(raw.get("enum"), list) else None,
         example=bounded_copy(raw.get("example")),
         schema=schema,
+    )
+
+
+def _schema_copy(value: Any, options: ReadOptions) -> dict[str, Any] | None:
+    """A bounded copy of a schema in the document, which YAML can make a bomb or a loop.
+
+    The bounds are well above what the OpenAPI reader stores (a schema level is about two JSON
+    levels and a few values per node), so a catalog written by toolgen reads back whole.
+    """
+    if not isinstance(value, dict):
+        return None  # ToolBench's own "schema" is often "" or a JSON string
+    return bounded_copy(
+        value, max_nodes=options.max_schema_nodes * 10, max_depth=options.max_schema_depth * 3 + 8
     )
 
 

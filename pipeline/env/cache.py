@@ -1,0 +1,263 @@
+"""A persistent response cache shared by every process of a run (StableToolBench's first step).
+
+Each call's observation is stored under (tool id, API id, canonical arguments) — see
+:mod:`pipeline.env.canonical` for when two argument sets count as one call — so a rerun, a
+resumed run or another worker replays a response instead of calling or simulating again, and
+the successful entries of an API are the examples an LLM-played simulator is shown.
+
+Storage is one SQLite file in WAL mode: readers never block the writer, writers queue on a
+busy timeout, every write is one short autocommit statement, so several processes (DFSDT
+workers, Prefect tasks, a Dask cluster on one machine) can share the file. ``synchronous=NORMAL``
+keeps commits off ``fsync`` (a power cut may lose the last writes; a crashed process loses
+nothing committed). The file is not for network file systems, where SQLite's locks are unreliable.
+
+Table ``responses`` (``PRAGMA user_version`` = 1):
+
+======================  ========================================================================
+``key``                 primary key: sha256 of ``[tool_id, api_id, canonical arguments]``
+``tool_id``, ``api_id``  the call's tool and API
+``arguments``           the canonical arguments (JSON text)
+``observation``         the whole :class:`Observation` as JSON (stored with ``cached`` false)
+``mode``                real / simulated / llm-simulated / rejected, for queries and reports
+``ok``                  1 when the observation has no error and no HTTP status ≥ 400
+``created_at``          Unix time of the first write of this call
+``updated_at``          Unix time of the latest write (an upsert replaces the observation)
+======================  ========================================================================
+
+A file at the path that is not SQLite, or is another program's SQLite database, or a cache of a
+newer layout, is refused with a :class:`CacheError` naming the path; it is never moved or
+overwritten, because a cache may hold responses that cost money (LLM simulations, metered APIs)
+and another process may be using it. Delete or move it to start afresh.
+
+Calls are synchronous: a lookup takes tens of microseconds and a write about a hundred (see the
+report in the tests), less than handing the work to a thread would cost, so async code calls
+them directly.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+import threading
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from pipeline.env.canonical import canonical_arguments, key_of_canonical
+from pipeline.env.observation import Observation
+from pipeline.io import dumps, loads
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS responses (
+    key TEXT PRIMARY KEY,
+    tool_id TEXT NOT NULL,
+    api_id TEXT NOT NULL,
+    arguments TEXT NOT NULL,
+    observation TEXT NOT NULL,
+    mode TEXT NOT NULL,
+    ok INTEGER NOT NULL,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS responses_by_api ON responses (tool_id, api_id, ok, updated_at);
+"""
+
+_UPSERT = """
+INSERT INTO responses (key, tool_id, api_id, arguments, observation, mode, ok, created_at, updated_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (key) DO UPDATE SET
+    observation = excluded.observation,
+    mode = excluded.mode,
+    ok = excluded.ok,
+    updated_at = excluded.updated_at
+"""
+
+
+class CacheError(Exception):
+    """The cache file cannot be used; the message names it and says what to do."""
+
+
+@dataclass
+class CacheStats:
+    """What this cache object did (per instance, not per file)."""
+
+    hits: int = 0
+    misses: int = 0
+    writes: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+class ResponseCache:
+    """Observations by (tool id, API id, canonical arguments), in an SQLite file many
+    processes may share. One connection per instance, usable from several threads."""
+
+    def __init__(self, path: Path, *, timeout_s: float = 30.0) -> None:
+        self.path = Path(path)
+        self.timeout_s = timeout_s
+        self.stats = CacheStats()
+        self._lock = threading.Lock()
+        self._inherited: list[sqlite3.Connection] = []
+        self._connection: sqlite3.Connection | None = self._open()
+        self._pid = os.getpid()
+
+    # ---- public API
+
+    def get(self, tool_id: str, api_id: str, arguments: Any) -> Observation | None:
+        """The stored observation of this call (``cached=True``), or None."""
+        key = key_of_canonical(tool_id, api_id, canonical_arguments(arguments))
+        with self._lock:
+            row = self._run("SELECT observation FROM responses WHERE key = ?", (key,)).fetchone()
+            if row is None:
+                self.stats.misses += 1
+                return None
+            self.stats.hits += 1
+        return _observation(row[0])
+
+    def put(self, tool_id: str, api_id: str, arguments: Any, observation: Observation) -> None:
+        """Store (or replace) the observation of this call."""
+        canonical = canonical_arguments(arguments)
+        key = key_of_canonical(tool_id, api_id, canonical)
+        record = observation.model_dump(mode="json")
+        record["cached"] = False
+        ok = not observation.error and (observation.status is None or observation.status < 400)
+        now = time.time()
+        row = (key, tool_id, api_id, canonical, dumps(record).decode("utf-8"), observation.mode,
+               int(ok), now, now)
+        with self._lock:
+            self._run(_UPSERT, row)
+            self.stats.writes += 1
+
+    def examples(self, tool_id: str, api_id: str, limit: int = 5) -> list[tuple[dict[str, Any], Observation]]:
+        """The most recent successful (arguments, observation) pairs of an API, newest first:
+        what StableToolBench shows its LLM simulator. Arguments come back canonical."""
+        if limit <= 0:
+            return []
+        with self._lock:
+            rows = self._run(
+                "SELECT arguments, observation FROM responses WHERE tool_id = ? AND api_id = ? AND ok = 1 "
+                "ORDER BY updated_at DESC, rowid DESC LIMIT ?",
+                (tool_id, api_id, limit),
+            ).fetchall()
+        return [(loads(arguments), _observation(observation)) for arguments, observation in rows]
+
+    def __len__(self) -> int:
+        with self._lock:
+            return int(self._run("SELECT count(*) FROM responses", ()).fetchone()[0])
+
+    def close(self) -> None:
+        with self._lock:
+            if self._connection is not None and os.getpid() == self._pid:
+                self._connection.close()
+            self._connection = None
+
+    def __enter__(self) -> ResponseCache:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"ResponseCache({str(self.path)!r}, {self.stats.as_dict()})"
+
+    # ---- internals
+
+    def _run(self, sql: str, parameters: tuple[Any, ...]) -> sqlite3.Cursor:
+        connection = self._current_connection()
+        try:
+            return connection.execute(sql, parameters)
+        except sqlite3.DatabaseError as error:
+            raise self._error(error) from error
+
+    def _current_connection(self) -> sqlite3.Connection:
+        if self._connection is None:
+            raise CacheError(f"response cache {self.path} is closed")
+        if os.getpid() != self._pid:
+            # A forked child must not use its parent's connection (SQLite's rule); the old
+            # object is kept, unclosed, so its finaliser cannot touch the parent's file state.
+            self._inherited.append(self._connection)
+            self._connection = self._open()
+            self._pid = os.getpid()
+        return self._connection
+
+    def _open(self) -> sqlite3.Connection:
+        if self.path.is_dir():
+            raise CacheError(f"response cache {self.path} is a directory, not a file")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        connection = sqlite3.connect(str(self.path), timeout=self.timeout_s, isolation_level=None,
+                                     check_same_thread=False)
+        deadline = time.monotonic() + self.timeout_s
+        while True:
+            try:
+                self._prepare(connection)
+                return connection
+            except sqlite3.OperationalError as error:
+                if _is_busy(error) and time.monotonic() < deadline:
+                    time.sleep(0.05)  # another process is creating the file or switching it to WAL
+                    continue
+                connection.close()
+                raise self._error(error) from error
+            except sqlite3.DatabaseError as error:
+                connection.close()
+                raise self._error(error) from error
+            except CacheError:
+                connection.close()
+                raise
+
+    def _prepare(self, connection: sqlite3.Connection) -> None:
+        connection.execute(f"PRAGMA busy_timeout = {int(self.timeout_s * 1000)}")
+        mode = connection.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if str(mode).lower() != "wal":
+            log.warning("response cache %s: WAL mode unavailable (journal mode %s); writers will wait longer",
+                        self.path, mode)
+        connection.execute("PRAGMA synchronous = NORMAL")
+        version = connection.execute("PRAGMA user_version").fetchone()[0]
+        if version == SCHEMA_VERSION:
+            return
+        if version > SCHEMA_VERSION:
+            raise CacheError(f"response cache {self.path} was written by a newer toolgen "
+                             f"(layout {version}, this one reads {SCHEMA_VERSION}); use another path")
+        tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if version != 0 or tables - {"responses"}:
+            shown = ", ".join(sorted(tables)) or "none"
+            raise CacheError(f"{self.path} is an SQLite database but not a toolgen response cache "
+                             f"(tables: {shown}); move it away or choose another cache path")
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    connection.execute(statement)
+            connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            connection.execute("COMMIT")
+        except BaseException:
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
+            raise
+
+    def _error(self, error: sqlite3.DatabaseError) -> CacheError:
+        if isinstance(error, sqlite3.OperationalError) and _is_busy(error):
+            return CacheError(f"response cache {self.path} stayed locked by another process for "
+                              f"{self.timeout_s:g} s ({error})")
+        text = str(error)
+        if "not a database" in text or "malformed" in text or "corrupt" in text:
+            return CacheError(f"{self.path} is not a usable response cache ({text}); it was left as it is: "
+                              "delete or move it to start a fresh cache")
+        return CacheError(f"response cache {self.path}: {text}")
+
+
+def _is_busy(error: sqlite3.Error) -> bool:
+    text = str(error).lower()
+    return "locked" in text or "busy" in text
+
+
+def _observation(text: str) -> Observation:
+    observation = Observation.model_validate(loads(text))
+    observation.cached = True
+    return observation

@@ -8,6 +8,7 @@ from prefect import flow
 
 from flows.collect import collect_flow
 from flows.common import resolve_settings
+from flows.env import probe_flow
 from pipeline.settings import Settings
 
 
@@ -22,4 +23,5 @@ async def pipeline_flow(
     settings = resolve_settings(settings, config, run_name)
     reports: dict[str, Any] = {}
     reports["collect"] = await collect_flow(sources=specs, settings=settings)
+    reports["probe"] = await probe_flow(settings=settings)
     return reports

@@ -28,6 +28,10 @@ app = typer.Typer(
 )
 catalog_app = typer.Typer(no_args_is_help=True, help="Inspect and export a run's catalog.")
 app.add_typer(catalog_app, name="catalog")
+sandbox_app = typer.Typer(no_args_is_help=True, help="The bundled sandbox of working REST APIs.")
+app.add_typer(sandbox_app, name="sandbox")
+env_app = typer.Typer(no_args_is_help=True, help="Call the catalog's APIs: real, simulated, cached.")
+app.add_typer(env_app, name="env")
 
 console = Console(stderr=True, soft_wrap=True)  # never break a path across lines
 
@@ -162,6 +166,7 @@ def run(
         _show_errors(settings.run_dir)
         raise _fail(str(error)) from error
     _print_table("collect", collect_summary(results["collect"]), settings.run_dir)
+    _print_table("probe", probe_summary(results["probe"]), settings.run_dir)
     console.print(f"[green]done[/green]: {settings.run_dir}/manifest.json")
 
 
@@ -175,6 +180,86 @@ def serve(config: ConfigOption = None) -> None:
     from flows.serve import serve_schedules
 
     serve_schedules(settings, config)
+
+
+@sandbox_app.command("serve")
+def sandbox_serve(
+    port: Annotated[int | None, typer.Option(help="port (default: 8750, the port the sandbox specs name)")] = None,
+    host: Annotated[str | None, typer.Option(help="address to listen on")] = None,
+    seed: Annotated[int | None, typer.Option(help="seed of the generated data")] = None,
+    latency_ms: Annotated[float | None, typer.Option(help="injected latency per request")] = None,
+    rate_limit: Annotated[int | None, typer.Option(help="requests per minute per client and tool")] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Serve the sandbox APIs (api_specs/sandbox) until interrupted."""
+    from urllib.parse import urlsplit
+
+    from pipeline.env.sandbox import run_sandbox
+
+    sandbox = _settings(config, None).env.sandbox
+    default_port = urlsplit(sandbox.spec_base_url).port or 8750
+    run_sandbox(
+        host=host or sandbox.host,
+        port=port if port is not None else (sandbox.port or default_port),
+        seed=seed if seed is not None else sandbox.seed,
+        latency_ms=latency_ms if latency_ms is not None else sandbox.latency_ms,
+        rate_limit_per_minute=rate_limit if rate_limit is not None else sandbox.rate_limit_per_minute,
+    )
+
+
+@env_app.command("probe")
+def env_probe(config: ConfigOption = None, out: OutOption = None, engine: EngineOption = Engine.prefect) -> None:
+    """Call every API once with its documented values; writes env/probe.jsonl."""
+    from pipeline.specs.catalog import CatalogMissing
+
+    settings = _settings(config, out)
+    try:
+        if engine is Engine.prefect:
+            from flows.env import probe_flow
+
+            report = asyncio.run(probe_flow(settings=settings))
+        else:
+            from pipeline.env.probe import probe_catalog
+
+            report = asyncio.run(probe_catalog(settings))
+    except CatalogMissing as error:
+        raise _fail(str(error)) from error
+    _print_table("probe", probe_summary(report), settings.run_dir)
+
+
+@env_app.command("call")
+def env_call(
+    tool: Annotated[str, typer.Argument(help="tool id (see catalog/tools.jsonl)")],
+    api: Annotated[str, typer.Argument(help="API id within the tool")],
+    arguments: Annotated[str, typer.Option("--args", help="arguments as a JSON object")] = "{}",
+    config: ConfigOption = None,
+    out: OutOption = None,
+) -> None:
+    """Make one call through the environment and print the observation as JSON."""
+    import orjson
+
+    from pipeline.env.environment import open_environment
+    from pipeline.specs.catalog import CatalogMissing, iter_tools
+
+    settings = _settings(config, out)
+    try:
+        parsed = orjson.loads(arguments)
+    except orjson.JSONDecodeError as error:
+        console.print(f"[red]usage error:[/red] --args is not JSON: {error}")
+        raise typer.Exit(2) from error
+
+    async def call() -> Any:
+        tools = list(iter_tools(settings.run_dir))
+        async with open_environment(tools, settings, run_dir=settings.run_dir) as environment:
+            return await environment.call(tool, api, parsed)
+
+    try:
+        observation = asyncio.run(call())
+    except CatalogMissing as error:
+        raise _fail(str(error)) from error
+    typer.echo(orjson.dumps(observation.model_dump(mode="json"), option=orjson.OPT_INDENT_2).decode())
+    if observation.error:
+        raise typer.Exit(1)
 
 
 @catalog_app.command("export")
@@ -209,6 +294,17 @@ def catalog_show(config: ConfigOption = None, out: OutOption = None) -> None:
     _print_table("collections", section["collections"] or {"(none)": 0}, settings.run_dir)
     _print_table("filtered", section["filtered"] or {"(none)": 0}, settings.run_dir)
     _print_table("errors by stage", section["errors_by_stage"] or {"(none)": 0}, settings.run_dir)
+
+
+def probe_summary(report: Any) -> dict[str, Any]:
+    return {
+        "APIs probed": report.apis,
+        "answered": report.ok,
+        "failed": report.failed,
+        "skipped (no documented value)": report.skipped,
+        "modes": report.modes,
+        "seconds": report.seconds,
+    }
 
 
 def _check_sources(sources: list[str]) -> None:

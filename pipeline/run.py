@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from pipeline.env.probe import probe_catalog
 from pipeline.settings import Settings
 from pipeline.specs.collect import collect_catalog
 
@@ -16,4 +17,5 @@ async def run_pipeline(settings: Settings, *, specs: list[str] | None = None) ->
     """Run every stage end to end into ``settings.run_dir``; returns each stage's report."""
     reports: dict[str, Any] = {}
     reports["collect"] = await collect_catalog(specs, settings)
+    reports["probe"] = await probe_catalog(settings)
     return reports

@@ -86,11 +86,77 @@ class CollectSettings(_Section):
     fetch: FetchOptions = Field(default_factory=FetchOptions)
 
 
+class Credential(_Section):
+    """How to authenticate to one tool. The secret comes from ``value_env`` (preferred) or
+    ``value``; it is sent, never logged, and masked in the manifest."""
+
+    kind: Literal["header", "query", "bearer"] = "header"
+    name: str | None = Field(
+        default=None, description="header or query parameter; default: the tool's declared scheme"
+    )
+    value_env: str | None = Field(default=None, description="environment variable holding the secret")
+    value: str | None = None
+
+
+class SandboxSettings(_Section):
+    enabled: bool = Field(default=True, description="start the bundled sandbox for runs that call APIs")
+    host: str = "127.0.0.1"
+    port: int = Field(default=0, ge=0, le=65535, description="0 = a free port")
+    seed: int = 0
+    latency_ms: float = Field(default=0.0, ge=0)
+    rate_limit_per_minute: int | None = Field(default=None, ge=1, description="None = no limit")
+    spec_base_url: str = Field(
+        default="http://127.0.0.1:8750", description="the base URL the sandbox specs are written for"
+    )
+
+
+class SimulationSettings(_Section):
+    use_llm: bool = Field(
+        default=False, description="ask the simulator model to play the API server (StableToolBench)"
+    )
+    examples_in_prompt: int = Field(default=5, ge=0)
+    list_length: int = Field(default=3, ge=1, le=20, description="items in simulated arrays")
+
+
+class EnvSettings(_Section):
+    """Where and how tool calls run."""
+
+    mode: Literal["auto", "real", "simulated"] = Field(
+        default="auto", description="auto: real where the host is allowed and reachable, else simulated"
+    )
+    tool_modes: dict[str, Literal["real", "simulated"]] = Field(default_factory=dict)
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="host or host:port patterns (fnmatch) that real calls may reach; the sandbox is always allowed",
+    )
+    allow_private_networks: bool = Field(
+        default=False, description="allow loopback, private, link-local (cloud metadata) addresses"
+    )
+    timeout_s: float = Field(default=15.0, gt=0)
+    retries: int = Field(default=2, ge=0)
+    backoff_base_s: float = Field(default=0.5, ge=0)
+    max_retry_after_s: float = Field(default=10.0, ge=0)
+    concurrency: int = Field(default=64, ge=1, description="real calls in flight at once")
+    per_host_concurrency: int = Field(default=16, ge=1)
+    max_response_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)
+    observation_max_chars: int = Field(default=1024, ge=64, description="observation length shown to models")
+    reject_unknown_arguments: bool = True
+    reachability_timeout_s: float = Field(default=2.0, gt=0)
+    credentials: dict[str, Credential] = Field(default_factory=dict, description="per tool id")
+    cache: bool = Field(default=True, description="persistent response cache in <run>/env/")
+    cache_real_methods: list[str] = Field(
+        default_factory=lambda: ["GET", "HEAD"],
+        description="real responses of these methods are cached (state-changing calls are not replayed)",
+    )
+    sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
+    simulation: SimulationSettings = Field(default_factory=SimulationSettings)
+
+
 class ScheduleSpec(_Section):
     """A flow that `toolgen serve` runs on a schedule (cron or a fixed interval)."""
 
     name: str
-    flow: Literal["collect", "pipeline"] = "pipeline"
+    flow: Literal["collect", "probe", "pipeline"] = "pipeline"
     cron: str | None = Field(default=None, description="cron expression, e.g. '0 3 * * *'")
     interval_s: float | None = Field(default=None, gt=0)
     timezone: str = "UTC"
@@ -123,6 +189,7 @@ class Settings(BaseSettings):
     )
     seed: int = 0
     collect: CollectSettings = Field(default_factory=CollectSettings)
+    env: EnvSettings = Field(default_factory=EnvSettings)
     schedules: list[ScheduleSpec] = Field(default_factory=list)
     serve_limit: int = Field(default=1, ge=1, description="scheduled runs in flight at once")
 

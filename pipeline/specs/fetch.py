@@ -29,8 +29,6 @@ way in a temporary folder, ``result.path.parent``, which the caller deletes when
 from __future__ import annotations
 
 import asyncio
-import email.utils
-import errno
 import hashlib
 import logging
 import os
@@ -46,10 +44,16 @@ from pathlib import Path
 import aiohttp
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field
-from yarl import URL
 
 from pipeline import __version__
 from pipeline.io import read_json, write_json
+from pipeline.net import (
+    backoff_delay,
+    is_connection_refused,
+    is_http_url,
+    media_type,
+    parse_retry_after,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -169,31 +173,6 @@ async def open_fetcher(
             await own_session.close()
 
 
-def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP date), or None."""
-    if value is None:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:  # RFC 9110 dates are GMT; obsolete forms may omit the zone
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
-
-
-def is_http_url(url: str) -> bool:
-    """True for an absolute http:// or https:// URL with a host."""
-    try:
-        parsed = URL(url)
-    except (TypeError, ValueError):
-        return False
-    return parsed.scheme in ("http", "https") and bool(parsed.host)
-
-
 # --------------------------------------------------------------------------------------------
 # The fetcher: shared by fetch_urls and by callers that fetch in several rounds (index files).
 
@@ -282,10 +261,7 @@ class Fetcher:
     def _retry_delay(self, attempt: int, retry_after: float | None) -> float:
         if retry_after is not None:
             return min(retry_after, self.options.max_retry_after_s)
-        ceiling = min(self.options.backoff_max_s, self.options.backoff_base_s * 2 ** (attempt - 1))
-        # "Equal jitter": at least half the backoff, so retries still slow down, but spread so
-        # that many clients failing together do not come back together.
-        return ceiling / 2 + self.rng.uniform(0, ceiling / 2)
+        return backoff_delay(attempt, self.options.backoff_base_s, self.options.backoff_max_s, self.rng)
 
     async def _attempt(self, url: str, cached: CacheEntry | None) -> _Outcome:
         options = self.options
@@ -331,7 +307,7 @@ class Fetcher:
         except aiohttp.ClientSSLError as error:
             return _Outcome.fail(url, f"TLS error: {error}")
         except aiohttp.ClientConnectorError as error:
-            if _refused(error.os_error):
+            if is_connection_refused(error.os_error):
                 return _Outcome.fail(url, "connection refused", retryable=True)
             return _Outcome.fail(url, f"could not connect: {error.os_error}", retryable=True)
         except aiohttp.ServerDisconnectedError:
@@ -394,7 +370,7 @@ class Fetcher:
                 final_url=final_url,
                 size=0,
             )
-        content_type = _media_type(response.headers.get("Content-Type"))
+        content_type = media_type(response.headers.get("Content-Type"))
         stored = await self.store.write_body(url, response.content, cap, received)
         if stored is None:
             response.close()
@@ -585,22 +561,6 @@ def _failure(
         size=size,
         error=f"{url}: {reason}",
     )
-
-
-def _refused(error: OSError) -> bool:
-    # A host with several addresses (localhost: ::1 and 127.0.0.1) fails with one OSError that
-    # only lists the per-address errors in its message, with no errno of its own.
-    return (
-        isinstance(error, ConnectionRefusedError)
-        or error.errno == errno.ECONNREFUSED
-        or "connection refused" in str(error).lower()
-    )
-
-
-def _media_type(header: str | None) -> str | None:
-    if not header:
-        return None
-    return header.split(";", 1)[0].strip().lower() or None
 
 
 def _how(result: FetchResult) -> str:

@@ -1,0 +1,259 @@
+"""The environment a policy acts in: one place where every tool call runs.
+
+A call goes: look up the API → validate the arguments (a bad call gets an error observation,
+like a real API's 400) → the response cache → the tool's mode: a real HTTP call, or a
+simulated answer → the cache. The mode is chosen per tool when the environment opens: real
+where the tool's host is allowed and answers, simulated otherwise (or as configured).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Iterable, Mapping
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from pipeline.env.arguments import ArgumentValidator
+from pipeline.env.cache import ResponseCache
+from pipeline.env.credentials import CredentialResolver
+from pipeline.env.hosts import HostNotAllowed, HostPolicy
+from pipeline.env.http import HttpExecutor, make_session, rewrite_url
+from pipeline.env.observation import Observation, error_observation
+from pipeline.env.simulate import ResponseSimulator
+from pipeline.models import Api, Tool
+from pipeline.settings import Credential, EnvSettings, Settings
+
+log = logging.getLogger(__name__)
+
+ToolMode = Literal["real", "simulated"]
+
+
+class Environment:
+    """Runs tool calls against real or simulated APIs; use :func:`open_environment` to build one."""
+
+    def __init__(
+        self,
+        tools: Iterable[Tool],
+        settings: EnvSettings,
+        *,
+        modes: Mapping[str, ToolMode],
+        executor: HttpExecutor | None,
+        simulator: ResponseSimulator,
+        cache: ResponseCache | None,
+    ) -> None:
+        self.tools = {tool.id: tool for tool in tools}
+        self._apis = {
+            tool.id: {api.id: api for api in tool.api_list} for tool in self.tools.values()
+        }
+        self.settings = settings
+        self.modes = dict(modes)
+        self._executor = executor
+        self._simulator = simulator
+        self._cache = cache
+        self._validator = ArgumentValidator()
+        self._cacheable_methods = {m.upper() for m in settings.cache_real_methods}
+        self.counts: Counter[str] = Counter()
+
+    def api(self, tool_id: str, api_id: str) -> tuple[Tool, Api] | str:
+        """The tool and API, or a message saying what is unknown."""
+        tool = self.tools.get(tool_id)
+        if tool is None:
+            known = sorted(self.tools)
+            shown = ", ".join(known[:20]) + (", ..." if len(known) > 20 else "")
+            return f"unknown tool {tool_id!r} (known: {shown})"
+        api = self._apis[tool_id].get(api_id)
+        if api is None:
+            known = ", ".join(sorted(self._apis[tool_id]))
+            return f"tool {tool_id!r} has no API {api_id!r} (available: {known})"
+        return tool, api
+
+    async def call(
+        self, tool_id: str, api_id: str, arguments: Any, *, client_id: str | None = None
+    ) -> Observation:
+        """Run one call; never raises for a bad call or a failing API."""
+        self.counts["calls"] += 1
+        found = self.api(tool_id, api_id)
+        if isinstance(found, str):
+            self.counts["rejected"] += 1
+            return error_observation(found)
+        tool, api = found
+        arguments, problems = self._validator.check(
+            api, arguments, reject_unknown=self.settings.reject_unknown_arguments
+        )
+        if problems:
+            self.counts["rejected"] += 1
+            return error_observation("; ".join(problems), status=400)
+
+        mode = self.modes.get(tool_id, "simulated")
+        cacheable = self._cache is not None and (
+            mode == "simulated" or api.method.upper() in self._cacheable_methods
+        )
+        if cacheable:
+            assert self._cache is not None
+            hit = self._cache.get(tool_id, api_id, arguments)
+            if hit is not None:
+                self.counts["cache_hits"] += 1
+                return hit
+            self.counts["cache_misses"] += 1
+
+        if mode == "real" and self._executor is not None:
+            observation = await self._executor.execute(tool, api, arguments, client_id=client_id)
+        else:
+            started = time.perf_counter()
+            observation = self._simulator.simulate(tool, api, arguments)
+            observation.elapsed_ms = (time.perf_counter() - started) * 1000
+        self.counts[observation.mode] += 1
+        if observation.error:
+            self.counts["errors"] += 1
+        elif cacheable:
+            assert self._cache is not None
+            # Only answers worth replaying are kept: an error, a rate limit or a timeout is not.
+            self._cache.put(tool_id, api_id, arguments, observation)
+        return observation
+
+    def stats(self) -> dict[str, Any]:
+        figures: dict[str, Any] = dict(self.counts)
+        figures["modes"] = dict(Counter(self.modes.values()))
+        if self._cache is not None:
+            figures["cache"] = self._cache.stats.as_dict()
+        return figures
+
+
+@asynccontextmanager
+async def open_environment(
+    tools: Iterable[Tool],
+    settings: Settings,
+    *,
+    run_dir: Path,
+    sandbox_url: str | None = None,
+) -> AsyncIterator[Environment]:
+    """An environment over ``tools``, with the bundled sandbox running when they need it.
+
+    The sandbox is started on a free port when a tool is written for its documented base URL
+    (``env.sandbox.spec_base_url``) and ``env.sandbox.enabled`` is on; pass ``sandbox_url`` to
+    use one that is already running. Calls to the documented base URL go to the running
+    sandbox, and only that exact host:port is exempt from the private-address rule.
+    """
+    tools = list(tools)
+    sandbox_settings = settings.env.sandbox
+    wants_sandbox = any(t.base_url.startswith(sandbox_settings.spec_base_url) for t in tools)
+    if sandbox_url is not None or not (wants_sandbox and sandbox_settings.enabled):
+        async with _open(tools, settings, run_dir, sandbox_url) as environment:
+            yield environment
+        return
+    from pipeline.env.sandbox import start_sandbox
+
+    sandbox = await start_sandbox(
+        sandbox_settings.host,
+        sandbox_settings.port,
+        seed=sandbox_settings.seed,
+        latency_ms=sandbox_settings.latency_ms,
+        rate_limit_per_minute=sandbox_settings.rate_limit_per_minute,
+    )
+    try:
+        async with _open(tools, settings, run_dir, sandbox.base_url) as environment:
+            yield environment
+    finally:
+        await sandbox.close()
+
+
+@asynccontextmanager
+async def _open(
+    tools: list[Tool], full_settings: Settings, run_dir: Path, sandbox_url: str | None
+) -> AsyncIterator[Environment]:
+    settings = full_settings.env
+    rewrites: dict[str, str] = {}
+    always_allowed: list[str] = []
+    defaults: dict[str, Credential] = {}
+    if sandbox_url is not None:
+        from pipeline.env.sandbox import SANDBOX_API_KEY
+
+        rewrites[settings.sandbox.spec_base_url.rstrip("/")] = sandbox_url.rstrip("/")
+        always_allowed.append(urlsplit(sandbox_url).netloc)
+        for tool in tools:
+            if tool.base_url.startswith(settings.sandbox.spec_base_url) and tool.auth:
+                defaults[tool.id] = Credential(value=SANDBOX_API_KEY)
+    policy = HostPolicy(
+        settings.allowed_hosts, allow_private=settings.allow_private_networks, always_allowed=always_allowed
+    )
+    cache = ResponseCache(Path(run_dir) / "env" / "responses.sqlite") if settings.cache else None
+    # make_session re-checks addresses at connect time (no DNS rebinding) and keeps no cookies.
+    async with make_session(settings, policy) as session:
+        executor = HttpExecutor(
+            settings,
+            session=session,
+            policy=policy,
+            credentials=CredentialResolver(settings.credentials, environ=os.environ, defaults=defaults),
+            url_rewrites=rewrites,
+        )
+        modes = await choose_modes(tools, settings, policy, rewrites)
+        environment = Environment(
+            tools,
+            settings,
+            modes=modes,
+            executor=executor,
+            simulator=ResponseSimulator(settings.simulation, seed=full_settings.seed),
+            cache=cache,
+        )
+        try:
+            yield environment
+        finally:
+            if cache is not None:
+                cache.close()
+
+
+async def choose_modes(
+    tools: list[Tool], settings: EnvSettings, policy: HostPolicy, rewrites: Mapping[str, str]
+) -> dict[str, ToolMode]:
+    """Real where the tool's host is allowed and reachable, simulated otherwise (or as configured)."""
+    reachable: dict[str, bool] = {}
+    modes: dict[str, ToolMode] = {}
+    for tool in tools:
+        if tool.id in settings.tool_modes:
+            modes[tool.id] = settings.tool_modes[tool.id]
+            continue
+        if settings.mode != "auto":
+            modes[tool.id] = settings.mode
+            continue
+        url = rewrite_url(tool.base_url or (tool.api_list[0].url if tool.api_list else ""), rewrites)
+        reason = await _unusable_reason(url, policy, reachable, settings.reachability_timeout_s)
+        modes[tool.id] = "real" if reason is None else "simulated"
+        if reason is not None:
+            log.info("tool %s is simulated: %s", tool.id, reason)
+    return modes
+
+
+async def _unusable_reason(
+    url: str, policy: HostPolicy, reachable: dict[str, bool], timeout_s: float
+) -> str | None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "no absolute base URL"
+    try:
+        await policy.check(url)
+    except HostNotAllowed as error:
+        return str(error)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    where = f"{parts.hostname}:{port}"
+    if where not in reachable:
+        reachable[where] = await _answers(parts.hostname, port, timeout_s)
+    return None if reachable[where] else f"{where} does not answer"
+
+
+async def _answers(host: str, port: int, timeout_s: float) -> bool:
+    try:
+        _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout_s)
+    except (OSError, asyncio.TimeoutError):
+        return False
+    writer.close()
+    try:
+        await writer.wait_closed()
+    except OSError:
+        pass
+    return True

@@ -1,0 +1,67 @@
+"""Small HTTP helpers shared by the spec fetcher and the tool-call environment.
+
+Both talk to servers they do not control over aiohttp and must read ``Retry-After``, back off
+with jitter, recognise a refused connection and compare media types the same way.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import errno
+import random
+from datetime import UTC, datetime
+
+from yarl import URL
+
+
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP date), or None."""
+    if value is None:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:  # RFC 9110 dates are GMT; obsolete forms may omit the zone
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+def backoff_delay(attempt: int, base_s: float, max_s: float, rng: random.Random) -> float:
+    """The wait before retry number ``attempt`` (1-based): exponential with "equal jitter".
+
+    At least half the backoff, so retries still slow down, but spread so that many clients
+    failing together do not come back together.
+    """
+    ceiling = min(max_s, base_s * 2 ** (attempt - 1))
+    return ceiling / 2 + rng.uniform(0, ceiling / 2)
+
+
+def is_http_url(url: str) -> bool:
+    """True for an absolute http:// or https:// URL with a host."""
+    try:
+        parsed = URL(url)
+    except (TypeError, ValueError):
+        return False
+    return parsed.scheme in ("http", "https") and bool(parsed.host)
+
+
+def is_connection_refused(error: OSError) -> bool:
+    """True when ``error`` (an aiohttp connector's ``os_error``) means "connection refused"."""
+    # A host with several addresses (localhost: ::1 and 127.0.0.1) fails with one OSError that
+    # only lists the per-address errors in its message, with no errno of its own.
+    return (
+        isinstance(error, ConnectionRefusedError)
+        or error.errno == errno.ECONNREFUSED
+        or "connection refused" in str(error).lower()
+    )
+
+
+def media_type(header: str | None) -> str | None:
+    """The media type of a ``Content-Type`` header: lower case, without parameters."""
+    if not header:
+        return None
+    return header.split(";", 1)[0].strip().lower() or None

@@ -247,6 +247,9 @@ def env_call(
     except orjson.JSONDecodeError as error:
         console.print(f"[red]usage error:[/red] --args is not JSON: {error}")
         raise typer.Exit(2) from error
+    if not isinstance(parsed, dict):
+        console.print(f"[red]usage error:[/red] --args must be a JSON object, got {arguments!r}")
+        raise typer.Exit(2)
 
     async def call() -> Any:
         tools = list(iter_tools(settings.run_dir))

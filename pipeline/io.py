@@ -84,7 +84,11 @@ class AtomicJsonlWriter:
         self.count = 0
 
     def write(self, record: Any) -> None:
-        self._handle.write(dumps(record) + b"\n")
+        self.write_json_line(dumps(record))
+
+    def write_json_line(self, line: bytes) -> None:
+        """Write one already-serialised JSON document (without its newline)."""
+        self._handle.write(line + b"\n")
         self.count += 1
 
     def commit(self) -> None:

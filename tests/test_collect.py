@@ -243,3 +243,33 @@ def test_a_crashing_reader_costs_only_its_own_file() -> None:
     items = ["a", "b", "crash", "c", "d", "e"]
     results = list(ordered_map(_read_or_die, items, workers=2, on_crash=lambda item: f"crashed:{item}"))
     assert results == ["A", "B", "crashed:crash", "C", "D", "E"]
+
+
+def _slow_first(item: int) -> tuple[int, float]:
+    import time
+
+    time.sleep(1.5 if item == 0 else 0.01)
+    return item, time.time()
+
+
+def test_a_slow_item_does_not_stop_the_other_workers_and_order_is_kept() -> None:
+    results = list(
+        ordered_map(_slow_first, list(range(40)), workers=2, window=4, on_crash=lambda item: (-1, 0.0), weigh=lambda r: 1)
+    )
+    assert [item for item, _ in results] == list(range(40))
+    finished = dict(results)
+    # the other worker got through every quick item while the first one was still running
+    assert max(finished[i] for i in range(1, 40)) < finished[0]
+
+
+def test_finished_results_waiting_behind_a_slow_item_are_bounded_by_weight() -> None:
+    results = list(
+        ordered_map(
+            _slow_first, list(range(12)), workers=2, window=2, weigh=lambda r: 10, max_waiting_weight=50,
+            on_crash=lambda item: (-1, 0.0),
+        )
+    )
+    assert [item for item, _ in results] == list(range(12))
+    finished = dict(results)
+    # submission stops once the results waiting behind the slow item weigh 50 (five of them)
+    assert sum(finished[i] < finished[0] for i in range(1, 12)) == 5

@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 
 ToolMode = Literal["real", "simulated"]
 
+_REACHABILITY_CHECKS = 64  # hosts checked at once when an environment opens
+
 
 class Environment:
     """Runs tool calls against real or simulated APIs; use :func:`open_environment` to build one."""
@@ -97,7 +99,9 @@ class Environment:
         if cacheable:
             assert self._cache is not None
             hit = self._cache.get(tool_id, api_id, arguments)
-            if hit is not None:
+            # A simulated answer stored while the tool was simulated must not stand in for the
+            # real API once it is reachable; the fresh answer replaces it.
+            if hit is not None and (mode != "real" or hit.mode == "real"):
                 self.counts["cache_hits"] += 1
                 return hit
             self.counts["cache_misses"] += 1
@@ -142,7 +146,12 @@ async def open_environment(
     """
     tools = list(tools)
     sandbox_settings = settings.env.sandbox
-    wants_sandbox = any(t.base_url.startswith(sandbox_settings.spec_base_url) for t in tools)
+    # A tool configured as simulated never calls the sandbox, so it does not need one running.
+    wants_sandbox = any(
+        t.base_url.startswith(sandbox_settings.spec_base_url)
+        and settings.env.tool_modes.get(t.id, settings.env.mode) != "simulated"
+        for t in tools
+    )
     if sandbox_url is not None or not (wants_sandbox and sandbox_settings.enabled):
         async with _open(tools, settings, run_dir, sandbox_url) as environment:
             yield environment
@@ -183,54 +192,63 @@ async def _open(
         settings.allowed_hosts, allow_private=settings.allow_private_networks, always_allowed=always_allowed
     )
     cache = ResponseCache(Path(run_dir) / "env" / "responses.sqlite") if settings.cache else None
-    # make_session re-checks addresses at connect time (no DNS rebinding) and keeps no cookies.
-    async with make_session(settings, policy) as session:
-        executor = HttpExecutor(
-            settings,
-            session=session,
-            policy=policy,
-            credentials=CredentialResolver(settings.credentials, environ=os.environ, defaults=defaults),
-            url_rewrites=rewrites,
-        )
-        modes = await choose_modes(tools, settings, policy, rewrites)
-        environment = Environment(
-            tools,
-            settings,
-            modes=modes,
-            executor=executor,
-            simulator=ResponseSimulator(settings.simulation, seed=full_settings.seed),
-            cache=cache,
-        )
-        try:
-            yield environment
-        finally:
-            if cache is not None:
-                cache.close()
+    try:
+        # make_session re-checks addresses at connect time (no DNS rebinding) and keeps no cookies.
+        async with make_session(settings, policy) as session:
+            executor = HttpExecutor(
+                settings,
+                session=session,
+                policy=policy,
+                credentials=CredentialResolver(settings.credentials, environ=os.environ, defaults=defaults),
+                url_rewrites=rewrites,
+            )
+            modes = await choose_modes(tools, settings, policy, rewrites)
+            yield Environment(
+                tools,
+                settings,
+                modes=modes,
+                executor=executor,
+                simulator=ResponseSimulator(settings.simulation, seed=full_settings.seed),
+                cache=cache,
+            )
+    finally:  # also when choosing the modes is interrupted
+        if cache is not None:
+            cache.close()
 
 
 async def choose_modes(
     tools: list[Tool], settings: EnvSettings, policy: HostPolicy, rewrites: Mapping[str, str]
 ) -> dict[str, ToolMode]:
     """Real where the tool's host is allowed and reachable, simulated otherwise (or as configured)."""
-    reachable: dict[str, bool] = {}
     modes: dict[str, ToolMode] = {}
+    urls: dict[str, str] = {}
     for tool in tools:
         if tool.id in settings.tool_modes:
             modes[tool.id] = settings.tool_modes[tool.id]
-            continue
-        if settings.mode != "auto":
+        elif settings.mode != "auto":
             modes[tool.id] = settings.mode
-            continue
-        url = rewrite_url(tool.base_url or (tool.api_list[0].url if tool.api_list else ""), rewrites)
-        reason = await _unusable_reason(url, policy, reachable, settings.reachability_timeout_s)
-        modes[tool.id] = "real" if reason is None else "simulated"
+        else:
+            url = tool.base_url or (tool.api_list[0].url if tool.api_list else "")
+            urls[tool.id] = rewrite_url(url, rewrites)
+    # A collected catalog names thousands of hosts: checked one after another, each silent one
+    # would cost the whole reachability timeout before the first call.
+    limit = asyncio.Semaphore(_REACHABILITY_CHECKS)
+    reachable: dict[str, asyncio.Task[bool]] = {}
+
+    async def reason_for(url: str) -> str | None:
+        async with limit:
+            return await _unusable_reason(url, policy, reachable, settings.reachability_timeout_s)
+
+    reasons = await asyncio.gather(*(reason_for(url) for url in urls.values()))
+    for tool_id, reason in zip(urls, reasons, strict=True):
+        modes[tool_id] = "real" if reason is None else "simulated"
         if reason is not None:
-            log.info("tool %s is simulated: %s", tool.id, reason)
+            log.info("tool %s is simulated: %s", tool_id, reason)
     return modes
 
 
 async def _unusable_reason(
-    url: str, policy: HostPolicy, reachable: dict[str, bool], timeout_s: float
+    url: str, policy: HostPolicy, reachable: dict[str, asyncio.Task[bool]], timeout_s: float
 ) -> str | None:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -241,9 +259,9 @@ async def _unusable_reason(
         return str(error)
     port = parts.port or (443 if parts.scheme == "https" else 80)
     where = f"{parts.hostname}:{port}"
-    if where not in reachable:
-        reachable[where] = await _answers(parts.hostname, port, timeout_s)
-    return None if reachable[where] else f"{where} does not answer"
+    if where not in reachable:  # one connection per host:port, shared by its tools
+        reachable[where] = asyncio.ensure_future(_answers(parts.hostname, port, timeout_s))
+    return None if await reachable[where] else f"{where} does not answer"
 
 
 async def _answers(host: str, port: int, timeout_s: float) -> bool:

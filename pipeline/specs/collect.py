@@ -9,6 +9,7 @@ fails only when nothing at all was collected.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -16,15 +17,16 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+import orjson
 from pydantic import BaseModel, Field
 
 from pipeline.io import AtomicJsonlWriter, write_json
 from pipeline.manifest import now_iso, record_stage
-from pipeline.models import SourceError, Tool
+from pipeline.models import FilteredApi, SourceError
 from pipeline.settings import CollectSettings, Settings
 from pipeline.specs.apisguru import expand_sources
 from pipeline.specs.catalog import CatalogPaths
-from pipeline.specs.filters import CatalogFilter
+from pipeline.specs.filters import DuplicateOperations
 from pipeline.specs.graph import (
     ToolSummary,
     build_graph,
@@ -32,12 +34,13 @@ from pipeline.specs.graph import (
     configured_collections,
     derive_collections,
     graph_to_json,
-    summarise,
+    warm_up_imports,
 )
-from pipeline.specs.ids import IdRegistry, api_ids, standardize
+from pipeline.specs.ids import IdRegistry
 from pipeline.specs.openapi import ReadOptions
 from pipeline.specs.parallel import ordered_map
-from pipeline.specs.read import SourceOutcome, SourceTask, read_source
+from pipeline.specs.prepare import PreparedSource, PreparedTool, prepare_source, tune_gc_for_parsing
+from pipeline.specs.read import SourceTask
 from pipeline.specs.sources import discover
 
 log = logging.getLogger(__name__)
@@ -107,6 +110,9 @@ async def collect_catalog(
         report.urls_fetched, report.urls_not_modified = fetched, not_modified
 
     paths = CatalogPaths(run_dir)
+    if settings.collect.derive_collections:
+        # the main process mostly waits on the readers: import the similarity code meanwhile
+        threading.Thread(target=warm_up_imports, name="warm-up-imports", daemon=True).start()
     summaries = _read_and_write(tasks, settings, paths, errors, report, progress)
 
     collections, collection_warnings = configured_collections(settings.collect.collections, summaries)
@@ -151,7 +157,8 @@ def _read_and_write(
     """Read every task in worker processes and stream the results into the catalog files."""
     options = read_options(settings.collect)
     ids = IdRegistry()
-    catalog_filter = CatalogFilter(settings.collect.filters)
+    duplicates = DuplicateOperations()
+    filtered: Counter[str] = Counter()
     summaries: list[ToolSummary] = []
     formats: Counter[str] = Counter()
     workers = min(settings.collect.workers, len(tasks))
@@ -163,41 +170,83 @@ def _read_and_write(
         for error in errors:
             errors_out.write(error.model_dump(exclude_none=True))
         outcomes = ordered_map(
-            read_source, tasks, extra_args=(options,), workers=workers, on_crash=_crashed
+            prepare_source,
+            tasks,
+            extra_args=(options, settings.collect.filters),
+            workers=workers,
+            on_crash=_crashed,
+            # finished results may pile up behind a huge spec (keeping every worker busy) up
+            # to a size in bytes, not a count
+            weigh=_prepared_size,
+            initializer=tune_gc_for_parsing,
         )
         for done, outcome in enumerate(outcomes, start=1):
             report.files_read += 1
-            report.warnings += len(outcome.warnings)
+            report.warnings += outcome.warnings
             if outcome.error is not None:
                 errors.append(outcome.error)
                 errors_out.write(outcome.error.model_dump(exclude_none=True))
-            for record in outcome.tools:
-                tool = Tool.model_validate(record)
-                _assign_ids(tool, ids)
-                for dropped in catalog_filter.apply(tool):
-                    filtered_out.write(dropped.model_dump())
-                if not tool.api_list:
+            for dropped in outcome.filtered:
+                filtered[dropped.reason] += 1
+                filtered_out.write(dropped.model_dump())
+            report.tools_emptied_by_filters += outcome.emptied_by_filters
+            if outcome.tool is not None:
+                summary = _admit(outcome.tool, ids, duplicates, settings, filtered, filtered_out, tools_out)
+                if summary is None:
                     report.tools_emptied_by_filters += 1
-                    continue
-                formats[tool.source.format] += 1
-                tools_out.write(tool.dump())
-                summaries.append(summarise(tool))
+                else:
+                    formats[outcome.tool.format] += 1
+                    summaries.append(summary)
             if progress is not None:
                 progress(done, len(tasks))
-    report.filtered = dict(catalog_filter.counts)
+    report.filtered = dict(filtered)
     report.formats = dict(formats)
     return summaries
 
 
-def _assign_ids(tool: Tool, ids: IdRegistry) -> None:
-    tool.id = ids.tool_id(tool.title or tool.tool_name, tool.source.location)
-    tool.standardized_name = tool.standardized_name or standardize(tool.tool_name)
-    for api, api_id in zip(tool.api_list, api_ids([a.name for a in tool.api_list]), strict=True):
-        api.id = api_id
+def _admit(
+    tool: PreparedTool,
+    ids: IdRegistry,
+    duplicates: DuplicateOperations,
+    settings: Settings,
+    filtered: Counter[str],
+    filtered_out: AtomicJsonlWriter,
+    tools_out: AtomicJsonlWriter,
+) -> ToolSummary | None:
+    """Give a prepared tool its final id, drop operations the catalog already has, write it."""
+    final_id = ids.tool_id(tool.title, tool.location)
+    repeated: set[str] = set()
+    if settings.collect.filters.drop_duplicates:
+        repeated = {api_id for api_id, method, where in tool.operations if not duplicates.is_new((method, where))}
+    summary = tool.summary
+    if final_id == tool.proposed_id and not repeated:
+        tools_out.write_json_line(tool.line)
+        return summary
+    # the rare path: the line has to change, so it is parsed and written again
+    record = orjson.loads(tool.line)
+    record["id"] = final_id
+    for api in record["api_list"]:
+        if api["id"] in repeated:
+            filtered["duplicate"] += 1
+            filtered_out.write(
+                FilteredApi(tool=final_id, api=api["name"], reason="duplicate", source=tool.location).model_dump()
+            )
+    record["api_list"] = [api for api in record["api_list"] if api["id"] not in repeated]
+    if not record["api_list"]:
+        return None
+    summary.id = final_id
+    summary.api_ids = [api["id"] for api in record["api_list"]]
+    summary.api_names = [api["name"] for api in record["api_list"]]
+    tools_out.write_json_line(orjson.dumps(record))
+    return summary
 
 
-def _crashed(task: SourceTask) -> SourceOutcome:
-    return SourceOutcome(
+def _prepared_size(prepared: PreparedSource) -> int:
+    return len(prepared.tool.line) if prepared.tool is not None else 0
+
+
+def _crashed(task: SourceTask) -> PreparedSource:
+    return PreparedSource(
         location=task.location,
         error=SourceError(
             source=task.location,

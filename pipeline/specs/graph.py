@@ -40,7 +40,7 @@ class ToolSummary:
     category: str
     api_ids: list[str]
     api_names: list[str]
-    text: str
+    terms: list[str]  # tokens of its descriptions and names, made where the tool was read
 
 
 @dataclass
@@ -66,13 +66,23 @@ def summarise(tool: Tool) -> ToolSummary:
         category=tool.category,
         api_ids=[api.id for api in tool.api_list],
         api_names=[api.name for api in tool.api_list],
-        text=" ".join(words),
+        terms=_tokens(" ".join(words)),
     )
 
 
 def _tokens(text: str) -> list[str]:
     spaced = _CAMEL.sub(" ", text).replace("_", " ").lower()
     return [word for word in _WORD.findall(spaced) if word not in _STOPWORDS]
+
+
+def _already_tokenised(terms: list[str]) -> list[str]:
+    return terms
+
+
+def warm_up_imports() -> None:
+    """Import what :func:`derive_collections` needs (~1 s); run it in a thread while waiting."""
+    import sklearn.feature_extraction.text  # noqa: F401
+    import sklearn.neighbors  # noqa: F401
 
 
 def configured_collections(
@@ -110,29 +120,27 @@ def derive_collections(
     """Cross-category communities of similar tools (see the module docstring)."""
     if len(tools) < 2 or len({t.category for t in tools}) < 2:
         return []
-    from sklearn.feature_extraction.text import TfidfVectorizer  # heavy; only needed here
+    from sklearn.feature_extraction.text import TfidfVectorizer  # heavy; see warm_up_imports
+    from sklearn.neighbors import NearestNeighbors
 
-    vectorizer = TfidfVectorizer(tokenizer=_tokens, lowercase=False, token_pattern=None, sublinear_tf=True)
+    vectorizer = TfidfVectorizer(analyzer=_already_tokenised, sublinear_tf=True)
     try:
-        matrix = vectorizer.fit_transform([t.text for t in tools])
+        matrix = vectorizer.fit_transform([t.terms for t in tools])
     except ValueError:  # no usable words at all
         return []
     terms = vectorizer.get_feature_names_out()
-    similarity = (matrix @ matrix.T).tocsr()
+    # k nearest neighbours by cosine over the sparse matrix, computed in chunks: memory stays
+    # linear in the number of tools (a full tool-by-tool similarity matrix would not)
+    k = min(neighbours + 1, len(tools))
+    finder = NearestNeighbors(n_neighbors=k, metric="cosine", algorithm="brute")
+    distances, indices = finder.fit(matrix).kneighbors(matrix)
     graph = nx.Graph()
     graph.add_nodes_from(range(len(tools)))
     for row in range(len(tools)):
-        start, end = similarity.indptr[row], similarity.indptr[row + 1]
-        columns, scores = similarity.indices[start:end], similarity.data[start:end]
-        ranked = sorted(zip(scores, columns, strict=True), key=lambda pair: (-pair[0], pair[1]))
-        kept = 0
-        for score, column in ranked:
-            if column == row or score < min_similarity:
-                continue
-            graph.add_edge(row, int(column), weight=float(score))
-            kept += 1
-            if kept >= neighbours:
-                break
+        for distance, column in zip(distances[row], indices[row], strict=True):
+            similarity = 1.0 - float(distance)
+            if column != row and similarity >= min_similarity:
+                graph.add_edge(row, int(column), weight=similarity)
     communities = nx.algorithms.community.louvain_communities(graph, weight="weight", seed=seed)
     result = []
     for community in sorted(communities, key=lambda c: (-len(c), min(c))):

@@ -44,7 +44,7 @@ class IdRegistry:
         self._used: set[str] = set()
 
     def tool_id(self, title: str, source: str) -> str:
-        base = slugify(title, 56) or "tool"
+        base = base_tool_id(title)
         candidate = base
         if candidate in self._used:
             candidate = f"{base}_{short_hash(source + '#' + title)}"
@@ -54,6 +54,11 @@ class IdRegistry:
             counter += 1
         self._used.add(candidate)
         return candidate
+
+
+def base_tool_id(title: str) -> str:
+    """The id a tool gets unless another tool already took it."""
+    return slugify(title, 56) or "tool"
 
 
 def api_ids(names: list[str]) -> list[str]:

@@ -119,6 +119,7 @@ class _OperationReader:
         )
         self.base_url = self._base_url()
         self._used_security: set[str] = set()
+        self._templates: dict[tuple[int, int], tuple[Any, Any]] = {}  # shared by all operations
 
     # -- the document level -------------------------------------------------------------
 
@@ -236,7 +237,7 @@ class _OperationReader:
             body_content_type=body_type,
             response_schema=response_schema,
             response_example=example,
-            template_response=template_from_schema(response_schema),
+            template_response=template_from_schema(response_schema, memo=self._templates),
             response_content_types=media,
             tags=tags,
             deprecated=op.get("deprecated") is True,

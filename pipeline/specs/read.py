@@ -39,8 +39,39 @@ class SourceOutcome(BaseModel):
 
 
 def read_source(task: SourceTask, options: ReadOptions) -> SourceOutcome:
-    """Parse and normalise one source; failures come back as ``outcome.error``."""
+    """Parse and normalise one source; the tool comes back as a dict, failures as ``outcome.error``."""
+    tool, outcome = read_tool(task, options)
+    if tool is not None:
+        try:
+            outcome.tools.append(tool.dump())
+        except Exception as error:  # noqa: BLE001 - a value a reader failed to bound
+            outcome.error = unserialisable(task, error)
+    return outcome
+
+
+def unserialisable(task: SourceTask, error: Exception) -> SourceError:
+    return SourceError(
+        source=task.location,
+        stage="normalise",
+        reason=f"could not be understood ({type(error).__name__}: {error})",
+    )
+
+
+def read_tool(task: SourceTask, options: ReadOptions) -> tuple[Tool | None, SourceOutcome]:
+    """Parse and normalise one source into a :class:`Tool`; never raises for a bad source.
+
+    Returns the tool (``None`` when the source failed) and an outcome holding the error and
+    the warnings; the outcome's ``tools`` is left for the caller to fill.
+    """
     outcome = SourceOutcome(location=task.location)
+    try:
+        data = read_bytes(task.path, options.max_file_bytes)
+    except OSError as error:
+        outcome.error = SourceError(source=task.location, stage="read", reason=f"cannot read: {error.strerror or error}")
+        return None, outcome
+    except DocumentError as error:
+        outcome.error = SourceError(source=task.location, stage="read", reason=str(error))
+        return None, outcome
     try:
         data = read_bytes(task.path, options.max_file_bytes)
     except OSError as error:
@@ -53,7 +84,7 @@ def read_source(task: SourceTask, options: ReadOptions) -> SourceOutcome:
         doc = parse_document(data, task.location)
     except DocumentError as error:
         outcome.error = SourceError(source=task.location, stage="parse", reason=str(error))
-        return outcome
+        return None, outcome
 
     source = SourceRef(
         kind=task.kind,
@@ -70,28 +101,22 @@ def read_source(task: SourceTask, options: ReadOptions) -> SourceOutcome:
     )
     try:
         tool = _read_document(doc, task, context, options)
-        record = tool.dump()  # in the guard too: a value a reader failed to bound fails here
     except NotASpec as error:
         outcome.error = SourceError(source=task.location, stage="normalise", reason=str(error))
-        return outcome
+        return None, outcome
     except RecursionError:
         outcome.error = SourceError(source=task.location, stage="normalise", reason="structure nested too deeply")
-        return outcome
+        return None, outcome
     except Exception as error:  # noqa: BLE001 - a reader bug must cost one source, not the run
-        outcome.error = SourceError(
-            source=task.location,
-            stage="normalise",
-            reason=f"could not be understood ({type(error).__name__}: {error})",
-        )
-        return outcome
+        outcome.error = unserialisable(task, error)
+        return None, outcome
     if not tool.api_list:
         reason = "no operations found"
         if outcome.warnings:
             reason += f" ({len(outcome.warnings)} skipped: {outcome.warnings[0]})"
         outcome.error = SourceError(source=task.location, stage="normalise", reason=reason)
-        return outcome
-    outcome.tools.append(record)
-    return outcome
+        return None, outcome
+    return tool, outcome
 
 
 def _read_document(doc: Any, task: SourceTask, context: ReadContext, options: ReadOptions) -> Tool:

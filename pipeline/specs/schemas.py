@@ -58,6 +58,16 @@ class Budget:
 
 
 class SchemaExpander:
+    """Inlines the schemas of one document.
+
+    Specs reuse a few component schemas across hundreds of operations, so the expansion of a
+    ``$ref`` target is memoised per (target, depth) and shared between APIs. A memoised
+    schema is charged to each API's budget as if it had been expanded again, so the limits
+    mean the same with or without the memo. Expansions whose shape depends on where they were
+    reached from (a recursion cut pointing outside them, or a budget that ran out) are not
+    memoised. Shared schemas are never mutated: :meth:`expand` hands out a shallow copy.
+    """
+
     def __init__(
         self,
         resolver: RefResolver,
@@ -70,14 +80,18 @@ class SchemaExpander:
         self._max_depth = max_depth
         self._max_description = max_description_chars
         self.warnings = warnings if warnings is not None else []
+        self._memo: dict[tuple[int, int], tuple[dict[str, Any], int]] = {}
+        self._stack: dict[int, int] = {}  # id of a node being expanded -> its stack position
+        self._lowest_cut = _NO_CUT  # lowest stack position a recursion cut has pointed at
 
     def expand(self, node: Any, doc: Doc, budget: Budget) -> dict[str, Any]:
         """Inline ``node`` into a self-contained JSON Schema within ``budget``."""
-        return self._expand(node, doc, 0, frozenset(), budget)
+        return dict(self._expand(node, doc, 0, budget))
 
-    def _expand(
-        self, node: Any, doc: Doc, depth: int, stack: frozenset[int], budget: Budget
-    ) -> dict[str, Any]:
+    def _cut(self, node_id: int) -> None:
+        self._lowest_cut = min(self._lowest_cut, self._stack[node_id])
+
+    def _expand(self, node: Any, doc: Doc, depth: int, budget: Budget) -> dict[str, Any]:
         if not budget.spend():
             return {"x-truncated": True}
         if node is False:
@@ -85,21 +99,44 @@ class SchemaExpander:
         if not isinstance(node, dict):
             return {}
         if "$ref" in node:
-            try:
-                target, target_doc, name = self._resolver.deref(node, doc)
-            except RefError as error:
-                self.warnings.append(str(error))
-                return {}
-            if id(target) in stack:
-                recursive: dict[str, Any] = {"description": f"(recursive: {name})"}
-                if isinstance(target, dict) and _single_type(target.get("type")):
-                    recursive["type"] = target["type"]
-                return recursive
-            return self._expand(target, target_doc, depth, stack, budget)
-        if id(node) in stack:  # a YAML alias that contains itself
+            return self._expand_ref(node, doc, depth, budget)
+        if id(node) in self._stack:  # a YAML alias that contains itself
+            self._cut(id(node))
             return {}
-        stack = stack | {id(node)}
+        self._stack[id(node)] = len(self._stack)
+        try:
+            return self._expand_object(node, doc, depth, budget)
+        finally:
+            del self._stack[id(node)]
 
+    def _expand_ref(self, node: dict[str, Any], doc: Doc, depth: int, budget: Budget) -> dict[str, Any]:
+        try:
+            target, target_doc, name = self._resolver.deref(node, doc)
+        except RefError as error:
+            self.warnings.append(str(error))
+            return {}
+        if id(target) in self._stack:
+            self._cut(id(target))
+            recursive: dict[str, Any] = {"description": f"(recursive: {name})"}
+            if isinstance(target, dict) and _single_type(target.get("type")):
+                recursive["type"] = target["type"]
+            return recursive
+        key = (id(target), depth)
+        memo = self._memo.get(key)
+        if memo is not None and budget.remaining >= memo[1]:
+            budget.remaining -= memo[1]
+            return memo[0]
+        position, outer_cut = len(self._stack), self._lowest_cut
+        remaining, was_truncated = budget.remaining, budget.truncated
+        self._lowest_cut = _NO_CUT
+        schema = self._expand(target, target_doc, depth, budget)
+        depends_on_outside = self._lowest_cut < position
+        self._lowest_cut = min(outer_cut, self._lowest_cut)
+        if not depends_on_outside and not (budget.truncated and not was_truncated):
+            self._memo[key] = (schema, remaining - budget.remaining)
+        return schema
+
+    def _expand_object(self, node: dict[str, Any], doc: Doc, depth: int, budget: Budget) -> dict[str, Any]:
         out: dict[str, Any] = {}
         schema_type = _normalise_type(node)
         if schema_type is not None:
@@ -129,8 +166,7 @@ class SchemaExpander:
         properties = node.get("properties")
         if isinstance(properties, dict):
             out["properties"] = {
-                str(key): self._expand(value, doc, child, stack, budget)
-                for key, value in properties.items()
+                str(key): self._expand(value, doc, child, budget) for key, value in properties.items()
             }
         required = node.get("required")
         if isinstance(required, list):
@@ -139,28 +175,25 @@ class SchemaExpander:
                 out["required"] = names
         items = node.get("items")
         if isinstance(items, dict):
-            out["items"] = self._expand(items, doc, child, stack, budget)
+            out["items"] = self._expand(items, doc, child, budget)
         elif isinstance(items, list):  # tuple form, pre-2020 drafts
-            out["prefixItems"] = [self._expand(i, doc, child, stack, budget) for i in items[:16]]
+            out["prefixItems"] = [self._expand(i, doc, child, budget) for i in items[:16]]
         additional = node.get("additionalProperties")
         if isinstance(additional, bool):
             out["additionalProperties"] = additional
         elif isinstance(additional, dict):
-            out["additionalProperties"] = self._expand(additional, doc, child, stack, budget)
+            out["additionalProperties"] = self._expand(additional, doc, child, budget)
 
         all_of = node.get("allOf")
         if isinstance(all_of, list):
             for part in all_of[:_MAX_ALTERNATIVES]:
-                _merge_into(out, self._expand(part, doc, depth, stack, budget))
+                _merge_into(out, self._expand(part, doc, depth, budget))
         for keyword in ("oneOf", "anyOf"):
             alternatives = node.get(keyword)
             if isinstance(alternatives, list) and alternatives:
                 # oneOf is loosened to anyOf: a value that happens to fit two alternatives of
                 # a sloppy spec should not be rejected as an invalid argument.
-                expanded = [
-                    self._expand(alt, doc, child, stack, budget)
-                    for alt in alternatives[:_MAX_ALTERNATIVES]
-                ]
+                expanded = [self._expand(alt, doc, child, budget) for alt in alternatives[:_MAX_ALTERNATIVES]]
                 out.setdefault("anyOf", []).extend(expanded)
                 if "type" not in out:
                     shared = {str(alt.get("type")) for alt in expanded}
@@ -171,6 +204,9 @@ class SchemaExpander:
         if budget.truncated:
             out["x-truncated"] = True
         return out
+
+
+_NO_CUT = 1 << 30
 
 
 def _normalise_type(node: dict[str, Any]) -> str | list[str] | None:
@@ -208,13 +244,15 @@ def _convert_exclusive_bounds(node: dict[str, Any], out: dict[str, Any]) -> None
 def _merge_into(target: dict[str, Any], part: dict[str, Any]) -> None:
     """Merge one ``allOf`` member into the schema being built."""
     for key, value in part.items():
+        # new containers each time: `value` may be a memoised schema shared with other APIs
         if key == "properties":
-            target.setdefault("properties", {}).update(value)
+            target["properties"] = {**target.get("properties", {}), **value}
         elif key == "required":
-            merged = target.setdefault("required", [])
+            merged = list(target.get("required", []))
             merged.extend(name for name in value if name not in merged)
+            target["required"] = merged
         elif key == "anyOf":
-            target.setdefault("anyOf", []).extend(value)
+            target["anyOf"] = [*target.get("anyOf", []), *value]
         else:
             target.setdefault(key, value)
 
@@ -240,31 +278,34 @@ def bounded_copy(value: Any, *, max_nodes: int = 500, max_depth: int = 8) -> Any
     Values straight from YAML can be alias bombs, self-containing, or hold dates and bytes;
     the copy is cut at ``max_depth`` and ``max_nodes`` so it is always small and serialisable.
     """
-    remaining = [max_nodes]
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        return value[:2000]
+    return _copy_bounded(value, 0, max_depth, [max_nodes])
 
-    def copy(item: Any, depth: int) -> Any:
-        remaining[0] -= 1
-        if remaining[0] < 0 or depth > max_depth:
-            return None
-        if isinstance(item, dict):
-            return {str(k): copy(v, depth + 1) for k, v in list(item.items())[:200]}
-        if isinstance(item, (list, tuple)):
-            return [copy(v, depth + 1) for v in item[:200]]
-        if isinstance(item, str):
-            return item[:2000]
-        if isinstance(item, bool) or item is None:
-            return item
-        if isinstance(item, int):
-            return _json_int(item)
-        if isinstance(item, float):
-            return item if item == item and item not in (float("inf"), float("-inf")) else None
-        if isinstance(item, (_dt.date, _dt.datetime)):
-            return item.isoformat()
-        if isinstance(item, bytes):
-            return item.decode("utf-8", errors="replace")[:2000]
-        return str(item)[:2000]
 
-    return copy(value, 0)
+def _copy_bounded(item: Any, depth: int, max_depth: int, remaining: list[int]) -> Any:
+    remaining[0] -= 1
+    if remaining[0] < 0 or depth > max_depth:
+        return None
+    if isinstance(item, dict):
+        return {str(k): _copy_bounded(v, depth + 1, max_depth, remaining) for k, v in list(item.items())[:200]}
+    if isinstance(item, (list, tuple)):
+        return [_copy_bounded(v, depth + 1, max_depth, remaining) for v in item[:200]]
+    if isinstance(item, str):
+        return item[:2000]
+    if isinstance(item, bool) or item is None:
+        return item
+    if isinstance(item, int):
+        return _json_int(item)
+    if isinstance(item, float):
+        return item if item == item and item not in (float("inf"), float("-inf")) else None
+    if isinstance(item, (_dt.date, _dt.datetime)):
+        return item.isoformat()
+    if isinstance(item, bytes):
+        return item.decode("utf-8", errors="replace")[:2000]
+    return str(item)[:2000]
 
 
 def text_of(value: Any, max_chars: int = 2000) -> str:
@@ -273,26 +314,31 @@ def text_of(value: Any, max_chars: int = 2000) -> str:
     Lists and dicts are walked to a small depth and only until enough text is collected: a
     YAML alias bomb or a self-containing value is a description too.
     """
-    parts: list[str] = []
-    wanted = [max_chars + 1, _TEXT_MAX_ITEMS]  # characters still wanted, items still visited
-
-    def collect(item: Any, depth: int) -> None:
-        if wanted[0] <= 0 or wanted[1] <= 0 or depth > _TEXT_MAX_DEPTH:
-            return
-        wanted[1] -= 1
-        if isinstance(item, (list, tuple, dict)):
-            children = item.values() if isinstance(item, dict) else item
-            for child in itertools.islice(children, 50):
-                collect(child, depth + 1)
-            return
-        text = "" if item is None else (item if isinstance(item, str) else str(item)).strip()
-        if text:
-            parts.append(text)
-            wanted[0] -= len(text) + 1
-
-    collect(value, 0)
-    text = " ".join(parts)
+    if isinstance(value, str):  # nearly every call: skip the walk
+        text = value.strip()
+    elif value is None:
+        return ""
+    else:
+        parts: list[str] = []
+        _collect_text(value, 0, parts, [max_chars + 1, _TEXT_MAX_ITEMS])
+        text = " ".join(parts)
     return text if len(text) <= max_chars else text[: max_chars - 1].rstrip() + "…"
+
+
+def _collect_text(item: Any, depth: int, parts: list[str], wanted: list[int]) -> None:
+    """Gather text from a description value; ``wanted`` = [characters, items] still wanted."""
+    if wanted[0] <= 0 or wanted[1] <= 0 or depth > _TEXT_MAX_DEPTH:
+        return
+    wanted[1] -= 1
+    if isinstance(item, (list, tuple, dict)):
+        children = item.values() if isinstance(item, dict) else item
+        for child in itertools.islice(children, 50):
+            _collect_text(child, depth + 1, parts, wanted)
+        return
+    text = "" if item is None else (item if isinstance(item, str) else str(item)).strip()
+    if text:
+        parts.append(text)
+        wanted[0] -= len(text) + 1
 
 
 _TOOLBENCH_TYPES = {
@@ -344,29 +390,48 @@ _TEMPLATE_NAMES = {
 }
 
 
-def template_from_schema(schema: dict[str, Any] | None, max_depth: int = 6) -> Any:
-    """A ToolBench ``template_response`` type skeleton (``{"id": "int", "tags": ["str"]}``)."""
+def template_from_schema(
+    schema: dict[str, Any] | None,
+    max_depth: int = 6,
+    memo: dict[tuple[int, int], tuple[Any, Any]] | None = None,
+) -> Any:
+    """A ToolBench ``template_response`` type skeleton (``{"id": "int", "tags": ["str"]}``).
+
+    Pass one ``memo`` for all the APIs of a document: their schemas share memoised parts
+    (see :class:`SchemaExpander`), whose skeletons are then built once.
+    """
     if not schema:
         return None
+    return _template(schema, 0, max_depth, {} if memo is None else memo)
 
-    def walk(node: dict[str, Any], depth: int) -> Any:
-        if depth > max_depth:
-            return "..."
-        if node.get("anyOf") and "properties" not in node:
-            # oneOf [Cat, Dog] expands to a shared "type": "object" and no properties of its own
-            first = node["anyOf"][0]
-            rest = {key: value for key, value in node.items() if key != "anyOf"}
-            return walk({**rest, **first} if isinstance(first, dict) else rest, depth)
+
+def _template(
+    node: dict[str, Any], depth: int, max_depth: int, memo: dict[tuple[int, int], tuple[Any, Any]]
+) -> Any:
+    if depth > max_depth:
+        return "..."
+    key = (id(node), depth)
+    if key in memo:
+        return memo[key][1]
+    if node.get("anyOf") and "properties" not in node:
+        # oneOf [Cat, Dog] expands to a shared "type": "object" and no properties of its own
+        first = node["anyOf"][0]
+        rest = {k: value for k, value in node.items() if k != "anyOf"}
+        # the merged dict is new on every call, so it is walked without the memo
+        result = _template({**rest, **first} if isinstance(first, dict) else rest, depth, max_depth, {})
+    else:
         node_type = node.get("type")
         if isinstance(node_type, list):
             node_type = next((t for t in node_type if t != "null"), "null")
         if node_type == "object" or "properties" in node:
-            return {
-                name: walk(sub, depth + 1) for name, sub in (node.get("properties") or {}).items()
+            result = {
+                name: _template(sub, depth + 1, max_depth, memo)
+                for name, sub in (node.get("properties") or {}).items()
             }
-        if node_type == "array":
+        elif node_type == "array":
             items = node.get("items")
-            return [walk(items, depth + 1)] if isinstance(items, dict) else []
-        return _TEMPLATE_NAMES.get(str(node_type), "str")
-
-    return walk(schema, 0)
+            result = [_template(items, depth + 1, max_depth, memo)] if isinstance(items, dict) else []
+        else:
+            result = _TEMPLATE_NAMES.get(str(node_type), "str")
+    memo[key] = (node, result)  # holding the node keeps its id from being reused
+    return result

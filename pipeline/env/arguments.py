@@ -30,6 +30,7 @@ from jsonschema import Draft202012Validator, ValidationError
 from jsonschema.exceptions import SchemaError, best_match
 from jsonschema.validators import extend
 
+from pipeline.env.canonical import json_type
 from pipeline.models import Api, Param
 from pipeline.specs.schemas import json_type_for_toolbench
 
@@ -518,28 +519,12 @@ def _types(schema: Any) -> set[str]:
                 return set()  # an alternative of unknown type: do not guess
             found.add(alternative_type)
     if not found and isinstance(schema.get("enum"), list):
-        found = {_json_type(v) for v in schema["enum"]}
+        found = {json_type(v) for v in schema["enum"]}
     return found
 
 
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    return "object"
-
-
 def _fits(value: Any, types: set[str] | frozenset[str]) -> bool:
-    kind = _json_type(value)
+    kind = json_type(value)
     if kind in types:
         return True
     if kind == "integer" and "number" in types:

@@ -77,7 +77,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 import orjson
 
-from pipeline.env.canonical import canonical_arguments, canonical_value
+from pipeline.env.canonical import canonical_arguments, canonical_value, json_type
 from pipeline.env.observation import Observation
 from pipeline.models import Api, Tool
 from pipeline.settings import SimulationSettings
@@ -416,26 +416,8 @@ def _is_scalar(value: Any) -> bool:
 # Fitting values to schemas (a cheap partial validator, used for echo, examples and defaults)
 
 
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, dict):
-        return "object"
-    return "unknown"
-
-
 def _has_type(value: Any, name: str) -> bool:
-    kind = _json_type(value)
+    kind = json_type(value)
     if name == kind:
         return True
     if name == "number":
@@ -1067,7 +1049,7 @@ class _Run:
             return "number"
         for key in ("default", "example"):
             if key in schema and schema[key] is not None:
-                return _json_type(schema[key]) if _json_type(schema[key]) != "unknown" else "string"
+                return json_type(schema[key]) if json_type(schema[key]) != "unknown" else "string"
         if schema.get("x-truncated"):
             return "object"  # cut by the catalog's limits: {} is what it still accepts
         return "string"
@@ -1390,13 +1372,13 @@ def _merge(base: dict[str, Any], part: dict[str, Any]) -> dict[str, Any]:
 
 
 def _schema_of_example(value: Any) -> dict[str, Any]:
-    kind = _json_type(value)
+    kind = json_type(value)
     if kind == "integer":
         return {"type": ["integer", "number"]}  # "7" becomes 7; an example's 3 admits 2.5 too
     if kind in ("unknown", "null"):
         return {}
     if kind == "array":
-        items = {"type": _json_type(value[0])} if value and _is_scalar(value[0]) else {}
+        items = {"type": json_type(value[0])} if value and _is_scalar(value[0]) else {}
         return {"type": "array", "items": items}
     return {"type": kind}
 

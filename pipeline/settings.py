@@ -11,7 +11,15 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -152,6 +160,80 @@ class EnvSettings(_Section):
     simulation: SimulationSettings = Field(default_factory=SimulationSettings)
 
 
+LLM_ROLES = ("writer", "policy", "judge", "simulator")
+DEFAULT_LLM_MODEL = "gpt-4o-mini"
+
+
+class ModelPrice(_Section):
+    """US dollars per 1,000 tokens, for the cost figures in the manifest."""
+
+    prompt_per_1k: float = Field(ge=0)
+    completion_per_1k: float = Field(ge=0)
+
+
+def _env_or_none(name: str) -> str | None:
+    return os.environ.get(name) or None
+
+
+def _secret_from_env(name: str) -> SecretStr | None:
+    value = _env_or_none(name)  # defaults are not validated in sections: wrap it here
+    return SecretStr(value) if value is not None else None
+
+
+class LLMSettings(_Section):
+    """The chat model behind every LLM role (instruction writer, policy, judge, API simulator).
+
+    ``offline`` needs no endpoint; ``openai`` talks to any OpenAI-compatible server (OpenAI,
+    vLLM, Ollama, llama.cpp ...). The key is sent, never logged, and masked in the manifest.
+    """
+
+    backend: Literal["offline", "openai"] = "offline"
+    base_url: str | None = Field(
+        default_factory=lambda: _env_or_none("OPENAI_BASE_URL"),
+        description="OpenAI-compatible endpoint ending in /v1 (default: $OPENAI_BASE_URL, else OpenAI)",
+    )
+    api_key: SecretStr | None = Field(
+        default_factory=lambda: _secret_from_env("OPENAI_API_KEY"), description="default: $OPENAI_API_KEY"
+    )
+    models: dict[str, str] = Field(
+        default_factory=lambda: dict.fromkeys(LLM_ROLES, DEFAULT_LLM_MODEL),
+        description="model name per role; roles not given keep their default",
+    )
+    tool_mode: Literal["native", "text"] = Field(
+        default="native", description="text: ReAct prompting for models without tool calls"
+    )
+    concurrency: int = Field(default=16, ge=1, description="model requests in flight at once")
+    requests_per_minute: int | None = Field(default=None, ge=1, description="None = no limit")
+    tokens_per_minute: int | None = Field(default=None, ge=1, description="None = no limit")
+    timeout_s: float = Field(default=120.0, gt=0, description="per attempt")
+    retries: int = Field(default=4, ge=0, description="after 429, 5xx, timeouts and connection errors")
+    backoff_base_s: float = Field(default=1.0, ge=0)
+    max_retry_after_s: float = Field(default=60.0, ge=0, description="longest wait between attempts")
+    prices: dict[str, ModelPrice] = Field(
+        default_factory=lambda: {
+            "gpt-4o-mini": ModelPrice(prompt_per_1k=0.00015, completion_per_1k=0.0006),
+            "gpt-4o": ModelPrice(prompt_per_1k=0.0025, completion_per_1k=0.01),
+        },
+        description="per model name; models not listed are counted at zero cost",
+    )
+    cache: bool = Field(default=True, description="persistent reply cache in <run>/llm/")
+
+    @field_validator("models")
+    @classmethod
+    def _keep_default_roles(cls, value: dict[str, str]) -> dict[str, str]:
+        # Setting one role in the TOML must not leave the others without a model.
+        return {**dict.fromkeys(LLM_ROLES, DEFAULT_LLM_MODEL), **value}
+
+    def model_for(self, role: str) -> str:
+        """The model name that answers ``role``; an unknown role is a configuration error."""
+        try:
+            return self.models[role]
+        except KeyError:
+            raise ValueError(
+                f"no model for LLM role {role!r}: set llm.models.{role} (known roles: {', '.join(self.models)})"
+            ) from None
+
+
 class ScheduleSpec(_Section):
     """A flow that `toolgen serve` runs on a schedule (cron or a fixed interval)."""
 
@@ -190,6 +272,7 @@ class Settings(BaseSettings):
     seed: int = 0
     collect: CollectSettings = Field(default_factory=CollectSettings)
     env: EnvSettings = Field(default_factory=EnvSettings)
+    llm: LLMSettings = Field(default_factory=LLMSettings)
     schedules: list[ScheduleSpec] = Field(default_factory=list)
     serve_limit: int = Field(default=1, ge=1, description="scheduled runs in flight at once")
 

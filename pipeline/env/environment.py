@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
 from pipeline.env.arguments import ArgumentValidator
@@ -25,9 +25,12 @@ from pipeline.env.credentials import CredentialResolver
 from pipeline.env.hosts import HostNotAllowed, HostPolicy
 from pipeline.env.http import HttpExecutor, make_session, rewrite_url
 from pipeline.env.observation import Observation, error_observation
-from pipeline.env.simulate import ResponseSimulator
+from pipeline.env.simulate import ResponseSimulator, Simulator
 from pipeline.models import Api, Tool
 from pipeline.settings import Credential, EnvSettings, Settings
+
+if TYPE_CHECKING:
+    from pipeline.llm.types import ChatModel
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +49,7 @@ class Environment:
         *,
         modes: Mapping[str, ToolMode],
         executor: HttpExecutor | None,
-        simulator: ResponseSimulator,
+        simulator: Simulator,
         cache: ResponseCache | None,
     ) -> None:
         self.tools = {tool.id: tool for tool in tools}
@@ -110,7 +113,7 @@ class Environment:
             observation = await self._executor.execute(tool, api, arguments, client_id=client_id)
         else:
             started = time.perf_counter()
-            observation = self._simulator.simulate(tool, api, arguments)
+            observation = await self._simulator.asimulate(tool, api, arguments)
             observation.elapsed_ms = (time.perf_counter() - started) * 1000
         self.counts[observation.mode] += 1
         if observation.error:
@@ -126,6 +129,9 @@ class Environment:
         figures["modes"] = dict(Counter(self.modes.values()))
         if self._cache is not None:
             figures["cache"] = self._cache.stats.as_dict()
+        simulator_stats = getattr(self._simulator, "stats", None)  # the LLM simulator's outcomes
+        if callable(simulator_stats):
+            figures["simulator"] = simulator_stats()
         return figures
 
 
@@ -136,6 +142,7 @@ async def open_environment(
     *,
     run_dir: Path,
     sandbox_url: str | None = None,
+    model: ChatModel | None = None,
 ) -> AsyncIterator[Environment]:
     """An environment over ``tools``, with the bundled sandbox running when they need it.
 
@@ -143,6 +150,8 @@ async def open_environment(
     (``env.sandbox.spec_base_url``) and ``env.sandbox.enabled`` is on; pass ``sandbox_url`` to
     use one that is already running. Calls to the documented base URL go to the running
     sandbox, and only that exact host:port is exempt from the private-address rule.
+    With ``model`` given and ``env.simulation.use_llm`` on, simulated tools are answered by
+    that model playing the API server (:mod:`pipeline.env.llm_simulate`); the caller owns it.
     """
     tools = list(tools)
     sandbox_settings = settings.env.sandbox
@@ -153,7 +162,7 @@ async def open_environment(
         for t in tools
     )
     if sandbox_url is not None or not (wants_sandbox and sandbox_settings.enabled):
-        async with _open(tools, settings, run_dir, sandbox_url) as environment:
+        async with _open(tools, settings, run_dir, sandbox_url, model) as environment:
             yield environment
         return
     from pipeline.env.sandbox import start_sandbox
@@ -166,7 +175,7 @@ async def open_environment(
         rate_limit_per_minute=sandbox_settings.rate_limit_per_minute,
     )
     try:
-        async with _open(tools, settings, run_dir, sandbox.base_url) as environment:
+        async with _open(tools, settings, run_dir, sandbox.base_url, model) as environment:
             yield environment
     finally:
         await sandbox.close()
@@ -174,7 +183,8 @@ async def open_environment(
 
 @asynccontextmanager
 async def _open(
-    tools: list[Tool], full_settings: Settings, run_dir: Path, sandbox_url: str | None
+    tools: list[Tool], full_settings: Settings, run_dir: Path, sandbox_url: str | None,
+    model: ChatModel | None = None,
 ) -> AsyncIterator[Environment]:
     settings = full_settings.env
     rewrites: dict[str, str] = {}
@@ -208,12 +218,23 @@ async def _open(
                 settings,
                 modes=modes,
                 executor=executor,
-                simulator=ResponseSimulator(settings.simulation, seed=full_settings.seed),
+                simulator=_simulator(full_settings, cache, model),
                 cache=cache,
             )
     finally:  # also when choosing the modes is interrupted
         if cache is not None:
             cache.close()
+
+
+def _simulator(full_settings: Settings, cache: ResponseCache | None, model: ChatModel | None) -> Simulator:
+    """Rule-based, or the simulator model playing the API server when asked for and configured."""
+    simulation = full_settings.env.simulation
+    rules = ResponseSimulator(simulation, seed=full_settings.seed)
+    if model is None or not simulation.use_llm:
+        return rules
+    from pipeline.env.llm_simulate import LLMSimulator
+
+    return LLMSimulator(model, cache, simulation, fallback=rules)
 
 
 async def choose_modes(

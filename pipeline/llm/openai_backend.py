@@ -1,0 +1,344 @@
+"""The chat model behind an OpenAI-compatible endpoint (OpenAI, vLLM, Ollama, llama.cpp ...).
+
+One :class:`OpenAIChatModel` serves every role; the role picks the model name
+(``llm.models``). Around each request it keeps
+
+* a bound on requests in flight (``llm.concurrency``) and in-process request / token rate limits
+  (:mod:`pipeline.llm.ratelimit`), so a run stays under its quota instead of living on 429s;
+* its own retries (the SDK's are off, so every attempt is counted and limited): 408, 409, 429,
+  5xx, timeouts and dropped connections are retried with exponential backoff and jitter, or
+  after the server's ``retry-after-ms`` / ``Retry-After``; a 429 that means "quota exhausted"
+  and every other 4xx fail at once, as a :class:`ModelError` that says what to fix;
+* per-role accounting of requests, retries, tokens, cost and errors (:meth:`stats`).
+
+With ``llm.tool_mode = "text"`` tools are not sent as tools: they are written into the prompt in
+ToolBench's ReAct format and the reply text is parsed back into tool calls
+(:mod:`pipeline.llm.text_mode`). The API key is sent and never logged or put in an error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import re
+import time
+from collections import defaultdict
+from dataclasses import asdict, dataclass
+from typing import Any, Self
+from urllib.parse import urlsplit, urlunsplit
+
+import openai
+
+from pipeline.llm.ratelimit import Clock, Sleep, TokenBucket, estimate_tokens
+from pipeline.llm.text_mode import parse_react, text_mode_messages, text_mode_stop
+from pipeline.llm.types import ChatReply, ChatRequest, ModelError, ToolCall, Usage
+from pipeline.net import backoff_delay, parse_retry_after
+from pipeline.settings import LLMSettings
+
+log = logging.getLogger(__name__)
+
+DEFAULT_ENDPOINT = "https://api.openai.com/v1"
+PLACEHOLDER_KEY = "EMPTY"  # local servers (vLLM, Ollama, llama.cpp) want no key, the SDK wants one
+_RETRY_STATUSES = frozenset({408, 409, 429})
+_MAX_DETAIL_CHARS = 300
+_KEY_LIKE = re.compile(r"\b(sk-|Bearer\s+)[A-Za-z0-9_\-*.]{4,}")
+_STATUS_HINTS = {
+    400: "request rejected",
+    401: "authentication failed: check llm.api_key / OPENAI_API_KEY",
+    403: "permission denied for this key or model",
+    404: "model or endpoint not found: check llm.models and llm.base_url",
+    422: "request rejected",
+    429: "rate limited",
+}
+
+
+@dataclass
+class RoleStats:
+    requests: int = 0
+    retries: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    errors: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        figures = asdict(self)
+        figures["cost_usd"] = round(self.cost_usd, 6)
+        return figures
+
+
+@dataclass
+class _Failure:
+    what: str
+    status: int | None
+    retryable: bool
+    retry_after_s: float | None = None
+
+
+class OpenAIChatModel:
+    """:class:`~pipeline.llm.types.ChatModel` over ``openai.AsyncOpenAI``.
+
+    ``client`` replaces the SDK client (it is then not closed here); ``sleep``, ``clock`` and
+    ``rng`` replace the waits, the rate limiters' clock and the backoff jitter (for tests).
+    """
+
+    def __init__(
+        self,
+        settings: LLMSettings,
+        *,
+        client: openai.AsyncOpenAI | None = None,
+        sleep: Sleep = asyncio.sleep,
+        clock: Clock = time.monotonic,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.settings = settings
+        self.endpoint = _without_userinfo(settings.base_url or DEFAULT_ENDPOINT)
+        self._key = settings.api_key.get_secret_value() if settings.api_key is not None else None
+        self._owns_client = client is None
+        if client is None:
+            if self._key is None and settings.base_url is None:
+                raise ModelError(f"no API key for {self.endpoint}: set OPENAI_API_KEY or llm.api_key "
+                                 "(or llm.base_url for a local server that needs none)")
+            client = openai.AsyncOpenAI(
+                base_url=settings.base_url,
+                api_key=self._key or PLACEHOLDER_KEY,
+                max_retries=0,  # ours honour Retry-After and are counted
+                timeout=settings.timeout_s,
+            )
+        self._client = client
+        self._sleep = sleep
+        self._rng = rng or random.Random()
+        self._slots = asyncio.Semaphore(settings.concurrency)
+        self._request_bucket = (
+            TokenBucket.per_minute(settings.requests_per_minute, burst_s=0.0, clock=clock, sleep=sleep)
+            if settings.requests_per_minute else None
+        )
+        self._token_bucket = (
+            TokenBucket.per_minute(settings.tokens_per_minute, burst_s=1.0, clock=clock, sleep=sleep)
+            if settings.tokens_per_minute else None
+        )
+        self._stats: defaultdict[str, RoleStats] = defaultdict(RoleStats)
+
+    # ---- public API
+
+    async def chat(self, request: ChatRequest) -> ChatReply:
+        stats = self._stats[request.role]
+        stats.requests += 1
+        try:
+            model = self.settings.model_for(request.role)
+        except ValueError as error:
+            stats.errors += 1
+            raise ModelError(str(error)) from None
+        arguments, text_calls = self._arguments(request, model)
+        estimate = estimate_tokens(arguments["messages"], arguments.get("tools"))
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                completion = await self._attempt(arguments, estimate)
+                reply = self._reply(completion, model, text_calls, estimate)
+                break
+            except Exception as error:  # noqa: BLE001 - classified below; cancellation passes
+                failure = self._classify(error)
+                if not failure.retryable or attempt > self.settings.retries:
+                    stats.errors += 1
+                    tries = f" after {attempt} attempts" if attempt > 1 else ""
+                    raise ModelError(
+                        f"{request.role} model {model!r} at {self.endpoint}: {failure.what}{tries}",
+                        status=failure.status,
+                        retryable=failure.retryable,
+                    ) from None  # the SDK's error may quote the key back (OpenAI's 401 does, masked)
+                delay = self._delay(attempt, failure)
+                stats.retries += 1
+                log.info("%s model %r at %s: %s; retry %d in %.2f s",
+                         request.role, model, self.endpoint, failure.what, attempt, delay)
+                await self._sleep(delay)
+        stats.prompt_tokens += reply.usage.prompt_tokens
+        stats.completion_tokens += reply.usage.completion_tokens
+        stats.cost_usd += self._cost(model, reply.usage)
+        return reply
+
+    def stats(self) -> dict[str, dict[str, Any]]:
+        """Per role: requests, retries, prompt and completion tokens, cost in USD, errors."""
+        return {role: figures.as_dict() for role, figures in sorted(self._stats.items())}
+
+    async def aclose(self) -> None:
+        if self._owns_client:
+            await self._client.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    # ---- internals
+
+    def _arguments(self, request: ChatRequest, model: str) -> tuple[dict[str, Any], bool]:
+        """The SDK's arguments, and whether tool calls are to be read from the reply text."""
+        arguments: dict[str, Any] = {"model": model, "temperature": request.temperature}
+        stop = request.stop
+        text_calls = False
+        if self.settings.tool_mode == "text":
+            # History is rewritten even without tools: the model may know no "tool" role.
+            arguments["messages"] = text_mode_messages(request.messages, request.tools, request.tool_choice)
+            text_calls = bool(request.tools) and request.tool_choice != "none"
+            if text_calls:
+                stop = text_mode_stop(stop)
+        else:
+            arguments["messages"] = request.messages
+            if request.tools:
+                arguments["tools"] = request.tools
+                if request.tool_choice is not None:
+                    arguments["tool_choice"] = request.tool_choice
+        if request.top_p is not None:
+            arguments["top_p"] = request.top_p
+        if request.max_tokens is not None:
+            arguments["max_tokens"] = request.max_tokens
+        if stop:
+            arguments["stop"] = stop
+        if request.response_format is not None:
+            arguments["response_format"] = request.response_format
+        if request.temperature > 0:
+            # Servers that honour a seed (vLLM, llama.cpp, OpenAI best-effort) then give one
+            # sample per index, as the reply cache does.
+            arguments["seed"] = request.sample_index
+        return arguments, text_calls
+
+    async def _attempt(self, arguments: dict[str, Any], estimate: int) -> Any:
+        async with self._slots:
+            if self._request_bucket is not None:
+                await self._request_bucket.acquire()
+            if self._token_bucket is not None:
+                await self._token_bucket.acquire(estimate)
+            # The SDK's timeout bounds each read; this bounds the whole answer (a trickling body).
+            async with asyncio.timeout(self.settings.timeout_s):
+                completion = await self._client.chat.completions.create(**arguments)
+        if self._token_bucket is not None:
+            usage = getattr(completion, "usage", None)
+            if usage is not None:
+                used = (usage.prompt_tokens or 0) + (usage.completion_tokens or 0)
+                self._token_bucket.adjust(used - estimate)
+        return completion
+
+    def _reply(self, completion: Any, model: str, text_calls: bool, estimate: int) -> ChatReply:
+        choices = getattr(completion, "choices", None)
+        if not choices:
+            raise _EmptyReply("the reply has no choices")
+        choice = choices[0]
+        message = choice.message
+        content = message.content
+        calls: list[ToolCall] = []
+        for number, call in enumerate(message.tool_calls or []):
+            function = getattr(call, "function", None)
+            if function is None:  # a non-function (custom) tool call: nothing we asked for
+                continue
+            calls.append(ToolCall(id=call.id or f"call_{number}", name=function.name or "",
+                                  arguments=function.arguments or ""))
+        legacy = getattr(message, "function_call", None)
+        if not calls and legacy is not None:  # servers that still answer in the pre-tools shape
+            calls.append(ToolCall(id="call_0", name=legacy.name or "", arguments=legacy.arguments or ""))
+        finish_reason = choice.finish_reason
+        if text_calls:
+            content, calls = parse_react(content)
+            if calls:
+                finish_reason = "tool_calls"
+        usage = getattr(completion, "usage", None)
+        if usage is not None:
+            counted = Usage(prompt_tokens=usage.prompt_tokens or 0, completion_tokens=usage.completion_tokens or 0)
+        else:  # some local servers report none: estimate, so cost and rate figures stay usable
+            counted = Usage(prompt_tokens=estimate,
+                            completion_tokens=estimate_tokens(message.content, [c.arguments for c in calls]))
+        return ChatReply(
+            content=content,
+            tool_calls=calls,
+            finish_reason=finish_reason,
+            usage=counted,
+            model=getattr(completion, "model", None) or model,
+            raw=completion.model_dump(mode="json", exclude_none=True),
+        )
+
+    def _classify(self, error: Exception) -> _Failure:
+        if isinstance(error, openai.APIStatusError):
+            status = error.status_code
+            detail = self._scrub(_server_message(error))
+            hint = _STATUS_HINTS.get(status, "server error" if status >= 500 else "request failed")
+            if status == 429 and _is_quota(error):
+                return _Failure(f"HTTP 429 (quota exhausted: {detail})", status, retryable=False)
+            retryable = status in _RETRY_STATUSES or status >= 500
+            retry_after = _retry_after(error.response.headers) if retryable else None
+            return _Failure(f"HTTP {status} ({hint}): {detail}", status, retryable, retry_after)
+        if isinstance(error, (openai.APITimeoutError, TimeoutError)):
+            return _Failure(f"no answer within {self.settings.timeout_s:g} s", None, retryable=True)
+        if isinstance(error, openai.APIConnectionError):
+            cause = error.__cause__ or error
+            return _Failure(f"connection failed ({self._scrub(str(cause) or type(cause).__name__)})",
+                            None, retryable=True)
+        if isinstance(error, _EmptyReply):
+            return _Failure(str(error), None, retryable=False)
+        return _Failure(f"unexpected {type(error).__name__}: {self._scrub(str(error))}", None, retryable=False)
+
+    def _delay(self, attempt: int, failure: _Failure) -> float:
+        if failure.retry_after_s is not None:
+            return min(failure.retry_after_s, self.settings.max_retry_after_s)
+        return backoff_delay(attempt, self.settings.backoff_base_s, self.settings.max_retry_after_s, self._rng)
+
+    def _cost(self, model: str, usage: Usage) -> float:
+        price = self.settings.prices.get(model)
+        if price is None:
+            return 0.0
+        return (usage.prompt_tokens * price.prompt_per_1k + usage.completion_tokens * price.completion_per_1k) / 1000
+
+    def _scrub(self, text: str) -> str:
+        if self._key and len(self._key) >= 4:
+            text = text.replace(self._key, "***")
+        text = _KEY_LIKE.sub(lambda match: f"{match.group(1)}***", text)
+        return text if len(text) <= _MAX_DETAIL_CHARS else text[:_MAX_DETAIL_CHARS] + "..."
+
+
+class _EmptyReply(Exception):
+    pass
+
+
+def _server_message(error: openai.APIStatusError) -> str:
+    body = error.body
+    if isinstance(body, dict):
+        inner = body.get("error") if isinstance(body.get("error"), dict) else body
+        message = inner.get("message")
+        if isinstance(message, str) and message:
+            return message
+    return error.message
+
+
+def _is_quota(error: openai.APIStatusError) -> bool:
+    body = error.body
+    if isinstance(body, dict):
+        inner = body.get("error") if isinstance(body.get("error"), dict) else body
+        return inner.get("code") == "insufficient_quota" or inner.get("type") == "insufficient_quota"
+    return False
+
+
+def _retry_after(headers: Any) -> float | None:
+    """Seconds the server asked to wait: ``retry-after-ms`` (OpenAI), else ``Retry-After``
+    (seconds, possibly fractional, or an HTTP date)."""
+    milliseconds = headers.get("retry-after-ms")
+    if milliseconds is not None:
+        try:
+            return max(0.0, float(milliseconds) / 1000)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return parse_retry_after(value)
+
+
+def _without_userinfo(url: str) -> str:
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))

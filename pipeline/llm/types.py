@@ -1,0 +1,86 @@
+"""The one chat interface every LLM role (writer, policy, judge, API simulator) talks through.
+
+A :class:`ChatRequest` says what to ask and for which *role*; the backend maps the role to a
+model name (``llm.models``). Messages and tools are OpenAI chat-completions JSON, because every
+backend speaks it (OpenAI, vLLM, Ollama, llama.cpp) and the datasets are exported in it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol, runtime_checkable
+
+from pydantic import BaseModel, Field
+
+
+class ToolCall(BaseModel):
+    """One function call of a reply; ``arguments`` is the JSON text exactly as the model sent it
+    (possibly malformed: parsing and judging it is the caller's job, as in ToolBench)."""
+
+    id: str
+    name: str
+    arguments: str
+
+
+class Usage(BaseModel):
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+class ChatRequest(BaseModel):
+    """Everything that decides an answer; the reply cache keys on all of it (and the model name).
+
+    ``sample_index`` tells apart repeated samples of one prompt at ``temperature > 0``: the same
+    index replays the same cached answer, a new index asks again.
+    """
+
+    role: str
+    messages: list[dict[str, Any]]
+    tools: list[dict[str, Any]] | None = None
+    tool_choice: str | dict[str, Any] | None = None
+    temperature: float = 0.0
+    top_p: float | None = None
+    max_tokens: int | None = None
+    response_format: dict[str, Any] | None = None
+    sample_index: int = 0
+    stop: list[str] | None = None
+
+
+class ChatReply(BaseModel):
+    content: str | None = None
+    tool_calls: list[ToolCall] = Field(default_factory=list)
+    finish_reason: str | None = None
+    usage: Usage = Field(default_factory=Usage)
+    model: str = ""
+    cached: bool = False
+    raw: dict[str, Any] | None = None  # the server's JSON reply as received (text mode: unparsed text inside)
+
+
+@runtime_checkable
+class ChatModel(Protocol):
+    async def chat(self, request: ChatRequest) -> ChatReply: ...
+
+
+async def close_chat_model(model: ChatModel | None) -> None:
+    """Release what ``model`` holds (HTTP connections, a cache file), if it holds anything:
+    models that do have an ``aclose`` coroutine method."""
+    close = getattr(model, "aclose", None)
+    if callable(close):
+        await close()
+
+
+class ModelError(Exception):
+    """A model call that failed for good (after the retries it deserved).
+
+    The message names the role, model and endpoint and what happened, never the key. ``status``
+    is the HTTP status when the server answered, ``retryable`` whether more attempts might help
+    (rate limits, timeouts, 5xx) as opposed to a request or configuration error.
+    """
+
+    def __init__(self, message: str, *, status: int | None = None, retryable: bool = False) -> None:
+        super().__init__(message)
+        self.status = status
+        self.retryable = retryable

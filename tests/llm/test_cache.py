@@ -119,12 +119,12 @@ class _NoModel:
 
 async def test_processes_share_the_file(tmp_path: Path) -> None:
     path = tmp_path / "cache.sqlite"
-    context = multiprocessing.get_context("fork")
+    context = multiprocessing.get_context("spawn")  # fork is unsafe once the suite has started threads
     writers = [context.Process(target=_write_from_another_process, args=(str(path), start)) for start in (0, 50)]
     for writer in writers:
         writer.start()
     for writer in writers:
-        writer.join(20)
+        writer.join(60)
     assert [writer.exitcode for writer in writers] == [0, 0]
     async with CachedChatModel(_NoModel(), path, model_name_for=lambda role: "m") as cache:
         assert len(cache) == 100

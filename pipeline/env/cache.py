@@ -37,9 +37,6 @@ them directly.
 from __future__ import annotations
 
 import logging
-import os
-import sqlite3
-import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -48,6 +45,7 @@ from typing import Any
 from pipeline.env.canonical import canonical_arguments, key_of_canonical
 from pipeline.env.observation import Observation
 from pipeline.io import dumps, loads
+from pipeline.sqlite_store import SqliteStore, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +77,7 @@ ON CONFLICT (key) DO UPDATE SET
 """
 
 
-class CacheError(Exception):
+class CacheError(StoreError):
     """The cache file cannot be used; the message names it and says what to do."""
 
 
@@ -95,18 +93,19 @@ class CacheStats:
         return asdict(self)
 
 
-class ResponseCache:
+class ResponseCache(SqliteStore):
     """Observations by (tool id, API id, canonical arguments), in an SQLite file many
     processes may share. One connection per instance, usable from several threads."""
 
+    label = "response cache"
+    schema = _SCHEMA
+    tables = frozenset({"responses"})
+    version = SCHEMA_VERSION
+    error_type = CacheError
+
     def __init__(self, path: Path, *, timeout_s: float = 30.0) -> None:
-        self.path = Path(path)
-        self.timeout_s = timeout_s
         self.stats = CacheStats()
-        self._lock = threading.Lock()
-        self._inherited: list[sqlite3.Connection] = []
-        self._connection: sqlite3.Connection | None = self._open()
-        self._pid = os.getpid()
+        super().__init__(path, timeout_s=timeout_s)
 
     # ---- public API
 
@@ -152,12 +151,6 @@ class ResponseCache:
         with self._lock:
             return int(self._run("SELECT count(*) FROM responses", ()).fetchone()[0])
 
-    def close(self) -> None:
-        with self._lock:
-            if self._connection is not None and os.getpid() == self._pid:
-                self._connection.close()
-            self._connection = None
-
     def __enter__(self) -> ResponseCache:
         return self
 
@@ -166,95 +159,6 @@ class ResponseCache:
 
     def __repr__(self) -> str:
         return f"ResponseCache({str(self.path)!r}, {self.stats.as_dict()})"
-
-    # ---- internals
-
-    def _run(self, sql: str, parameters: tuple[Any, ...]) -> sqlite3.Cursor:
-        connection = self._current_connection()
-        try:
-            return connection.execute(sql, parameters)
-        except sqlite3.DatabaseError as error:
-            raise self._error(error) from error
-
-    def _current_connection(self) -> sqlite3.Connection:
-        if self._connection is None:
-            raise CacheError(f"response cache {self.path} is closed")
-        if os.getpid() != self._pid:
-            # A forked child must not use its parent's connection (SQLite's rule); the old
-            # object is kept, unclosed, so its finaliser cannot touch the parent's file state.
-            self._inherited.append(self._connection)
-            self._connection = self._open()
-            self._pid = os.getpid()
-        return self._connection
-
-    def _open(self) -> sqlite3.Connection:
-        if self.path.is_dir():
-            raise CacheError(f"response cache {self.path} is a directory, not a file")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        connection = sqlite3.connect(str(self.path), timeout=self.timeout_s, isolation_level=None,
-                                     check_same_thread=False)
-        deadline = time.monotonic() + self.timeout_s
-        while True:
-            try:
-                self._prepare(connection)
-                return connection
-            except sqlite3.OperationalError as error:
-                if _is_busy(error) and time.monotonic() < deadline:
-                    time.sleep(0.05)  # another process is creating the file or switching it to WAL
-                    continue
-                connection.close()
-                raise self._error(error) from error
-            except sqlite3.DatabaseError as error:
-                connection.close()
-                raise self._error(error) from error
-            except CacheError:
-                connection.close()
-                raise
-
-    def _prepare(self, connection: sqlite3.Connection) -> None:
-        connection.execute(f"PRAGMA busy_timeout = {int(self.timeout_s * 1000)}")
-        mode = connection.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-        if str(mode).lower() != "wal":
-            log.warning("response cache %s: WAL mode unavailable (journal mode %s); writers will wait longer",
-                        self.path, mode)
-        connection.execute("PRAGMA synchronous = NORMAL")
-        version = connection.execute("PRAGMA user_version").fetchone()[0]
-        if version == SCHEMA_VERSION:
-            return
-        if version > SCHEMA_VERSION:
-            raise CacheError(f"response cache {self.path} was written by a newer toolgen "
-                             f"(layout {version}, this one reads {SCHEMA_VERSION}); use another path")
-        tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        if version != 0 or tables - {"responses"}:
-            shown = ", ".join(sorted(tables)) or "none"
-            raise CacheError(f"{self.path} is an SQLite database but not a toolgen response cache "
-                             f"(tables: {shown}); move it away or choose another cache path")
-        connection.execute("BEGIN IMMEDIATE")
-        try:
-            for statement in _SCHEMA.split(";"):
-                if statement.strip():
-                    connection.execute(statement)
-            connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            connection.execute("COMMIT")
-        except BaseException:
-            if connection.in_transaction:
-                connection.execute("ROLLBACK")
-            raise
-
-    def _error(self, error: sqlite3.DatabaseError) -> CacheError:
-        if isinstance(error, sqlite3.OperationalError) and _is_busy(error):
-            return CacheError(f"response cache {self.path} stayed locked by another process for "
-                              f"{self.timeout_s:g} s ({error})")
-        text = str(error)
-        if "not a database" in text or "malformed" in text or "corrupt" in text:
-            return CacheError(f"{self.path} is not a usable response cache ({text}); it was left as it is: "
-                              "delete or move it to start a fresh cache")
-        return CacheError(f"response cache {self.path}: {text}")
-
-
-def _is_busy(error: sqlite3.Error) -> bool:
-    text = str(error).lower()
-    return "locked" in text or "busy" in text
 
 
 def _observation(text: str) -> Observation:

@@ -60,6 +60,8 @@ class Environment:
         self.modes = dict(modes)
         self._executor = executor
         self._simulator = simulator
+        # what the simulator answers with when it works (an LLM simulator falls back to rules)
+        self._simulated_mode = getattr(simulator, "mode", "simulated")
         self._cache = cache
         self._validator = ArgumentValidator()
         self._cacheable_methods = {m.upper() for m in settings.cache_real_methods}
@@ -118,9 +120,10 @@ class Environment:
         self.counts[observation.mode] += 1
         if observation.error:
             self.counts["errors"] += 1
-        elif cacheable:
+        elif cacheable and not (mode != "real" and observation.mode != self._simulated_mode):
             assert self._cache is not None
-            # Only answers worth replaying are kept: an error, a rate limit or a timeout is not.
+            # Only answers worth replaying are kept: not an error, a rate limit or a timeout, and
+            # not the rule-based stand-in for a model that failed to play the API server.
             self._cache.put(tool_id, api_id, arguments, observation)
         return observation
 
@@ -150,10 +153,32 @@ async def open_environment(
     (``env.sandbox.spec_base_url``) and ``env.sandbox.enabled`` is on; pass ``sandbox_url`` to
     use one that is already running. Calls to the documented base URL go to the running
     sandbox, and only that exact host:port is exempt from the private-address rule.
-    With ``model`` given and ``env.simulation.use_llm`` on, simulated tools are answered by
-    that model playing the API server (:mod:`pipeline.env.llm_simulate`); the caller owns it.
+    With ``env.simulation.use_llm`` on, simulated tools are answered by a model playing the API
+    server (:mod:`pipeline.env.llm_simulate`): ``model`` if given (the caller owns it), else
+    one built from ``settings.llm`` for this environment.
     """
-    tools = list(tools)
+    owned: ChatModel | None = None
+    if model is None and settings.env.simulation.use_llm:
+        from pipeline.llm.factory import build_chat_model
+
+        model = owned = build_chat_model(settings, run_dir=run_dir)
+        if model is None:
+            log.warning("env.simulation.use_llm is on but llm.backend is offline: the rule-based simulator answers")
+    try:
+        async with _with_sandbox(list(tools), settings, run_dir, sandbox_url, model) as environment:
+            yield environment
+    finally:
+        if owned is not None:
+            from pipeline.llm.types import close_chat_model
+
+            await close_chat_model(owned)
+
+
+@asynccontextmanager
+async def _with_sandbox(
+    tools: list[Tool], settings: Settings, run_dir: Path, sandbox_url: str | None, model: ChatModel | None
+) -> AsyncIterator[Environment]:
+    """Start the sandbox around the environment when the tools need one and none is given."""
     sandbox_settings = settings.env.sandbox
     # A tool configured as simulated never calls the sandbox, so it does not need one running.
     wants_sandbox = any(

@@ -39,7 +39,7 @@ import orjson
 from pipeline.env.cache import ResponseCache
 from pipeline.env.observation import Observation
 from pipeline.env.simulate import ResponseSimulator
-from pipeline.env.simulate import _fits as fits_schema  # the simulator's own schema check
+from pipeline.env.simulate import fits_schema
 from pipeline.llm.jsonparse import NotJson, find_json, parse_lenient
 from pipeline.llm.types import ChatModel, ChatRequest, ModelError
 from pipeline.models import Api, Param, Tool
@@ -72,6 +72,8 @@ RETRY_PROMPT = (
 
 class LLMSimulator:
     """The StableToolBench-style simulator; satisfies :class:`~pipeline.env.simulate.Simulator`."""
+
+    mode = "llm-simulated"  # what its own answers are marked; fallbacks say "simulated"
 
     def __init__(
         self,

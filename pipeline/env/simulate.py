@@ -137,6 +137,8 @@ def response_source(api: Api) -> ResponseSource:
 class ResponseSimulator:
     """Deterministic, rule-based API responses (see the module docstring for the rules)."""
 
+    mode = "simulated"
+
     def __init__(
         self,
         settings: SimulationSettings | None = None,
@@ -448,7 +450,7 @@ def _same(a: Any, b: Any) -> bool:
     return type(a) is type(b) and a == b
 
 
-def _fits(value: Any, schema: Any, depth: int = 0) -> bool:
+def fits_schema(value: Any, schema: Any, depth: int = 0) -> bool:
     """Whether ``value`` validates against ``schema`` (the keywords the simulator honours)."""
     if schema is True or schema is None:
         return True
@@ -474,7 +476,7 @@ def _fits(value: Any, schema: Any, depth: int = 0) -> bool:
         if not _count_fits(len(value), schema.get("minItems"), schema.get("maxItems")):
             return False
         items = schema.get("items")
-        if isinstance(items, (dict, bool)) and not all(_fits(v, items, depth + 1) for v in value[:100]):
+        if isinstance(items, (dict, bool)) and not all(fits_schema(v, items, depth + 1) for v in value[:100]):
             return False
     if isinstance(value, dict):
         required = schema.get("required")
@@ -483,15 +485,15 @@ def _fits(value: Any, schema: Any, depth: int = 0) -> bool:
         properties = schema.get("properties")
         if isinstance(properties, dict):
             for key, sub in list(properties.items())[:_MAX_PROPERTIES]:
-                if key in value and not _fits(value[key], sub, depth + 1):
+                if key in value and not fits_schema(value[key], sub, depth + 1):
                     return False
     for part in _list_of(schema.get("allOf")):
-        if not _fits(value, part, depth + 1):
+        if not fits_schema(value, part, depth + 1):
             return False
     alternatives = _list_of(schema.get("anyOf")) or _list_of(schema.get("oneOf"))
-    if alternatives and not any(_fits(value, alt, depth + 1) for alt in alternatives[:16]):
+    if alternatives and not any(fits_schema(value, alt, depth + 1) for alt in alternatives[:16]):
         return False
-    if "not" in schema and _fits(value, schema["not"], depth + 1):
+    if "not" in schema and fits_schema(value, schema["not"], depth + 1):
         return False
     return True
 
@@ -583,7 +585,7 @@ def _coerce(value: Any, schema: Any) -> Any:
         return value
     for target in [t for t in _types(schema) if t != "null"] or [None]:
         candidate = _coerce_to(value, target, schema)
-        if candidate is not _MISSING and _fits(candidate, schema):
+        if candidate is not _MISSING and fits_schema(candidate, schema):
             return candidate
     return _MISSING
 
@@ -1174,7 +1176,7 @@ class _Run:
     ) -> Any:
         for key in ("default",):
             value = schema.get(key)
-            if _is_number(value) and _fits(value, {**schema, "type": "integer" if integer else "number"}):
+            if _is_number(value) and fits_schema(value, {**schema, "type": "integer" if integer else "number"}):
                 return int(value) if integer else value
         tokens = _tokens(name)
         words = set(tokens)
@@ -1642,7 +1644,7 @@ def _make_consistent(
             continue
         offset = out.get("offset") if isinstance(out.get("offset"), int) else 0
         floor = max(len(items) for items in lists) + max(offset, 0)
-        if value < floor and _fits(floor, properties.get(key, {})):
+        if value < floor and fits_schema(floor, properties.get(key, {})):
             out[key] = floor
 
 
@@ -1671,7 +1673,7 @@ def _order_pair(out: dict[str, Any], properties: dict[str, Any], first: str, sec
         field, value = first, _render_moment(parsed_b - delta, a)
     else:
         field, value = second, _render_moment(parsed_a + delta, b)
-    if _fits(value, properties.get(field, {})):
+    if fits_schema(value, properties.get(field, {})):
         out[field] = value
 
 
@@ -1685,7 +1687,7 @@ def _duration_from(out: dict[str, Any], properties: dict[str, Any], first: str, 
     end = _parse_moment(b) if isinstance(b, str) else None
     if isinstance(start, _dt.datetime) and isinstance(end, _dt.datetime) and end > start:
         minutes = int((end - start).total_seconds() // 60)
-        if _fits(minutes, properties.get("duration_minutes", {})):
+        if fits_schema(minutes, properties.get("duration_minutes", {})):
             out["duration_minutes"] = minutes
 
 

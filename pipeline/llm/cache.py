@@ -21,9 +21,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
-import sqlite3
-import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -33,9 +30,9 @@ from typing import Any, Self
 
 import orjson
 
-from pipeline.env.cache import _is_busy  # one definition of SQLite's "busy" for both caches
 from pipeline.env.canonical import canonical_value
 from pipeline.llm.types import ChatModel, ChatReply, ChatRequest, close_chat_model
+from pipeline.sqlite_store import SqliteStore, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +49,7 @@ CREATE TABLE IF NOT EXISTS replies (
 """
 
 
-class ReplyCacheError(Exception):
+class ReplyCacheError(StoreError):
     """The cache file cannot be used; the message names it and says what to do."""
 
 
@@ -88,10 +85,16 @@ def request_key(request: ChatRequest, model: str, namespace: str = "") -> str:
     return hashlib.sha256(canonical).hexdigest()
 
 
-class CachedChatModel:
+class CachedChatModel(SqliteStore):
     """A :class:`~pipeline.llm.types.ChatModel` that answers from ``path`` when it can and asks
     ``inner`` (then stores the answer) when it cannot. ``model_name_for`` maps a role to the
     model name that goes into the key."""
+
+    label = "model reply cache"
+    schema = _SCHEMA
+    tables = frozenset({"replies"})
+    version = SCHEMA_VERSION
+    error_type = ReplyCacheError
 
     def __init__(
         self,
@@ -103,16 +106,11 @@ class CachedChatModel:
         timeout_s: float = 30.0,
     ) -> None:
         self.inner = inner
-        self.path = Path(path)
         self.namespace = namespace
-        self.timeout_s = timeout_s
         self.cache_stats = ReplyCacheStats()
         self._role_hits: defaultdict[str, list[int]] = defaultdict(lambda: [0, 0])  # role → [hits, misses]
         self._model_name_for = model_name_for
-        self._lock = threading.Lock()
-        self._inherited: list[sqlite3.Connection] = []
-        self._connection: sqlite3.Connection | None = self._open()
-        self._pid = os.getpid()
+        super().__init__(path, timeout_s=timeout_s)
 
     # ---- public API
 
@@ -164,12 +162,6 @@ class CachedChatModel:
         with self._lock:
             return int(self._run("SELECT count(*) FROM replies", ()).fetchone()[0])
 
-    def close(self) -> None:
-        with self._lock:
-            if self._connection is not None and os.getpid() == self._pid:
-                self._connection.close()
-            self._connection = None
-
     async def aclose(self) -> None:
         """Close the file and the inner model."""
         self.close()
@@ -183,77 +175,3 @@ class CachedChatModel:
 
     def __repr__(self) -> str:
         return f"CachedChatModel({str(self.path)!r}, {self.cache_stats.as_dict()})"
-
-    # ---- internals
-
-    def _run(self, sql: str, parameters: tuple[Any, ...]) -> sqlite3.Cursor:
-        if self._connection is None:
-            raise ReplyCacheError(f"model reply cache {self.path} is closed")
-        if os.getpid() != self._pid:
-            # A forked child must not use its parent's connection; the old object is kept
-            # unclosed so its finaliser cannot touch the parent's file state.
-            self._inherited.append(self._connection)
-            self._connection = self._open()
-            self._pid = os.getpid()
-        try:
-            return self._connection.execute(sql, parameters)
-        except sqlite3.DatabaseError as error:
-            raise self._error(error) from error
-
-    def _open(self) -> sqlite3.Connection:
-        if self.path.is_dir():
-            raise ReplyCacheError(f"model reply cache {self.path} is a directory, not a file")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        connection = sqlite3.connect(str(self.path), timeout=self.timeout_s, isolation_level=None,
-                                     check_same_thread=False)
-        deadline = time.monotonic() + self.timeout_s
-        while True:
-            try:
-                self._prepare(connection)
-                return connection
-            except sqlite3.OperationalError as error:
-                if _is_busy(error) and time.monotonic() < deadline:
-                    time.sleep(0.05)  # another process is creating the file or switching it to WAL
-                    continue
-                connection.close()
-                raise self._error(error) from error
-            except sqlite3.DatabaseError as error:
-                connection.close()
-                raise self._error(error) from error
-            except ReplyCacheError:
-                connection.close()
-                raise
-
-    def _prepare(self, connection: sqlite3.Connection) -> None:
-        connection.execute(f"PRAGMA busy_timeout = {int(self.timeout_s * 1000)}")
-        mode = connection.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-        if str(mode).lower() != "wal":
-            log.warning("model reply cache %s: WAL mode unavailable (journal mode %s)", self.path, mode)
-        connection.execute("PRAGMA synchronous = NORMAL")
-        version = connection.execute("PRAGMA user_version").fetchone()[0]
-        if version == SCHEMA_VERSION:
-            return
-        tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        if version != 0 or tables - {"replies"}:
-            shown = ", ".join(sorted(tables)) or "none"
-            raise ReplyCacheError(f"{self.path} is an SQLite database but not a toolgen model reply cache "
-                                  f"(layout {version}, tables: {shown}); move it away or choose another path")
-        connection.execute("BEGIN IMMEDIATE")
-        try:
-            connection.execute(_SCHEMA)
-            connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            connection.execute("COMMIT")
-        except BaseException:
-            if connection.in_transaction:
-                connection.execute("ROLLBACK")
-            raise
-
-    def _error(self, error: sqlite3.DatabaseError) -> ReplyCacheError:
-        if isinstance(error, sqlite3.OperationalError) and _is_busy(error):
-            return ReplyCacheError(f"model reply cache {self.path} stayed locked by another process for "
-                                   f"{self.timeout_s:g} s ({error})")
-        text = str(error)
-        if "not a database" in text or "malformed" in text or "corrupt" in text:
-            return ReplyCacheError(f"{self.path} is not a usable model reply cache ({text}); it was left as "
-                                   "it is: delete or move it to start afresh")
-        return ReplyCacheError(f"model reply cache {self.path}: {text}")

@@ -248,3 +248,32 @@ async def test_without_use_llm_or_without_a_model_the_rules_answer(server: FakeO
             assert (await environment.call(WEATHER.id, CURRENT.id, {"city": "Lisbon"})).mode == "simulated"
             assert "simulator" not in environment.stats()
     assert server.requests == []
+
+
+async def test_the_environment_builds_the_simulator_model_from_settings(server: FakeOpenAIServer, tmp_path: Path) -> None:
+    server.set_script([text(wrapped(LISBON))])
+    settings = load_settings(
+        run_dir=tmp_path,
+        env={"mode": "simulated", "simulation": {"use_llm": True}},
+        llm={"backend": "openai", "base_url": server.base_url, "api_key": KEY},
+    )
+    async with open_environment([WEATHER], settings, run_dir=tmp_path) as environment:
+        observation = await environment.call(WEATHER.id, CURRENT.id, {"city": "Lisbon"})
+    assert observation.mode == "llm-simulated" and observation.response == LISBON
+    assert len(server.requests) == 1
+    assert (tmp_path / "llm" / "cache.sqlite").is_file()  # replies are cached in the run folder
+
+
+async def test_a_rule_based_stand_in_for_a_failing_model_is_not_cached(server: FakeOpenAIServer, tmp_path: Path) -> None:
+    server.set_script([text("no json here"), text("still none"), text(wrapped(LISBON))])
+    settings = load_settings(
+        run_dir=tmp_path,
+        env={"mode": "simulated", "simulation": {"use_llm": True}},
+        llm={"backend": "openai", "base_url": server.base_url, "api_key": KEY, "cache": False},
+    )
+    async with open_environment([WEATHER], settings, run_dir=tmp_path) as environment:
+        stand_in = await environment.call(WEATHER.id, CURRENT.id, {"city": "Lisbon"})
+        retried = await environment.call(WEATHER.id, CURRENT.id, {"city": "Lisbon"})
+    assert stand_in.mode == "simulated"  # the rules answered after the model failed twice
+    assert retried.mode == "llm-simulated" and not retried.cached and retried.response == LISBON
+    assert len(server.requests) == 3

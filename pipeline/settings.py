@@ -78,7 +78,9 @@ class CollectSettings(_Section):
     )
     max_file_bytes: int = Field(default=50 * 1024 * 1024, ge=1)
     max_ref_hops: int = Field(default=64, ge=1, description="longest $ref chain followed")
-    max_schema_depth: int = Field(default=8, ge=1, description="nesting kept in stored schemas")
+    max_schema_depth: int = Field(
+        default=6, ge=1, description="nesting kept in stored schemas (deeper levels keep type and description)"
+    )
     max_schema_nodes: int = Field(
         default=2000, ge=10, description="schema nodes kept per API (guards YAML/$ref bombs)"
     )

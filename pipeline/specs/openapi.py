@@ -38,7 +38,7 @@ class ReadOptions:
     """The knobs of a spec read, copied from :class:`pipeline.settings.CollectSettings`."""
 
     max_ref_hops: int = 64
-    max_schema_depth: int = 8
+    max_schema_depth: int = 6
     max_schema_nodes: int = 2000
     max_description_chars: int = 2000
     max_file_bytes: int = 50 * 1024 * 1024

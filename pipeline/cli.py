@@ -148,7 +148,7 @@ def run(
     ] = None,
     engine: EngineOption = Engine.prefect,
 ) -> None:
-    """Run every stage end to end (today: collect) on the bundled specs, offline by default."""
+    """Run every stage end to end (today: collect, then probe every API) on the bundled specs, offline by default."""
     from pipeline.specs.collect import NothingCollected, collect_summary
 
     settings = _settings(config, out)
@@ -172,7 +172,7 @@ def run(
 
 @app.command()
 def serve(config: ConfigOption = None) -> None:
-    """Run the flows in the configuration's [[schedules]] on their cron or interval (needs a Prefect server)."""
+    """Run the flows listed as schedules in the configuration on their cron or interval (needs a Prefect server)."""
     settings = _settings(config, None)
     if not settings.schedules:
         console.print("[red]usage error:[/red] no \\[\\[schedules]] in the configuration; see toolgen.example.toml")

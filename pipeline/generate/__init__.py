@@ -1,0 +1,1 @@
+"""Instruction generation: sampling API sets and asking a model for queries about them."""

@@ -64,7 +64,7 @@ def _candidates(text: str) -> Iterator[str]:
     starts = 0
     for index, char in enumerate(text):
         if char in "{[":
-            span = _balanced(text, index)
+            span = balanced_span(text, index)
             if span is not None:
                 yield span
             starts += 1
@@ -80,7 +80,7 @@ def _unfence(text: str) -> str:
     return text
 
 
-def _balanced(text: str, start: int) -> str | None:
+def balanced_span(text: str, start: int) -> str | None:
     """``text[start:end]`` where the bracket at ``start`` closes, honouring quoted strings."""
     closing = {"{": "}", "[": "]"}
     stack: list[str] = []

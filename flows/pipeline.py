@@ -9,6 +9,7 @@ from prefect import flow
 from flows.collect import collect_flow
 from flows.common import resolve_settings
 from flows.env import probe_flow
+from flows.generate import generate_flow
 from pipeline.settings import Settings
 
 
@@ -24,4 +25,5 @@ async def pipeline_flow(
     reports: dict[str, Any] = {}
     reports["collect"] = await collect_flow(sources=specs, settings=settings)
     reports["probe"] = await probe_flow(settings=settings)
+    reports["generate"] = await generate_flow(settings=settings)
     return reports

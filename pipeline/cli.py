@@ -148,7 +148,8 @@ def run(
     ] = None,
     engine: EngineOption = Engine.prefect,
 ) -> None:
-    """Run every stage end to end (today: collect, then probe every API) on the bundled specs, offline by default."""
+    """Run every stage end to end (today: collect, probe every API, generate instructions) on the bundled specs, offline by default."""
+    from pipeline.generate.stage import NothingGenerated, generate_summary
     from pipeline.specs.collect import NothingCollected, collect_summary
 
     settings = _settings(config, out)
@@ -165,9 +166,46 @@ def run(
     except NothingCollected as error:
         _show_errors(settings.run_dir)
         raise _fail(str(error)) from error
+    except NothingGenerated as error:
+        raise _fail(str(error)) from error
     _print_table("collect", collect_summary(results["collect"]), settings.run_dir)
     _print_table("probe", probe_summary(results["probe"]), settings.run_dir)
+    _print_table("generate", generate_summary(results["generate"]), settings.run_dir)
     console.print(f"[green]done[/green]: {settings.run_dir}/manifest.json")
+
+
+@app.command()
+def generate(
+    config: ConfigOption = None,
+    out: OutOption = None,
+    groups: Annotated[str | None, typer.Option("--groups", help="comma-separated groups, e.g. G1,G2,G3")] = None,
+    per_group: Annotated[int | None, typer.Option("--per-group", min=1, help="API sets per group")] = None,
+    engine: EngineOption = Engine.prefect,
+) -> None:
+    """Sample API sets (G1/G2/G3) and write instructions for them into queries/<group>.jsonl."""
+    from pipeline.generate.stage import NothingGenerated, generate_summary
+    from pipeline.specs.catalog import CatalogMissing
+
+    settings = _settings(config, out)
+    chosen = None
+    if groups is not None:
+        chosen = [g.strip().upper() for g in groups.split(",") if g.strip()]
+        bad = [g for g in chosen if g not in ("G1", "G2", "G3")]
+        if bad or not chosen:
+            console.print(f"[red]usage error:[/red] --groups {groups!r}: use a comma-separated subset of G1,G2,G3")
+            raise typer.Exit(2)
+    try:
+        if engine is Engine.prefect:
+            from flows.generate import generate_flow
+
+            report = asyncio.run(generate_flow(settings=settings, groups=chosen, per_group=per_group))
+        else:
+            from pipeline.generate.stage import generate_queries
+
+            report = asyncio.run(generate_queries(settings, groups=chosen, per_group=per_group))
+    except (CatalogMissing, NothingGenerated) as error:
+        raise _fail(str(error)) from error
+    _print_table("generate", generate_summary(report), settings.run_dir)
 
 
 @app.command()

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from pipeline.env.probe import probe_catalog
+from pipeline.generate.stage import generate_queries
 from pipeline.settings import Settings
 from pipeline.specs.collect import collect_catalog
 
@@ -18,4 +19,5 @@ async def run_pipeline(settings: Settings, *, specs: list[str] | None = None) ->
     reports: dict[str, Any] = {}
     reports["collect"] = await collect_catalog(specs, settings)
     reports["probe"] = await probe_catalog(settings)
+    reports["generate"] = await generate_queries(settings)
     return reports

@@ -162,6 +162,41 @@ class EnvSettings(_Section):
     simulation: SimulationSettings = Field(default_factory=SimulationSettings)
 
 
+class GenerateSettings(_Section):
+    """Instruction generation: which API sets to sample and how to ask the writer about them."""
+
+    per_group: dict[str, int] = Field(
+        default_factory=lambda: {"G1": 10, "G2": 10, "G3": 10}, description="API sets per group"
+    )
+    instructions_per_set: int = Field(default=10, ge=1, le=50, description="asked of the writer per set")
+    min_tools: int = Field(default=2, ge=2, description="tools per G2 / G3 set, at least")
+    max_tools: int = Field(default=5, ge=2, description="tools per G2 / G3 set, at most")
+    max_apis_per_tool: int = Field(default=3, ge=1, description="per tool in G2 / G3 sets")
+    max_apis_g1: int = Field(default=12, ge=1, description="cap on a huge tool's APIs in G1")
+    prefer_feeding: bool = Field(default=True, description="favour APIs whose outputs feed inputs")
+    seed: int | None = Field(default=None, description="sampling seed (default: the run's seed)")
+    seeds_in_prompt: int = Field(default=3, ge=0, le=12, description="seed examples shown per prompt")
+    description_chars: int = Field(default=512, ge=16, description="descriptions cut to this in prompts")
+    temperature: float = Field(default=0.7, ge=0, le=2)
+    max_tokens: int = Field(default=4096, ge=64)
+    concurrency: int = Field(default=8, ge=1, description="writer requests in flight at once")
+    dedup_threshold: float = Field(default=0.92, ge=-1, le=1, description="cosine at which a query is a near duplicate")
+    embedding_model: str | None = Field(
+        default=None,
+        description="sentence-transformers model path or name for near-duplicate detection "
+        "(default: a hashing embedder, no model)",
+    )
+
+    @model_validator(mode="after")
+    def _tool_range(self) -> GenerateSettings:
+        if self.max_tools < self.min_tools:
+            raise ValueError("max_tools must be at least min_tools")
+        unknown = set(self.per_group) - {"G1", "G2", "G3"}
+        if unknown:
+            raise ValueError(f"per_group: unknown groups {sorted(unknown)} (use G1, G2, G3)")
+        return self
+
+
 LLM_ROLES = ("writer", "policy", "judge", "simulator")
 DEFAULT_LLM_MODEL = "gpt-4o-mini"
 
@@ -275,6 +310,7 @@ class Settings(BaseSettings):
     collect: CollectSettings = Field(default_factory=CollectSettings)
     env: EnvSettings = Field(default_factory=EnvSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
+    generate: GenerateSettings = Field(default_factory=GenerateSettings)
     schedules: list[ScheduleSpec] = Field(default_factory=list)
     serve_limit: int = Field(default=1, ge=1, description="scheduled runs in flight at once")
 

@@ -84,3 +84,9 @@ class ModelError(Exception):
         super().__init__(message)
         self.status = status
         self.retryable = retryable
+
+
+def model_usage(model: object) -> dict[str, dict[str, Any]]:
+    """Per-role usage of a model that keeps figures (requests, tokens, cost, cache hits); else {}."""
+    stats = getattr(model, "stats", None)
+    return stats() if callable(stats) else {}

@@ -1,0 +1,393 @@
+"""The generate stage: sample API sets, ask the instruction writer about each, keep good queries.
+
+For every sampled set the writer (role ``writer``) gets the prompt of :mod:`pipeline.generate.prompt`;
+its reply is parsed (:func:`parse_instructions`), items naming APIs outside the set are dropped
+as hallucinated (:func:`check_relevant_apis`), then exact and near duplicates of queries kept
+earlier in the run (:class:`Deduplicator`). A reply with no readable instruction is asked again
+once (``sample_index`` 1, so a cache does not replay it); a second failure goes to
+``queries/failed.jsonl`` with the raw text.
+
+Files under ``<run>/queries/``: ``G1.jsonl`` / ``G2.jsonl`` / ``G3.jsonl`` (ToolBench's query
+format plus ``group``, ``api_set_id``, ``model``, ``seed`` and ``relevant_api_ids``),
+``dropped.jsonl`` (every dropped item and why), ``failed.jsonl`` and ``sets.jsonl`` (one line
+per finished set with its counts: the resume log). A rerun skips the sets in ``sets.jsonl``;
+records of a set that never reached it (a crash) are removed first. Replies are processed in
+sampling order, so query ids and dedup decisions do not depend on which reply came first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from pipeline.generate.dedup import Deduplicator, HashingEmbedder, SentenceTransformerEmbedder
+from pipeline.generate.offline_writer import MODEL_NAME as OFFLINE_MODEL_NAME
+from pipeline.generate.offline_writer import OfflineInstructionWriter
+from pipeline.generate.parse import allowed_apis, check_relevant_apis, parse_instructions
+from pipeline.generate.prompt import build_writer_messages, set_members
+from pipeline.generate.sampling import ApiSet, SamplingSettings, sample_api_sets
+from pipeline.io import JsonlAppender, read_jsonl, write_jsonl
+from pipeline.llm.types import ChatModel, ChatReply, ChatRequest, ModelError, close_chat_model, model_usage
+from pipeline.manifest import now_iso, record_stage
+from pipeline.models import Api, Tool
+from pipeline.settings import Settings
+from pipeline.specs.catalog import iter_tools, load_graph
+
+log = logging.getLogger(__name__)
+
+GROUPS = ("G1", "G2", "G3")
+QUERIES_DIR = "queries"
+
+
+class NothingGenerated(Exception):
+    """The stage produced no query at all (the message says why)."""
+
+
+class GroupCounts(BaseModel):
+    sets: int = 0
+    made: int = 0
+    kept: int = 0
+    dropped: int = 0
+    failed_sets: int = 0
+
+
+class GenerateReport(BaseModel):
+    """Totals over every set of the run folder (earlier, resumed runs included), except
+    ``model_calls``/``tokens``/``sets_skipped`` which are this invocation's."""
+
+    sets_sampled: int = 0
+    sets_skipped: int = 0
+    made: int = 0
+    kept: int = 0
+    dropped: dict[str, int] = Field(default_factory=dict)
+    failed_sets: int = 0
+    per_group: dict[str, GroupCounts] = Field(default_factory=dict)
+    sampler_reasons: dict[str, str] = Field(default_factory=dict)
+    model: str = ""
+    model_calls: int = 0
+    llm_usage: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="per role: requests, retries, tokens, cost, cache hits"
+    )
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    seconds: float = 0.0
+
+
+class _Paths:
+    def __init__(self, run_dir: Path) -> None:
+        self.folder = Path(run_dir) / QUERIES_DIR
+        self.sets = self.folder / "sets.jsonl"
+        self.dropped = self.folder / "dropped.jsonl"
+        self.failed = self.folder / "failed.jsonl"
+
+    def group(self, group: str) -> Path:
+        return self.folder / f"{group}.jsonl"
+
+
+def _reason_kind(reason: str) -> str:
+    """The counted category of a drop reason (the full text goes to dropped.jsonl)."""
+    for prefix, kind in (
+        ("hallucinated", "hallucinated API"),
+        ("exact duplicate", "exact duplicate"),
+        ("near duplicate", "near duplicate"),
+        ("no relevant APIs", "no relevant APIs"),
+        ("empty text", "empty query"),
+    ):
+        if reason.startswith(prefix):
+            return kind
+    return "unreadable item"
+
+
+def _api_record(tool: Tool, api: Api) -> dict[str, Any]:
+    """ToolBench's api_list record, plus our ids."""
+    return {
+        "category_name": tool.category,
+        "tool_name": tool.tool_name,
+        "api_name": api.name,
+        "api_description": api.description,
+        "required_parameters": [p.dump() for p in api.required_parameters],
+        "optional_parameters": [p.dump() for p in api.optional_parameters],
+        "method": api.method,
+        "template_response": api.template_response,
+        "tool_id": tool.id,
+        "api_id": api.id,
+    }
+
+
+def _sampling_settings(settings: Settings, groups: list[str] | None, per_group: int | None) -> SamplingSettings:
+    gen = settings.generate
+    wanted = dict(gen.per_group)
+    if groups is not None:
+        wanted = {g: (per_group if per_group is not None else wanted.get(g, 0)) for g in groups}
+    elif per_group is not None:
+        wanted = dict.fromkeys(GROUPS, per_group)
+    return SamplingSettings(
+        per_group=wanted,
+        min_tools=gen.min_tools,
+        max_tools=gen.max_tools,
+        max_apis_per_tool=gen.max_apis_per_tool,
+        max_apis_g1=gen.max_apis_g1,
+        prefer_feeding=gen.prefer_feeding,
+        seed=gen.seed if gen.seed is not None else settings.seed,
+    )
+
+
+def _embedder(settings: Settings) -> Any:
+    path = settings.generate.embedding_model
+    return SentenceTransformerEmbedder(path) if path else HashingEmbedder()
+
+
+def _drop_unfinished(paths: _Paths, done: set[str]) -> None:
+    """Remove records of sets that are not in the resume log (a run that stopped mid-set)."""
+    for path in [paths.group(g) for g in GROUPS] + [paths.dropped, paths.failed]:
+        if not path.is_file():
+            continue
+        records = list(read_jsonl(path))
+        kept = [r for r in records if r.get("api_set_id") in done]
+        if len(kept) != len(records):
+            write_jsonl(path, kept)
+
+
+class _Usage:
+    def __init__(self) -> None:
+        self.calls = 0
+        self.prompt_tokens = 0
+        self.completion_tokens = 0
+
+    def add(self, reply: ChatReply) -> None:
+        if not reply.cached:
+            self.calls += 1
+        self.prompt_tokens += reply.usage.prompt_tokens
+        self.completion_tokens += reply.usage.completion_tokens
+
+
+async def _ask(model: ChatModel, api_set: ApiSet, tools_by_id: dict[str, Tool], settings: Settings,
+               usage: _Usage, limit: asyncio.Semaphore) -> dict[str, Any]:
+    """The writer's parsed answer for one set: instructions, problems, raw texts, or an error."""
+    gen = settings.generate
+    messages = build_writer_messages(
+        api_set, tools_by_id, count=gen.instructions_per_set, seeds=gen.seeds_in_prompt,
+        description_chars=gen.description_chars,
+    )
+    raws: list[str] = []
+    model_name = ""
+    for attempt in range(2):  # a reply that does not parse is asked again once
+        request = ChatRequest(role="writer", messages=messages, temperature=gen.temperature,
+                              max_tokens=gen.max_tokens, sample_index=attempt)
+        try:
+            async with limit:
+                reply = await model.chat(request)
+        except ModelError as error:
+            return {"error": str(error), "raws": raws, "model": model_name}
+        usage.add(reply)
+        model_name = reply.model or model_name
+        text = reply.content or ""
+        raws.append(text)
+        items, problems = parse_instructions(text)
+        if items:
+            return {"items": items, "problems": problems, "raws": raws, "model": model_name}
+        log.info("%s: writer reply not readable (attempt %d): %s", api_set.id, attempt + 1, problems)
+    return {"error": "no readable instruction in the reply (asked twice)", "raws": raws, "model": model_name}
+
+
+class _Outputs:
+    """The stage's files, the deduplicator and the query-id counter; settles one set at a time."""
+
+    def __init__(self, paths: _Paths, dedup: Deduplicator, tools_by_id: dict[str, Tool], *,
+                 next_id: int, seed: int) -> None:
+        self.groups = {g: JsonlAppender(paths.group(g)) for g in GROUPS}
+        self.dropped = JsonlAppender(paths.dropped)
+        self.failed = JsonlAppender(paths.failed)
+        self.sets = JsonlAppender(paths.sets)
+        self.dedup = dedup
+        self.tools_by_id = tools_by_id
+        self.next_id = next_id
+        self.seed = seed
+
+    def close(self) -> None:
+        for appender in [*self.groups.values(), self.dropped, self.failed, self.sets]:
+            appender.close()
+
+    def settle(self, api_set: ApiSet, answer: dict[str, Any], default_name: str) -> dict[str, Any]:
+        """Filter one set's instructions, write what is kept and dropped; the set's resume record
+        (written last, so a set is finished only once everything of it is on disk)."""
+        model_name = answer.get("model") or default_name
+        summary: dict[str, Any] = {"api_set_id": api_set.id, "group": api_set.group,
+                                   "made": 0, "kept": 0, "dropped": {}, "failed": False}
+        if "error" in answer:
+            self.failed.write({"api_set_id": api_set.id, "group": api_set.group, "model": model_name,
+                               "error": answer["error"], "raw": answer["raws"]})
+            summary["failed"] = True
+            self.sets.write(summary)
+            return summary
+        members = set_members(api_set, self.tools_by_id)
+        sampled = {t.id: t for t, _ in members}
+        allowed = allowed_apis(
+            [t.model_copy(update={"api_list": [a for tt, a in members if tt.id == t.id]}) for t in sampled.values()]
+        )
+        names = {(t.id, a.id): [t.tool_name, a.name] for t, a in members}
+        drops: Counter[str] = Counter()
+
+        def drop(query: str, reason: str, apis: Any = None) -> None:
+            kind = _reason_kind(reason)
+            drops[kind] += 1
+            self.dropped.write({"api_set_id": api_set.id, "group": api_set.group, "query": query,
+                                "relevant APIs": apis, "reason": reason, "kind": kind})
+
+        for problem in answer["problems"]:
+            drop("", problem)
+        checked = []
+        for item in answer["items"]:
+            resolved, why = check_relevant_apis(item, allowed)
+            if resolved is None:
+                drop(item.query, why or "no relevant APIs", [list(p) for p in item.relevant_apis])
+            else:
+                checked.append((item, resolved))
+        verdicts = self.dedup.filter([item.query for item, _ in checked])
+        api_list = [_api_record(t, a) for t, a in members]
+        for (item, resolved), verdict in zip(checked, verdicts):
+            if verdict is not None:
+                drop(item.query, verdict, [names[p] for p in resolved])
+                continue
+            self.groups[api_set.group].write({
+                "query": item.query,
+                "query_id": self.next_id,
+                "api_list": api_list,
+                "relevant APIs": [names[p] for p in resolved],
+                "relevant_api_ids": [list(p) for p in resolved],
+                "group": api_set.group,
+                "api_set_id": api_set.id,
+                "model": model_name,
+                "seed": self.seed,
+            })
+            self.next_id += 1
+            summary["kept"] += 1
+        summary["made"] = len(answer["items"]) + len(answer["problems"])
+        summary["dropped"] = dict(drops)
+        self.sets.write(summary)
+        return summary
+
+
+async def generate_queries(
+    settings: Settings,
+    *,
+    run_dir: Path | None = None,
+    groups: list[str] | None = None,
+    per_group: int | None = None,
+    model: ChatModel | None = None,
+) -> GenerateReport:
+    """Write ``queries/<group>.jsonl`` for the run's catalog; see the module docstring.
+
+    ``model`` defaults to the configured writer (the offline rule-based writer for
+    ``llm.backend = "offline"``). Raises :class:`NothingGenerated` if the run folder ends with
+    no query at all.
+    """
+    started, clock = now_iso(), time.perf_counter()
+    run_dir = Path(run_dir or settings.run_dir)
+    tools = list(iter_tools(run_dir))
+    graph = load_graph(run_dir)
+    tools_by_id = {t.id: t for t in tools}
+    sets, reasons = sample_api_sets(tools, graph, _sampling_settings(settings, groups, per_group))
+    seed = settings.generate.seed if settings.generate.seed is not None else settings.seed
+
+    paths = _Paths(run_dir)
+    paths.folder.mkdir(parents=True, exist_ok=True)
+    finished = {r["api_set_id"]: r for r in read_jsonl(paths.sets)} if paths.sets.is_file() else {}
+    _drop_unfinished(paths, set(finished))
+    todo = [s for s in sets if s.id not in finished]
+
+    dedup = Deduplicator(_embedder(settings), settings.generate.dedup_threshold)
+    next_id = 1
+    for group in GROUPS:
+        if paths.group(group).is_file():
+            previous = list(read_jsonl(paths.group(group)))
+            dedup.filter([r["query"] for r in previous])
+            next_id = max([next_id] + [int(r["query_id"]) + 1 for r in previous])
+
+    owned = model is None
+    if model is None:
+        from pipeline.llm.factory import build_chat_model
+
+        built = build_chat_model(settings, run_dir=run_dir)
+        # not `or`: the cached model defines __len__, and an empty cache is falsy
+        model = built if built is not None else OfflineInstructionWriter()
+    default_name = (
+        OFFLINE_MODEL_NAME if settings.llm.backend == "offline" and owned else settings.llm.model_for("writer")
+    )
+    usage = _Usage()
+    limit = asyncio.Semaphore(settings.generate.concurrency)
+    chunk = settings.generate.concurrency * 4  # results are written in order, a chunk at a time
+    out = _Outputs(paths, dedup, tools_by_id, next_id=next_id, seed=seed)
+    try:
+        for start in range(0, len(todo), chunk):
+            batch = todo[start : start + chunk]
+            answers = await asyncio.gather(*(_ask(model, s, tools_by_id, settings, usage, limit) for s in batch))
+            for api_set, answer in zip(batch, answers):
+                finished[api_set.id] = out.settle(api_set, answer, default_name)
+        llm_usage = model_usage(model)
+    finally:
+        out.close()
+        if owned:
+            await close_chat_model(model)
+
+    report = _totals(finished, sets, reasons)
+    report.sets_skipped = len(sets) - len(todo)
+    report.model = default_name
+    report.model_calls = usage.calls
+    report.llm_usage = llm_usage
+    report.prompt_tokens = usage.prompt_tokens
+    report.completion_tokens = usage.completion_tokens
+    report.seconds = round(time.perf_counter() - clock, 3)
+    record_stage(run_dir, "generate", {"started": started, "finished": now_iso(), **report.model_dump()}, settings)
+    log.info("generated %d queries (%d made, dropped %s) from %d API sets",
+             report.kept, report.made, report.dropped, len(finished))
+    if report.kept == 0:
+        why = "; ".join(reasons.values()) or "every instruction was dropped or every reply failed"
+        raise NothingGenerated(f"no queries generated: {why} (see {paths.dropped} and {paths.failed})")
+    return report
+
+
+def _totals(finished: dict[str, dict[str, Any]], sets: list[ApiSet], reasons: dict[str, str]) -> GenerateReport:
+    report = GenerateReport(sets_sampled=len(sets), sampler_reasons=dict(reasons))
+    dropped: Counter[str] = Counter()
+    per_group: dict[str, GroupCounts] = {}
+    for record in finished.values():
+        counts = per_group.setdefault(record["group"], GroupCounts())
+        counts.sets += 1
+        counts.made += record["made"]
+        counts.kept += record["kept"]
+        counts.dropped += sum(record["dropped"].values())
+        counts.failed_sets += int(record["failed"])
+        dropped.update(record["dropped"])
+    report.per_group = dict(sorted(per_group.items()))
+    report.made = sum(c.made for c in per_group.values())
+    report.kept = sum(c.kept for c in per_group.values())
+    report.failed_sets = sum(c.failed_sets for c in per_group.values())
+    report.dropped = dict(dropped)
+    return report
+
+
+def generate_summary(report: GenerateReport) -> dict[str, Any]:
+    """The figures the CLI prints."""
+    figures: dict[str, Any] = {
+        "API sets (sampled / resumed)": f"{report.sets_sampled} / {report.sets_skipped}",
+        "instructions made": report.made,
+        "kept": report.kept,
+        "dropped": report.dropped or 0,
+        "failed sets": report.failed_sets,
+    }
+    for group, counts in report.per_group.items():
+        figures[f"{group} kept / made"] = f"{counts.kept} / {counts.made}"
+    for group, reason in report.sampler_reasons.items():
+        figures[f"{group} not sampled"] = reason
+    figures["model (calls, tokens)"] = (
+        f"{report.model} ({report.model_calls}, {report.prompt_tokens + report.completion_tokens})"
+    )
+    figures["seconds"] = report.seconds
+    return figures

@@ -1,0 +1,1 @@
+"""Function schemas, names and prompts the search (DFSDT / ReACT) shows the model."""

@@ -6,6 +6,7 @@ from typing import Any
 
 from prefect import flow
 
+from flows.annotate import annotate_flow
 from flows.collect import collect_flow
 from flows.common import resolve_settings
 from flows.env import probe_flow
@@ -26,4 +27,5 @@ async def pipeline_flow(
     reports["collect"] = await collect_flow(sources=specs, settings=settings)
     reports["probe"] = await probe_flow(settings=settings)
     reports["generate"] = await generate_flow(settings=settings)
+    reports["annotate"] = await annotate_flow(settings=settings)
     return reports

@@ -148,8 +148,9 @@ def run(
     ] = None,
     engine: EngineOption = Engine.prefect,
 ) -> None:
-    """Run every stage end to end (today: collect, probe every API, generate instructions) on the bundled specs, offline by default."""
+    """Run every stage end to end (today: collect, probe every API, generate instructions, annotate solution paths) on the bundled specs, offline by default."""
     from pipeline.generate.stage import NothingGenerated, generate_summary
+    from pipeline.search.stage import NothingAnnotated, annotate_summary
     from pipeline.specs.collect import NothingCollected, collect_summary
 
     settings = _settings(config, out)
@@ -166,11 +167,12 @@ def run(
     except NothingCollected as error:
         _show_errors(settings.run_dir)
         raise _fail(str(error)) from error
-    except NothingGenerated as error:
+    except (NothingGenerated, NothingAnnotated) as error:
         raise _fail(str(error)) from error
     _print_table("collect", collect_summary(results["collect"]), settings.run_dir)
     _print_table("probe", probe_summary(results["probe"]), settings.run_dir)
     _print_table("generate", generate_summary(results["generate"]), settings.run_dir)
+    _print_table("annotate", annotate_summary(results["annotate"]), settings.run_dir)
     console.print(f"[green]done[/green]: {settings.run_dir}/manifest.json")
 
 
@@ -206,6 +208,70 @@ def generate(
     except (CatalogMissing, NothingGenerated) as error:
         raise _fail(str(error)) from error
     _print_table("generate", generate_summary(report), settings.run_dir)
+
+
+class Algorithm(str, Enum):
+    dfsdt = "dfsdt"
+    react = "react"
+
+
+@app.command()
+def annotate(
+    config: ConfigOption = None,
+    out: OutOption = None,
+    algorithm: Annotated[
+        Algorithm | None, typer.Option("--algorithm", help="DFSDT tree search or the ReACT chain (default: annotate.algorithm)")
+    ] = None,
+    width: Annotated[int | None, typer.Option("--width", min=1, help="DFSDT children per node")] = None,
+    queries: Annotated[
+        list[Path] | None,
+        typer.Option("--queries", help="ToolBench-format query files (JSON list or JSONL) instead of queries/G*.jsonl"),
+    ] = None,
+    export_toolbench: Annotated[
+        Path | None,
+        typer.Option("--export-toolbench", help="afterwards, write the trajectories as ToolBench answer files into DIR"),
+    ] = None,
+    engine: EngineOption = Engine.prefect,
+) -> None:
+    """Search a solution path for every query (DFSDT or ReACT, calling the APIs); writes trajectories/<group>.jsonl."""
+    from pipeline.search.stage import NothingAnnotated, annotate_summary
+    from pipeline.specs.catalog import CatalogMissing
+
+    settings = _settings(config, out)
+    chosen = algorithm.value if algorithm is not None else None
+    files = list(queries) if queries else None
+    try:
+        if engine is Engine.prefect:
+            from flows.annotate import annotate_flow
+
+            report = asyncio.run(annotate_flow(settings=settings, query_files=[str(f) for f in files] if files else None,
+                                               algorithm=chosen, width=width))
+        else:
+            report = asyncio.run(_annotate_with_progress(settings, files, chosen, width))
+    except (CatalogMissing, NothingAnnotated) as error:
+        raise _fail(str(error)) from error
+    except ValueError as error:  # an unreadable query file
+        raise _fail(str(error)) from error
+    _print_table("annotate", annotate_summary(report), settings.run_dir)
+    if export_toolbench is not None:
+        from pipeline.search.stage import read_trajectories
+        from pipeline.search.toolbench_export import export_toolbench_answers
+
+        count = export_toolbench_answers(read_trajectories(settings.run_dir).values(), export_toolbench)
+        console.print(f"wrote {count} ToolBench answer files to {export_toolbench}")
+
+
+async def _annotate_with_progress(
+    settings: Settings, files: list[Path] | None, algorithm: str | None, width: int | None
+) -> Any:
+    from pipeline.search.stage import annotate_queries
+
+    with _progress() as progress:
+        task = progress.add_task("searching", total=None)
+        return await annotate_queries(
+            settings, query_files=files, algorithm=algorithm, width=width,
+            progress=lambda done, total: progress.update(task, completed=done, total=total),
+        )
 
 
 @app.command()

@@ -10,6 +10,7 @@ from typing import Any
 
 from pipeline.env.probe import probe_catalog
 from pipeline.generate.stage import generate_queries
+from pipeline.search.stage import annotate_queries
 from pipeline.settings import Settings
 from pipeline.specs.collect import collect_catalog
 
@@ -20,4 +21,5 @@ async def run_pipeline(settings: Settings, *, specs: list[str] | None = None) ->
     reports["collect"] = await collect_catalog(specs, settings)
     reports["probe"] = await probe_catalog(settings)
     reports["generate"] = await generate_queries(settings)
+    reports["annotate"] = await annotate_queries(settings)
     return reports

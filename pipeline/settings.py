@@ -197,6 +197,23 @@ class GenerateSettings(_Section):
         return self
 
 
+class AnnotateSettings(_Section):
+    """Solution paths: the search (DFSDT or ReACT) run over every query."""
+
+    algorithm: Literal["dfsdt", "react"] = Field(default="dfsdt", description="DFSDT tree search or the ReACT chain")
+    width: int = Field(default=2, ge=1, description="DFSDT: children tried per node (ToolBench: 2)")
+    max_depth: int = Field(default=6, ge=1, description="steps (model replies) on one path, at most")
+    max_model_calls: int = Field(default=200, ge=1, description="per query (ToolBench: 200)")
+    max_api_calls: int | None = Field(default=None, ge=1, description="per query; None = no limit")
+    restarts: int = Field(default=0, ge=0, description="ReACT: new chains after a failed one (CoT@n = n-1)")
+    concurrency: int = Field(default=16, ge=1, description="queries searched at once")
+    observation_chars: int = Field(default=1024, ge=64, description="observation length shown to the policy")
+    temperature: float = Field(default=1.0, ge=0, le=2)
+    include_failed_in_training: bool = Field(
+        default=False, description="mark failed searches as training data too (ToolBench does; default off)"
+    )
+
+
 LLM_ROLES = ("writer", "policy", "judge", "simulator")
 DEFAULT_LLM_MODEL = "gpt-4o-mini"
 
@@ -311,6 +328,7 @@ class Settings(BaseSettings):
     env: EnvSettings = Field(default_factory=EnvSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
     generate: GenerateSettings = Field(default_factory=GenerateSettings)
+    annotate: AnnotateSettings = Field(default_factory=AnnotateSettings)
     schedules: list[ScheduleSpec] = Field(default_factory=list)
     serve_limit: int = Field(default=1, ge=1, description="scheduled runs in flight at once")
 

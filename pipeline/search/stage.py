@@ -1,0 +1,431 @@
+"""The annotate stage: search a solution path (DFSDT or ReACT) for every query, calling the APIs.
+
+Queries come from ``<run>/queries/G*.jsonl`` (the generate stage) or from files in ToolBench's
+query format (a JSON list such as ``G1_query.json``, or JSONL). Each query's ``api_list`` records
+are resolved against the run's catalog: by our ``tool_id``/``api_id`` when present, else by tool
+name + API name compared case-, space- and punctuation-insensitively. Unresolved records are kept
+with the trajectory; a query with none resolved is skipped with its reason. As in ToolBench, the
+policy sees every API of the query's ``api_list``, not only the relevant ones.
+
+All searches share one environment (one sandbox, one response cache) and run ``concurrency`` at a
+time, each with its own ``client_id``. Every finished search is appended at once to
+``<run>/trajectories/<group or file stem>.jsonl`` (the :class:`~pipeline.search.tree.Trajectory`
+plus ``group``, ``model``, ``training`` and the search settings), so a killed run loses only the
+searches in flight: a rerun reads those files (a torn last line is ignored) and skips the query
+ids already there. A search that never reaches ``give_answer`` is written too, with
+``finish_type = "give_up"`` and ``training = false`` (unless ``include_failed_in_training``).
+A query whose search raised a model error is not written, so a rerun tries it again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from pipeline.io import JsonlAppender, loads, read_jsonl
+from pipeline.llm.types import ChatModel, ModelError, close_chat_model, model_usage
+from pipeline.manifest import now_iso, record_stage
+from pipeline.models import Api, Tool
+from pipeline.search.dfsdt import DFSDTSearch, SearchBase
+from pipeline.search.functions import FunctionCatalog
+from pipeline.search.react import ReActSearch
+from pipeline.settings import AnnotateSettings, Settings
+from pipeline.specs.catalog import iter_tools
+
+log = logging.getLogger(__name__)
+
+TRAJECTORIES_DIR = "trajectories"
+QUERIES_DIR = "queries"
+
+Progress = Callable[[int, int], None]
+
+
+class NothingAnnotated(Exception):
+    """There was no query to annotate at all (the message says where it looked)."""
+
+
+@dataclass
+class QueryItem:
+    """One query to search, with the catalog APIs its ``api_list`` resolved to."""
+
+    query_id: Any
+    query: str
+    group: str  # the output file's stem: the query's group, else its file's stem
+    pairs: list[tuple[Tool, Api]] = field(default_factory=list)
+    unresolved: list[list[str]] = field(default_factory=list)
+    relevant: Any = None
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.group, str(self.query_id))
+
+
+class GroupFigures(BaseModel):
+    queries: int = 0
+    answered: int = 0
+    failed: int = 0
+
+
+class AnnotateReport(BaseModel):
+    """Totals over every trajectory of this stage's queries (earlier, resumed runs included);
+    ``resumed``, ``searched``, ``errors``, ``llm_usage`` and ``seconds`` are this invocation's."""
+
+    algorithm: str = "dfsdt"
+    model: str = ""
+    queries: int = 0
+    answered: int = 0
+    failed: int = 0
+    answered_calls_ok: int = Field(default=0, description="answered with every call on the chosen path OK")
+    skipped: int = 0
+    skipped_reasons: dict[str, int] = Field(default_factory=dict)
+    unresolved_apis: int = 0
+    errors: int = 0
+    resumed: int = 0
+    searched: int = 0
+    per_group: dict[str, GroupFigures] = Field(default_factory=dict)
+    backtracking_trees: int = 0
+    mean_model_calls: float = 0.0
+    mean_api_calls: float = 0.0
+    mean_nodes: float = 0.0
+    mean_backtracks: float = 0.0
+    cache_hits: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    llm_usage: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    environment: dict[str, Any] = Field(default_factory=dict)
+    seconds: float = 0.0
+
+
+# --- reading queries --------------------------------------------------------------------------
+
+
+def _norm(name: Any) -> str:
+    return re.sub(r"[^0-9a-z]+", "", str(name or "").lower())
+
+
+class _Resolver:
+    """Finds catalog APIs for ToolBench ``api_list`` records."""
+
+    def __init__(self, tools: Iterable[Tool]) -> None:
+        self.by_ids: dict[tuple[str, str], tuple[Tool, Api]] = {}
+        self.by_names: dict[tuple[str, str], tuple[Tool, Api]] = {}
+        for tool in tools:
+            for api in tool.api_list:
+                self.by_ids[(tool.id, api.id)] = (tool, api)
+                for tool_name in {tool.tool_name, tool.standardized_name or "", tool.id}:
+                    if tool_name:
+                        self.by_names.setdefault((_norm(tool_name), _norm(api.name)), (tool, api))
+
+    def resolve(self, record: dict[str, Any]) -> tuple[Tool, Api] | None:
+        found = self.by_ids.get((str(record.get("tool_id")), str(record.get("api_id"))))
+        if found is None:
+            found = self.by_names.get((_norm(record.get("tool_name")), _norm(record.get("api_name"))))
+        return found
+
+
+def _read_query_file(path: Path) -> list[dict[str, Any]]:
+    """A ToolBench query file: a JSON list (``G1_query.json``) or JSONL."""
+    text = path.read_bytes()
+    if text.lstrip().startswith(b"["):
+        records = loads(text)
+    else:
+        records = list(read_jsonl(path))
+    if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+        raise ValueError(f"{path}: not a list of query objects")
+    return records
+
+
+def _default_query_files(run_dir: Path) -> list[Path]:
+    return sorted((Path(run_dir) / QUERIES_DIR).glob("G*.jsonl"))
+
+
+def load_query_items(
+    files: list[Path], tools: Iterable[Tool]
+) -> tuple[list[QueryItem], Counter[str], int]:
+    """The queries of ``files`` with their APIs resolved; skip reasons; unresolved API records."""
+    resolver = _Resolver(tools)
+    items: list[QueryItem] = []
+    skipped: Counter[str] = Counter()
+    unresolved_total = 0
+    seen: set[tuple[str, str]] = set()
+    for path in files:
+        for number, record in enumerate(_read_query_file(path), start=1):
+            group = str(record.get("group") or path.stem)
+            item = QueryItem(
+                query_id=record.get("query_id", f"{path.stem}-{number}"),
+                query=str(record.get("query") or "").strip(),
+                group=group,
+                relevant=record.get("relevant APIs"),
+            )
+            if item.key in seen:
+                skipped["duplicate query id"] += 1
+                continue
+            seen.add(item.key)
+            if not item.query:
+                skipped["empty query"] += 1
+                continue
+            used: set[tuple[str, str]] = set()
+            for api_record in record.get("api_list") or []:
+                found = resolver.resolve(api_record) if isinstance(api_record, dict) else None
+                if found is None:
+                    item.unresolved.append(
+                        [str(api_record.get("tool_name")), str(api_record.get("api_name"))]
+                        if isinstance(api_record, dict) else [str(api_record), ""]
+                    )
+                    continue
+                if (found[0].id, found[1].id) not in used:
+                    used.add((found[0].id, found[1].id))
+                    item.pairs.append(found)
+            unresolved_total += len(item.unresolved)
+            if not item.pairs:
+                skipped["no API of its api_list is in the catalog"] += 1
+                log.info("%s %s skipped: none of its APIs is in the catalog (%s)", group, item.query_id,
+                         item.unresolved[:3])
+                continue
+            items.append(item)
+    return items, skipped, unresolved_total
+
+
+def read_trajectories(run_dir: Path) -> dict[tuple[str, str], dict[str, Any]]:
+    """Every finished trajectory of the run, keyed by (output stem, query id)."""
+    folder = Path(run_dir) / TRAJECTORIES_DIR
+    done: dict[tuple[str, str], dict[str, Any]] = {}
+    for path in sorted(folder.glob("*.jsonl")) if folder.is_dir() else []:
+        for record in read_jsonl(path):
+            done[(path.stem, str(record.get("query_id")))] = record
+    return done
+
+
+# --- searching ----------------------------------------------------------------------------------
+
+
+def _search(item: QueryItem, policy: ChatModel, environment: Any, cfg: AnnotateSettings,
+            algorithm: str, width: int) -> SearchBase:
+    catalog = FunctionCatalog(item.pairs)
+    common: dict[str, Any] = {
+        "max_depth": cfg.max_depth,
+        "max_model_calls": cfg.max_model_calls,
+        "max_api_calls": cfg.max_api_calls,
+        "observation_chars": cfg.observation_chars,
+        "client_id": f"annotate:{item.group}:{item.query_id}",
+        "temperature": cfg.temperature,
+    }
+    if algorithm == "react":
+        return ReActSearch(policy, environment, catalog, restarts=cfg.restarts, **common)
+    return DFSDTSearch(policy, environment, catalog, width=width, **common)
+
+
+def _model_name(settings: Settings, model: ChatModel | None, built: ChatModel | None) -> str:
+    if model is not None:
+        return str(getattr(model, "model_name", None) or settings.llm.model_for("policy"))
+    if built is None:
+        from pipeline.llm.offline_policy import MODEL_NAME
+
+        return MODEL_NAME
+    return settings.llm.model_for("policy")
+
+
+async def annotate_queries(
+    settings: Settings,
+    *,
+    run_dir: Path | None = None,
+    query_files: list[Path] | None = None,
+    algorithm: str | None = None,
+    width: int | None = None,
+    model: ChatModel | None = None,
+    progress: Progress | None = None,
+) -> AnnotateReport:
+    """Write ``trajectories/<group>.jsonl`` for the run's queries; see the module docstring.
+
+    ``model`` (the caller closes it) defaults to the configured ``policy`` model, or the offline
+    rule-based policy for ``llm.backend = "offline"``. Raises :class:`NothingAnnotated` when
+    there is no query at all.
+    """
+    started, clock = now_iso(), time.perf_counter()
+    run_dir = Path(run_dir or settings.run_dir)
+    cfg = settings.annotate
+    algorithm = algorithm or cfg.algorithm
+    if algorithm not in ("dfsdt", "react"):
+        raise ValueError(f"algorithm {algorithm!r}: use dfsdt or react")
+    width = width if width is not None else cfg.width
+    files = [Path(f) for f in query_files] if query_files else _default_query_files(run_dir)
+    missing = [str(f) for f in files if not f.is_file()]
+    if missing:
+        raise NothingAnnotated(f"query file not found: {', '.join(missing)}")
+    if not files:
+        raise NothingAnnotated(f"no queries: {run_dir / QUERIES_DIR} has no G*.jsonl (run `toolgen generate` first)")
+
+    tools = list(iter_tools(run_dir))
+    items, skipped, unresolved = load_query_items(files, tools)
+    total_queries = len(items) + sum(skipped.values())
+    if total_queries == 0:
+        raise NothingAnnotated(f"no queries in {', '.join(str(f) for f in files)}")
+
+    done = read_trajectories(run_dir)
+    todo = [item for item in items if item.key not in done]
+    log.info("annotate: %d queries (%d done before, %d to search, %d skipped) with %s",
+             len(items), len(items) - len(todo), len(todo), sum(skipped.values()), algorithm)
+
+    built: ChatModel | None = None
+    policy = model
+    if policy is None:
+        from pipeline.llm.factory import build_chat_model
+        from pipeline.llm.offline_policy import OfflinePolicy
+
+        built = build_chat_model(settings, run_dir=run_dir)
+        # not `or`: the cached model defines __len__, and an empty cache is falsy
+        policy = built if built is not None else OfflinePolicy()
+    model_name = _model_name(settings, model, built)
+    search_settings = {"width": width if algorithm == "dfsdt" else 1, "max_depth": cfg.max_depth,
+                       "max_model_calls": cfg.max_model_calls, "max_api_calls": cfg.max_api_calls,
+                       "restarts": cfg.restarts if algorithm == "react" else 0}
+
+    folder = run_dir / TRAJECTORIES_DIR
+    appenders: dict[str, JsonlAppender] = {}
+    errors: Counter[str] = Counter()
+    finished = 0
+    every = max(1, len(todo) // 10)
+    environment_stats: dict[str, Any] = {}
+
+    async def one(item: QueryItem, environment: Any, limit: asyncio.Semaphore) -> None:
+        nonlocal finished
+        async with limit:
+            try:
+                trajectory = await _search(item, policy, environment, cfg, algorithm, width).run(
+                    item.query, item.query_id
+                )
+            except ModelError as error:
+                errors[f"model error: {error}"[:200]] += 1
+                log.warning("%s %s: search stopped by a model error: %s", item.group, item.query_id, error)
+                trajectory = None
+        finished += 1
+        if trajectory is not None:
+            record = {
+                **trajectory.model_dump(mode="json"),
+                "query_id": item.query_id,
+                "group": item.group,
+                "model": model_name,
+                "training": trajectory.succeeded or cfg.include_failed_in_training,
+                "search": search_settings,
+                "relevant APIs": item.relevant,
+                "unresolved_apis": item.unresolved,
+            }
+            if item.group not in appenders:
+                appenders[item.group] = JsonlAppender(folder / f"{item.group}.jsonl")
+            appenders[item.group].write(record)  # at once: a kill loses only searches in flight
+            done[item.key] = record
+        if progress is not None:
+            progress(finished, len(todo))
+        if finished % every == 0 or finished == len(todo):
+            log.info("annotate: %d / %d searched", finished, len(todo))
+
+    try:
+        if todo:
+            from pipeline.env.environment import open_environment
+
+            needed: dict[str, Tool] = {}
+            for item in todo:
+                for tool, _ in item.pairs:
+                    needed.setdefault(tool.id, tool)
+            async with open_environment(list(needed.values()), settings, run_dir=run_dir) as environment:
+                limit = asyncio.Semaphore(cfg.concurrency)
+                await asyncio.gather(*(one(item, environment, limit) for item in todo))
+                environment_stats = environment.stats()
+        llm_usage = model_usage(policy)
+    finally:
+        for appender in appenders.values():
+            appender.close()
+        if built is not None:
+            await close_chat_model(built)
+
+    report = _totals([done[item.key] for item in items if item.key in done], items, skipped)
+    report.algorithm = algorithm
+    report.model = model_name
+    report.queries = total_queries
+    report.unresolved_apis = unresolved
+    report.errors = sum(errors.values())
+    report.resumed = len(items) - len(todo)
+    report.searched = len(todo) - report.errors
+    report.llm_usage = llm_usage
+    report.environment = environment_stats
+    report.seconds = round(time.perf_counter() - clock, 3)
+    record_stage(run_dir, "annotate", {"started": started, "finished": now_iso(),
+                                       "query_files": [str(f) for f in files], "search": search_settings,
+                                       "model_errors": dict(errors), **report.model_dump()}, settings)
+    log.info("annotated %d queries: %d answered, %d failed, %d skipped",
+             report.answered + report.failed, report.answered, report.failed, report.skipped)
+    return report
+
+
+# --- figures ------------------------------------------------------------------------------------
+
+
+def path_calls_ok(record: dict[str, Any]) -> bool:
+    """Every API call on the chosen path returned without an error."""
+    nodes = {n["id"]: n for n in record.get("tree", {}).get("nodes", [])}
+    calls = [nodes[i] for i in record.get("chosen_path", []) if i in nodes and nodes[i]["kind"] == "call"]
+    return all(n.get("observation") is not None and not n["observation"].get("error") for n in calls)
+
+
+def _totals(records: list[dict[str, Any]], items: list[QueryItem], skipped: Counter[str]) -> AnnotateReport:
+    report = AnnotateReport(skipped=sum(skipped.values()), skipped_reasons=dict(skipped))
+    per_group: dict[str, GroupFigures] = {}
+    for item in items:
+        per_group.setdefault(item.group, GroupFigures()).queries += 1
+    sums: Counter[str] = Counter()
+    for record in records:
+        figures = per_group.setdefault(str(record.get("group")), GroupFigures())
+        counts = record.get("counts", {})
+        if record.get("finish_type") == "give_answer":
+            report.answered += 1
+            figures.answered += 1
+            report.answered_calls_ok += int(path_calls_ok(record))
+        else:
+            report.failed += 1
+            figures.failed += 1
+        for key in ("model_calls", "api_calls", "nodes", "backtracks", "cache_hits",
+                    "prompt_tokens", "completion_tokens"):
+            sums[key] += int(counts.get(key, 0))
+        report.backtracking_trees += int(counts.get("backtracks", 0) > 0)
+    report.per_group = dict(sorted(per_group.items()))
+    n = max(1, len(records))
+    report.mean_model_calls = round(sums["model_calls"] / n, 2)
+    report.mean_api_calls = round(sums["api_calls"] / n, 2)
+    report.mean_nodes = round(sums["nodes"] / n, 2)
+    report.mean_backtracks = round(sums["backtracks"] / n, 2)
+    report.cache_hits = sums["cache_hits"]
+    report.prompt_tokens = sums["prompt_tokens"]
+    report.completion_tokens = sums["completion_tokens"]
+    return report
+
+
+def annotate_summary(report: AnnotateReport) -> dict[str, Any]:
+    """The figures the CLI prints."""
+    searched = report.answered + report.failed
+    figures: dict[str, Any] = {
+        "algorithm / model": f"{report.algorithm} / {report.model}",
+        "queries (searched now / resumed / skipped)": f"{report.queries} ({report.searched} / {report.resumed} / {report.skipped})",
+        "answered": f"{report.answered} of {searched}",
+        "answered, every call on the path OK": report.answered_calls_ok,
+        "failed (give_up)": report.failed,
+        "backtracking trees": report.backtracking_trees,
+        "mean model calls / API calls / nodes": f"{report.mean_model_calls} / {report.mean_api_calls} / {report.mean_nodes}",
+    }
+    if report.skipped_reasons:
+        figures["skipped"] = report.skipped_reasons
+    if report.errors:
+        figures["model errors (retried on rerun)"] = report.errors
+    for group, counts in report.per_group.items():
+        figures[f"{group} answered / failed / queries"] = f"{counts.answered} / {counts.failed} / {counts.queries}"
+    figures["tokens"] = report.prompt_tokens + report.completion_tokens
+    figures["seconds"] = report.seconds
+    return figures

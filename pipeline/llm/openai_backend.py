@@ -29,6 +29,7 @@ from typing import Any, Self
 from urllib.parse import urlsplit, urlunsplit
 
 import openai
+from openai.types.chat import ChatCompletion
 
 from pipeline.llm.ratelimit import Clock, Sleep, TokenBucket, estimate_tokens
 from pipeline.llm.text_mode import parse_react, text_mode_messages, text_mode_stop
@@ -105,6 +106,9 @@ class OpenAIChatModel:
                 api_key=self._key or PLACEHOLDER_KEY,
                 max_retries=0,  # ours honour Retry-After and are counted
                 timeout=settings.timeout_s,
+                # aiohttp instead of httpx underneath: httpx was a quarter of a search
+                # step's CPU at 64 concurrent requests (benchmarks/annotate.py)
+                http_client=openai.DefaultAioHttpClient(timeout=settings.timeout_s),
             )
         self._client = client
         self._sleep = sleep
@@ -214,7 +218,12 @@ class OpenAIChatModel:
                 await self._token_bucket.acquire(estimate)
             # The SDK's timeout bounds each read; this bounds the whole answer (a trickling body).
             async with asyncio.timeout(self.settings.timeout_s):
-                completion = await self._client.chat.completions.create(**arguments)
+                # The body is plain JSON already: posting it directly skips the SDK's typed
+                # transform, a recursive walk of every message and tool that cost more CPU than
+                # the rest of a search step together (benchmarks/annotate.py).
+                completion = await self._client.post(
+                    "/chat/completions", cast_to=ChatCompletion, body=arguments
+                )
         if self._token_bucket is not None:
             usage = getattr(completion, "usage", None)
             if usage is not None:
@@ -269,7 +278,7 @@ class OpenAIChatModel:
             retryable = status in _RETRY_STATUSES or status >= 500
             retry_after = _retry_after(error.response.headers) if retryable else None
             return _Failure(f"HTTP {status} ({hint}): {detail}", status, retryable, retry_after)
-        if isinstance(error, (openai.APITimeoutError, TimeoutError)):
+        if isinstance(error, (openai.APITimeoutError, TimeoutError)) and not _could_not_connect(error):
             return _Failure(f"no answer within {self.settings.timeout_s:g} s", None, retryable=True)
         if isinstance(error, openai.APIConnectionError):
             cause = error.__cause__ or error
@@ -342,3 +351,10 @@ def _without_userinfo(url: str) -> str:
     if "@" not in parts.netloc:
         return url
     return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
+
+
+def _could_not_connect(error: Exception) -> bool:
+    """The aiohttp transport reports a refused connection as a connect *timeout*; tell them apart."""
+    cause = error.__cause__
+    text = str(cause or "")
+    return isinstance(cause, ConnectionRefusedError) or "Cannot connect to host" in text or "Connect call failed" in text

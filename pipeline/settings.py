@@ -105,7 +105,8 @@ class Credential(_Section):
         default=None, description="header or query parameter; default: the tool's declared scheme"
     )
     value_env: str | None = Field(default=None, description="environment variable holding the secret")
-    value: str | None = None
+    # SecretStr: masked in every dump (the manifest), repr and log line
+    value: SecretStr | None = None
 
 
 class SandboxSettings(_Section):

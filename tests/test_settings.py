@@ -69,3 +69,11 @@ def test_secrets_are_masked_in_the_manifest_copy() -> None:
     from pipeline.settings import _redact
 
     assert _redact({"llm": {"api_key": "sk-123", "model": "m"}}) == {"llm": {"api_key": "***", "model": "m"}}
+
+
+def test_an_inline_credential_is_masked_in_the_manifest_copy() -> None:
+    settings = load_settings(env={"credentials": {"weather": {"value": "s3cr3t-value", "value_env": "WEATHER_KEY"}}})
+    dumped = redacted_dump(settings)
+    assert "s3cr3t-value" not in str(dumped)
+    assert dumped["env"]["credentials"]["weather"]["value_env"] == "WEATHER_KEY"  # a name, not a secret
+    assert settings.env.credentials["weather"].value.get_secret_value() == "s3cr3t-value"

@@ -153,7 +153,7 @@ class CredentialResolver:
             if secret:
                 return secret
             if credential.value:
-                return credential.value
+                return credential.value.get_secret_value()
             self._warn_once(
                 tool_id,
                 credential.value_env,
@@ -162,7 +162,7 @@ class CredentialResolver:
             )
             return None
         if credential.value:
-            return credential.value
+            return credential.value.get_secret_value()
         self._warn_once(tool_id, "", f"credential for tool {tool_id} has neither value_env nor value")
         return None
 

@@ -61,7 +61,7 @@ class Environment:
         self._executor = executor
         self._simulator = simulator
         # what the simulator answers with when it works (an LLM simulator falls back to rules)
-        self._simulated_mode = getattr(simulator, "mode", "simulated")
+        self._simulated_mode = simulator.mode
         self._cache = cache
         self._validator = ArgumentValidator()
         self._cacheable_methods = {m.upper() for m in settings.cache_real_methods}

@@ -110,8 +110,11 @@ class Simulator(Protocol):
 
     ``examples`` are earlier (arguments, observation) pairs of the same API, most recent first,
     as :meth:`pipeline.env.cache.ResponseCache.examples` returns them; an LLM-backed simulator
-    shows them in its prompt, the rule-based one ignores them.
+    shows them in its prompt, the rule-based one ignores them. ``mode`` is what its own answers
+    are marked with (a stand-in answer from a fallback carries another mode).
     """
+
+    mode: str
 
     async def asimulate(
         self,

@@ -9,6 +9,7 @@ and which let a written catalog be collected again without loss.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -211,7 +212,7 @@ def _param_to_toolbench(param: Param) -> dict[str, Any]:
     return record
 
 
-def export_toolbench(tools: list[Tool] | Any, directory: Path) -> int:
+def export_toolbench(tools: Iterable[Tool], directory: Path) -> int:
     """Write ``tools`` as ``directory/<Category>/<tool>.json``; returns how many were written."""
     count = 0
     for tool in tools:

@@ -1,6 +1,6 @@
 """Benchmark the annotate stage (DFSDT) against the local fake model server and the sandbox.
 
-    python benchmarks/annotate.py [--queries 400] [--concurrency 64] [--latency-ms 100] [--steps 3]
+    python benchmarks/annotate.py [--queries 2000] [--concurrency 64] [--latency-ms 100] [--steps 3]
 
 The sandbox catalog is collected into a temporary run folder and ``--queries`` simple queries are
 written over its GET APIs (each query lists one API whose required parameters all have an
@@ -247,7 +247,8 @@ async def benchmark(args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--queries", type=int, default=400)
+    parser.add_argument("--queries", type=int, default=2000,
+                        help="many, so the start (sandbox, catalog, connections) and the last half-empty wave weigh little")
     parser.add_argument("--concurrency", type=int, default=64, help="llm.concurrency and annotate.concurrency")
     parser.add_argument("--latency-ms", type=float, default=100.0, help="latency of every model reply")
     parser.add_argument("--steps", type=int, default=3, help="tool calls before Finish, per query")

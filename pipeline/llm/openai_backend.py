@@ -29,7 +29,7 @@ from typing import Any, Self
 from urllib.parse import urlsplit, urlunsplit
 
 import openai
-from openai.types.chat import ChatCompletion
+import orjson
 
 from pipeline.llm.ratelimit import Clock, Sleep, TokenBucket, estimate_tokens
 from pipeline.llm.text_mode import parse_react, text_mode_messages, text_mode_stop
@@ -218,54 +218,63 @@ class OpenAIChatModel:
                 await self._token_bucket.acquire(estimate)
             # The SDK's timeout bounds each read; this bounds the whole answer (a trickling body).
             async with asyncio.timeout(self.settings.timeout_s):
-                # The body is plain JSON already: posting it directly skips the SDK's typed
-                # transform, a recursive walk of every message and tool that cost more CPU than
-                # the rest of a search step together (benchmarks/annotate.py).
-                completion = await self._client.post(
-                    "/chat/completions", cast_to=ChatCompletion, body=arguments
+                # The body is plain JSON already and the reply is read as plain JSON: going
+                # through the SDK's typed transform and response models cost more CPU than the
+                # rest of a search step together (benchmarks/annotate.py). The SDK still does
+                # the transport, headers, auth and status errors.
+                content = await self._client.post(
+                    "/chat/completions", cast_to=bytes, content=orjson.dumps(arguments),
+                    options={"headers": {"Content-Type": "application/json"}},
                 )
+        completion = _decode_completion(content)
         if self._token_bucket is not None:
-            usage = getattr(completion, "usage", None)
-            if usage is not None:
-                used = (usage.prompt_tokens or 0) + (usage.completion_tokens or 0)
+            usage = completion.get("usage")
+            if isinstance(usage, dict):
+                used = (usage.get("prompt_tokens") or 0) + (usage.get("completion_tokens") or 0)
                 self._token_bucket.adjust(used - estimate)
         return completion
 
-    def _reply(self, completion: Any, model: str, text_calls: bool, estimate: int) -> ChatReply:
-        choices = getattr(completion, "choices", None)
-        if not choices:
+    def _reply(self, completion: dict[str, Any], model: str, text_calls: bool, estimate: int) -> ChatReply:
+        choices = completion.get("choices")
+        if not choices or not isinstance(choices, list) or not isinstance(choices[0], dict):
             raise _EmptyReply("the reply has no choices")
         choice = choices[0]
-        message = choice.message
-        content = message.content
+        message = choice.get("message")
+        if not isinstance(message, dict):
+            raise _EmptyReply("the reply's first choice has no message")
+        content = message.get("content")
+        if content is not None and not isinstance(content, str):
+            content = orjson.dumps(content).decode()  # content parts: keep them readable
         calls: list[ToolCall] = []
-        for number, call in enumerate(message.tool_calls or []):
-            function = getattr(call, "function", None)
-            if function is None:  # a non-function (custom) tool call: nothing we asked for
+        for number, call in enumerate(message.get("tool_calls") or []):
+            function = call.get("function") if isinstance(call, dict) else None
+            if not isinstance(function, dict):  # a non-function (custom) tool call: nothing we asked for
                 continue
-            calls.append(ToolCall(id=call.id or f"call_{number}", name=function.name or "",
-                                  arguments=function.arguments or ""))
-        legacy = getattr(message, "function_call", None)
-        if not calls and legacy is not None:  # servers that still answer in the pre-tools shape
-            calls.append(ToolCall(id="call_0", name=legacy.name or "", arguments=legacy.arguments or ""))
-        finish_reason = choice.finish_reason
+            calls.append(ToolCall(id=call.get("id") or f"call_{number}", name=function.get("name") or "",
+                                  arguments=_text(function.get("arguments"))))
+        legacy = message.get("function_call")
+        if not calls and isinstance(legacy, dict):  # servers that still answer in the pre-tools shape
+            calls.append(ToolCall(id="call_0", name=legacy.get("name") or "",
+                                  arguments=_text(legacy.get("arguments"))))
+        finish_reason = choice.get("finish_reason")
         if text_calls:
             content, calls = parse_react(content)
             if calls:
                 finish_reason = "tool_calls"
-        usage = getattr(completion, "usage", None)
-        if usage is not None:
-            counted = Usage(prompt_tokens=usage.prompt_tokens or 0, completion_tokens=usage.completion_tokens or 0)
+        usage = completion.get("usage")
+        if isinstance(usage, dict):
+            counted = Usage(prompt_tokens=usage.get("prompt_tokens") or 0,
+                            completion_tokens=usage.get("completion_tokens") or 0)
         else:  # some local servers report none: estimate, so cost and rate figures stay usable
             counted = Usage(prompt_tokens=estimate,
-                            completion_tokens=estimate_tokens(message.content, [c.arguments for c in calls]))
+                            completion_tokens=estimate_tokens(content, [c.arguments for c in calls]))
         return ChatReply(
             content=content,
             tool_calls=calls,
             finish_reason=finish_reason,
             usage=counted,
-            model=getattr(completion, "model", None) or model,
-            raw=completion.model_dump(mode="json", exclude_none=True),
+            model=completion.get("model") or model,
+            raw=completion,
         )
 
     def _classify(self, error: Exception) -> _Failure:
@@ -286,6 +295,8 @@ class OpenAIChatModel:
                             None, retryable=True)
         if isinstance(error, _EmptyReply):
             return _Failure(str(error), None, retryable=False)
+        if isinstance(error, _UnreadableReply):
+            return _Failure(self._scrub(str(error)), None, retryable=True)
         return _Failure(f"unexpected {type(error).__name__}: {self._scrub(str(error))}", None, retryable=False)
 
     def _delay(self, attempt: int, failure: _Failure) -> float:
@@ -308,6 +319,27 @@ class OpenAIChatModel:
 
 class _EmptyReply(Exception):
     pass
+
+
+class _UnreadableReply(Exception):
+    """A body that is not a JSON object: a proxy's error page or a cut-off answer; worth a retry."""
+
+
+def _decode_completion(content: bytes) -> dict[str, Any]:
+    try:
+        completion = orjson.loads(content)
+    except orjson.JSONDecodeError as error:
+        raise _UnreadableReply(f"the reply is not JSON ({error}): {content[:120]!r}") from None
+    if not isinstance(completion, dict):
+        raise _UnreadableReply(f"the reply is JSON but not an object: {content[:120]!r}")
+    return completion
+
+
+def _text(value: Any) -> str:
+    """Tool-call arguments as the JSON text the spec promises (some servers send an object)."""
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else orjson.dumps(value).decode()
 
 
 def _server_message(error: openai.APIStatusError) -> str:

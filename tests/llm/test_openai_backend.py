@@ -8,10 +8,12 @@ import itertools
 import time
 from typing import Any
 
+import orjson
 import pytest
 
 from pipeline.llm.fake_server import (
     FakeOpenAIServer,
+    Raw,
     hang,
     http_error,
     malformed_tool_call,
@@ -178,6 +180,35 @@ async def test_client_errors_are_not_retried(server: FakeOpenAIServer, status: i
     assert failure.value.status == status and not failure.value.retryable
     assert failure.value.__cause__ is None and failure.value.__suppress_context__
     assert len(server.requests) == 1
+
+
+async def test_a_body_that_is_not_json_is_retried_then_named(server: FakeOpenAIServer) -> None:
+    page = "<html>502 from the proxy</html>"
+    server.set_script([Raw(page, content_type="text/html"), text("ok"), Raw(page), Raw("[1, 2]")])
+    async with OpenAIChatModel(llm_settings(server, retries=1), sleep=RecordedSleep()) as model:
+        assert (await model.chat(ask())).content == "ok"
+        with pytest.raises(ModelError, match="not an object.*after 2 attempts"):
+            await model.chat(ask())
+        assert model.stats()["policy"]["retries"] == 2
+
+
+async def test_a_reply_without_choices_fails_at_once(server: FakeOpenAIServer) -> None:
+    server.set_script([Raw('{"id": "x", "choices": []}')])
+    async with OpenAIChatModel(llm_settings(server, retries=3), sleep=RecordedSleep()) as model:
+        with pytest.raises(ModelError, match="no choices") as failure:
+            await model.chat(ask())
+    assert not failure.value.retryable and len(server.requests) == 1
+
+
+async def test_tool_call_arguments_sent_as_an_object_are_read_as_json_text(server: FakeOpenAIServer) -> None:
+    body = {"id": "c", "object": "chat.completion", "model": "m", "choices": [{"index": 0, "finish_reason": "tool_calls",
+            "message": {"role": "assistant", "content": None, "tool_calls": [
+                {"id": "t1", "type": "function", "function": {"name": "f", "arguments": {"city": "Oslo"}}}]}}]}
+    server.set_script([Raw(orjson.dumps(body))])
+    async with OpenAIChatModel(llm_settings(server)) as model:
+        reply = await model.chat(ask())
+    assert [(c.name, orjson.loads(c.arguments)) for c in reply.tool_calls] == [("f", {"city": "Oslo"})]
+    assert reply.usage.prompt_tokens > 0  # no usage reported: estimated
 
 
 async def test_an_exhausted_quota_is_not_retried(server: FakeOpenAIServer) -> None:

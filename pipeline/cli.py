@@ -254,10 +254,10 @@ def annotate(
         raise _fail(str(error)) from error
     _print_table("annotate", annotate_summary(report), settings.run_dir)
     if export_toolbench is not None:
-        from pipeline.search.stage import read_trajectories
+        from pipeline.search.stage import iter_trajectories
         from pipeline.search.toolbench_export import export_toolbench_answers
 
-        count = export_toolbench_answers(read_trajectories(settings.run_dir).values(), export_toolbench)
+        count = export_toolbench_answers(iter_trajectories(settings.run_dir), export_toolbench)
         console.print(f"wrote {count} ToolBench answer files to {export_toolbench}")
 
 

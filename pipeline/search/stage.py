@@ -24,13 +24,14 @@ import logging
 import re
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, Field
 
+from pipeline.gc_tuning import relaxed_gc
 from pipeline.io import JsonlAppender, loads, read_jsonl
 from pipeline.llm.types import ChatModel, ModelError, close_chat_model, model_usage
 from pipeline.manifest import now_iso, record_stage
@@ -195,14 +196,52 @@ def load_query_items(
     return items, skipped, unresolved_total
 
 
-def read_trajectories(run_dir: Path) -> dict[tuple[str, str], dict[str, Any]]:
-    """Every finished trajectory of the run, keyed by (output stem, query id)."""
+def _records_by_file(run_dir: Path) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(output stem, record) for every finished trajectory, streamed; a torn last line is skipped."""
     folder = Path(run_dir) / TRAJECTORIES_DIR
-    done: dict[tuple[str, str], dict[str, Any]] = {}
     for path in sorted(folder.glob("*.jsonl")) if folder.is_dir() else []:
         for record in read_jsonl(path):
-            done[(path.stem, str(record.get("query_id")))] = record
-    return done
+            yield path.stem, record
+
+
+def iter_trajectories(run_dir: Path) -> Iterator[dict[str, Any]]:
+    """Every finished trajectory record of the run, file by file, streamed (exports use this:
+    100k trees never need to be in memory at once). Each record carries its ``group``."""
+    for stem, record in _records_by_file(run_dir):
+        record.setdefault("group", stem)
+        yield record
+
+
+def read_trajectories(run_dir: Path) -> dict[tuple[str, str], dict[str, Any]]:
+    """Every finished trajectory of the run keyed by (output stem, query id), all in memory;
+    prefer :func:`iter_trajectories` for large runs."""
+    return {(stem, str(record.get("query_id"))): record for stem, record in _records_by_file(run_dir)}
+
+
+@dataclass(frozen=True, slots=True)
+class _Finished:
+    """What the stage's totals need of one finished trajectory (the record itself is on disk:
+    holding 100k trees in memory is what the resume files are for)."""
+
+    group: str
+    answered: bool
+    calls_ok: bool
+    counts: tuple[int, ...]  # in the order of _COUNTED
+
+
+_COUNTED = ("model_calls", "api_calls", "nodes", "backtracks", "cache_hits", "prompt_tokens", "completion_tokens")
+
+
+def _finished(record: dict[str, Any], group: str) -> _Finished:
+    counts = record.get("counts") or {}
+    answered = record.get("finish_type") == "give_answer"
+    return _Finished(group, answered, answered and path_calls_ok(record),
+                     tuple(int(counts.get(key, 0) or 0) for key in _COUNTED))
+
+
+def _finished_before(run_dir: Path) -> dict[tuple[str, str], _Finished]:
+    return {(stem, str(record.get("query_id"))): _finished(record, stem)
+            for stem, record in _records_by_file(run_dir)}
 
 
 # --- searching ----------------------------------------------------------------------------------
@@ -270,7 +309,7 @@ async def annotate_queries(
     if total_queries == 0:
         raise NothingAnnotated(f"no queries in {', '.join(str(f) for f in files)}")
 
-    done = read_trajectories(run_dir)
+    done = _finished_before(run_dir)
     todo = [item for item in items if item.key not in done]
     log.info("annotate: %d queries (%d done before, %d to search, %d skipped) with %s",
              len(items), len(items) - len(todo), len(todo), sum(skipped.values()), algorithm)
@@ -322,7 +361,7 @@ async def annotate_queries(
             if item.group not in appenders:
                 appenders[item.group] = JsonlAppender(folder / f"{item.group}.jsonl")
             appenders[item.group].write(record)  # at once: a kill loses only searches in flight
-            done[item.key] = record
+            done[item.key] = _finished(record, item.group)
         if progress is not None:
             progress(finished, len(todo))
         if finished % every == 0 or finished == len(todo):
@@ -338,7 +377,8 @@ async def annotate_queries(
                     needed.setdefault(tool.id, tool)
             async with open_environment(list(needed.values()), settings, run_dir=run_dir) as environment:
                 limit = asyncio.Semaphore(cfg.concurrency)
-                await asyncio.gather(*(one(item, environment, limit) for item in todo))
+                with relaxed_gc():  # the catalog and imports stay alive: keep full collections off them
+                    await asyncio.gather(*(one(item, environment, limit) for item in todo))
                 environment_stats = environment.stats()
         llm_usage = model_usage(policy)
     finally:
@@ -376,35 +416,34 @@ def path_calls_ok(record: dict[str, Any]) -> bool:
     return all(n.get("observation") is not None and not n["observation"].get("error") for n in calls)
 
 
-def _totals(records: list[dict[str, Any]], items: list[QueryItem], skipped: Counter[str]) -> AnnotateReport:
+def _totals(finished: list[_Finished], items: list[QueryItem], skipped: Counter[str]) -> AnnotateReport:
     report = AnnotateReport(skipped=sum(skipped.values()), skipped_reasons=dict(skipped))
     per_group: dict[str, GroupFigures] = {}
     for item in items:
         per_group.setdefault(item.group, GroupFigures()).queries += 1
-    sums: Counter[str] = Counter()
-    for record in records:
-        figures = per_group.setdefault(str(record.get("group")), GroupFigures())
-        counts = record.get("counts", {})
-        if record.get("finish_type") == "give_answer":
+    sums = [0] * len(_COUNTED)
+    for one in finished:
+        figures = per_group.setdefault(one.group, GroupFigures())
+        if one.answered:
             report.answered += 1
             figures.answered += 1
-            report.answered_calls_ok += int(path_calls_ok(record))
+            report.answered_calls_ok += int(one.calls_ok)
         else:
             report.failed += 1
             figures.failed += 1
-        for key in ("model_calls", "api_calls", "nodes", "backtracks", "cache_hits",
-                    "prompt_tokens", "completion_tokens"):
-            sums[key] += int(counts.get(key, 0))
-        report.backtracking_trees += int(counts.get("backtracks", 0) > 0)
+        for index, value in enumerate(one.counts):
+            sums[index] += value
+        report.backtracking_trees += int(one.counts[_COUNTED.index("backtracks")] > 0)
+    total = dict(zip(_COUNTED, sums, strict=True))
     report.per_group = dict(sorted(per_group.items()))
-    n = max(1, len(records))
-    report.mean_model_calls = round(sums["model_calls"] / n, 2)
-    report.mean_api_calls = round(sums["api_calls"] / n, 2)
-    report.mean_nodes = round(sums["nodes"] / n, 2)
-    report.mean_backtracks = round(sums["backtracks"] / n, 2)
-    report.cache_hits = sums["cache_hits"]
-    report.prompt_tokens = sums["prompt_tokens"]
-    report.completion_tokens = sums["completion_tokens"]
+    n = max(1, len(finished))
+    report.mean_model_calls = round(total["model_calls"] / n, 2)
+    report.mean_api_calls = round(total["api_calls"] / n, 2)
+    report.mean_nodes = round(total["nodes"] / n, 2)
+    report.mean_backtracks = round(total["backtracks"] / n, 2)
+    report.cache_hits = total["cache_hits"]
+    report.prompt_tokens = total["prompt_tokens"]
+    report.completion_tokens = total["completion_tokens"]
     return report
 
 

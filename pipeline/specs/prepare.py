@@ -9,10 +9,9 @@ re-serialises a tool (with big specs that second pass cost as much as reading th
 
 from __future__ import annotations
 
-import gc
-
 from pydantic import BaseModel, ConfigDict, Field
 
+from pipeline.gc_tuning import relax_gc
 from pipeline.models import FilteredApi, SourceError
 from pipeline.settings import FilterSettings
 from pipeline.specs.filters import apply_filters, operation_key
@@ -81,5 +80,4 @@ def tune_gc_for_parsing() -> None:
     objects) over and over; that cost more than the YAML parsing itself. Imported objects are
     frozen out of collection and collections are made rare.
     """
-    gc.freeze()
-    gc.set_threshold(100_000, 50, 100)
+    relax_gc((100_000, 50, 100))

@@ -15,7 +15,13 @@ from pipeline.cli import app
 from pipeline.generate.stage import generate_queries
 from pipeline.io import read_jsonl
 from pipeline.manifest import read_manifest
-from pipeline.search.stage import NothingAnnotated, annotate_queries, path_calls_ok, read_trajectories
+from pipeline.search.stage import (
+    NothingAnnotated,
+    annotate_queries,
+    iter_trajectories,
+    path_calls_ok,
+    read_trajectories,
+)
 from pipeline.search.toolbench_export import answer_document, export_toolbench_answers
 from pipeline.settings import Settings, load_settings
 from pipeline.specs.catalog import iter_tools
@@ -128,8 +134,11 @@ async def test_toolbench_query_file_resolves_apis_by_name(run_dir: Path, tmp_pat
 async def test_toolbench_export_layout(run_dir: Path, tmp_path: Path) -> None:
     await annotate_queries(settings_for(run_dir, annotate={"max_model_calls": 3}))
     records = list(read_trajectories(run_dir).values())
+    streamed = iter_trajectories(run_dir)
+    assert not isinstance(streamed, list)  # a generator: exports never hold the whole run
+    assert [(r["group"], r["query_id"]) for r in streamed] == [(r["group"], r["query_id"]) for r in records]
     out = tmp_path / "answers"
-    assert export_toolbench_answers(records, out) == len(records)
+    assert export_toolbench_answers(iter_trajectories(run_dir), out) == len(records)
     files = sorted(out.glob("G*_answer/*_DFS_woFilter_w2.json"))
     assert len(files) == len(records)
     documents = [json.loads(f.read_text()) for f in files]

@@ -215,6 +215,36 @@ class AnnotateSettings(_Section):
     )
 
 
+class VerifySettings(_Section):
+    """The funnel every candidate sample passes: format, execution, semantic (APIGen)."""
+
+    judge: Literal["auto", "offline", "llm"] = Field(
+        default="auto", description="auto: the LLM judge when llm.backend is not offline, else the offline rule"
+    )
+    votes: int = Field(default=3, ge=1, description="LLM judge: judgments per sample, majority wins (ToolEval)")
+    unsure_passes: bool = Field(default=False, description="count an 'unsure' majority as solved")
+    concurrency: int = Field(default=16, ge=1, description="samples judged at once")
+    trajectory_chars: int = Field(default=6000, ge=500, description="LLM judge: the path shown, cut to this")
+
+
+ExportFormat = Literal["toolllama", "openai", "sharegpt", "rl", "retriever"]
+EXPORT_FORMATS: tuple[str, ...] = ("toolllama", "openai", "sharegpt", "rl", "retriever")
+
+
+class ExportSettings(_Section):
+    """Datasets written from the verified samples."""
+
+    formats: list[ExportFormat] = Field(
+        default_factory=lambda: list(EXPORT_FORMATS), description="what `toolgen run` exports"
+    )
+    eval_fraction: float = Field(default=0.1, ge=0, lt=1, description="share of instructions held out for eval")
+    split_seed: int = Field(default=0, description="changes which instructions land in eval")
+    licence: str = Field(
+        default="Generated data; check the licences of the collected API specs before redistributing.",
+        description="the licence note written into the dataset card",
+    )
+
+
 LLM_ROLES = ("writer", "policy", "judge", "simulator")
 DEFAULT_LLM_MODEL = "gpt-4o-mini"
 
@@ -330,6 +360,8 @@ class Settings(BaseSettings):
     llm: LLMSettings = Field(default_factory=LLMSettings)
     generate: GenerateSettings = Field(default_factory=GenerateSettings)
     annotate: AnnotateSettings = Field(default_factory=AnnotateSettings)
+    verify: VerifySettings = Field(default_factory=VerifySettings)
+    export: ExportSettings = Field(default_factory=ExportSettings)
     schedules: list[ScheduleSpec] = Field(default_factory=list)
     serve_limit: int = Field(default=1, ge=1, description="scheduled runs in flight at once")
 

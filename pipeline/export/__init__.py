@@ -1,0 +1,1 @@
+"""Dataset exports: one module per output format, streamed from the verified samples."""

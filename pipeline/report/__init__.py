@@ -1,0 +1,1 @@
+"""The run report: statistics, plots and a picture of one search tree."""

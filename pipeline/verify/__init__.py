@@ -1,1 +1,2 @@
-"""Verification of candidate samples: the format / execution / semantic funnel (APIGen), a BFCL-style call matcher and ToolRL\x27s reward."""
+"""Verification of candidate samples: the format / execution / semantic funnel (APIGen), a
+BFCL-style call matcher and ToolRL's reward."""

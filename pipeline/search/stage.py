@@ -113,7 +113,7 @@ def _norm(name: Any) -> str:
     return re.sub(r"[^0-9a-z]+", "", str(name or "").lower())
 
 
-class _Resolver:
+class ApiResolver:
     """Finds catalog APIs for ToolBench ``api_list`` records."""
 
     def __init__(self, tools: Iterable[Tool]) -> None:
@@ -153,7 +153,7 @@ def load_query_items(
     files: list[Path], tools: Iterable[Tool]
 ) -> tuple[list[QueryItem], Counter[str], int]:
     """The queries of ``files`` with their APIs resolved; skip reasons; unresolved API records."""
-    resolver = _Resolver(tools)
+    resolver = ApiResolver(tools)
     items: list[QueryItem] = []
     skipped: Counter[str] = Counter()
     unresolved_total = 0

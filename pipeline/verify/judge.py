@@ -1,0 +1,215 @@
+"""The semantic check (funnel stage 3): do the calls and the final answer fulfil the instruction?
+
+Two judges give the same :class:`Judgement`:
+
+* :class:`LLMJudge` asks the ``judge`` role of the model layer, as ToolEval's pass rate does:
+  the instruction, the calls with their (cut) observations and the final answer go in; a JSON
+  verdict ``Solved`` / ``Unsolved`` / ``Unsure`` with a reason comes out. It asks ``votes`` times
+  (distinct samples) and the majority decides; no majority is ``unsure``. A reply that holds no
+  readable verdict is asked once more, then counted as an ``unsure`` vote with its text kept.
+* :class:`OfflineJudge` is a clear rule, for runs without a model. It is NOT a judgment of
+  meaning: it says ``solved`` when (1) every relevant API of the query that the policy was
+  offered was called successfully on the path, and (2) the final answer repeats at least one
+  value (a number or a word of 4+ letters) that a successful observation returned and the
+  instruction did not already contain, i.e. the answer is grounded in what the APIs said.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Literal, Protocol
+
+import orjson
+from pydantic import BaseModel, Field
+
+from pipeline.llm.jsonparse import NotJson, find_json
+from pipeline.llm.types import ChatModel, ChatRequest
+from pipeline.verify.checks import PathCall
+
+Verdict = Literal["solved", "unsolved", "unsure"]
+OFFLINE_JUDGE_NAME = "offline-rule-judge"
+
+# (tool name, API name) of a relevant API → (tool id, API id) in the catalog, or None.
+ApiLookup = Callable[[str, str], tuple[str, str] | None]
+
+
+class Judgement(BaseModel):
+    verdict: Verdict
+    votes: list[Verdict] = Field(default_factory=list)
+    reasons: list[str] = Field(default_factory=list)
+    kinds: list[str] = Field(default_factory=list, description="the reasons as categories, for counting")
+    judge: str = ""
+
+
+class Judge(Protocol):
+    name: str
+
+    async def judge(self, record: Mapping[str, Any], calls: list[PathCall]) -> Judgement: ...
+
+
+def final_answer(calls: list[PathCall]) -> str:
+    last = calls[-1] if calls else None
+    if last is None or not last.is_finish or last.arguments is None:
+        return ""
+    answer = last.arguments.get("final_answer")
+    return answer if isinstance(answer, str) else ""
+
+
+# --- the offline rule ---------------------------------------------------------------------------
+
+_TOKEN = re.compile(r"[0-9]+(?:\.[0-9]+)?|[^\W\d_]{4,}", re.UNICODE)
+_COMMON = frozenset(
+    "here what found results result about with from that this your have which there their were "
+    "been will would could should results error response name data true false none null".split()
+)
+
+
+def _tokens(text: str) -> set[str]:
+    return {t for t in (m.lower() for m in _TOKEN.findall(text)) if t not in _COMMON}
+
+
+class OfflineJudge:
+    """The rule in the module docstring; ``lookup`` resolves the query's relevant API names."""
+
+    name = OFFLINE_JUDGE_NAME
+
+    def __init__(self, lookup: ApiLookup | None = None) -> None:
+        self._lookup = lookup
+
+    async def judge(self, record: Mapping[str, Any], calls: list[PathCall]) -> Judgement:
+        return self.judge_now(record, calls)
+
+    def judge_now(self, record: Mapping[str, Any], calls: list[PathCall]) -> Judgement:
+        reasons: list[str] = []
+        succeeded = [c for c in calls if not c.is_finish and c.error is None and not c.schema_errors]
+        if not succeeded:
+            reasons.append("no API call on the path succeeded")
+        missing = self._uncovered(record, succeeded)
+        if missing:
+            reasons.append("relevant APIs never called successfully: "
+                           + ", ".join(f"{tool}/{api}" for tool, api in missing[:5]))
+        answer = final_answer(calls)
+        returned: set[str] = set()
+        for call in succeeded:
+            returned |= _tokens(orjson.dumps((call.observation or {}).get("response")).decode())
+        grounded = (_tokens(answer) & returned) - _tokens(str(record.get("query") or ""))
+        if succeeded and not grounded:
+            reasons.append("the final answer repeats nothing the APIs returned")
+        verdict: Verdict = "unsolved" if reasons else "solved"
+        kinds = [r.split(":", 1)[0] for r in reasons]
+        return Judgement(verdict=verdict, votes=[verdict], reasons=reasons, kinds=kinds, judge=self.name)
+
+    def _uncovered(self, record: Mapping[str, Any], succeeded: list[PathCall]) -> list[tuple[str, str]]:
+        relevant = record.get("relevant APIs") or []
+        if self._lookup is None or not isinstance(relevant, list):
+            return []
+        called = {_ids(record, c) for c in succeeded}
+        missing = []
+        for pair in relevant:
+            if not (isinstance(pair, list | tuple) and len(pair) == 2):
+                continue
+            # An API the catalog lacks was never offered to the policy, so it cannot be demanded.
+            ids = self._lookup(str(pair[0]), str(pair[1]))
+            if ids is not None and ids not in called:
+                missing.append((str(pair[0]), str(pair[1])))
+        return missing
+
+
+def _ids(record: Mapping[str, Any], call: PathCall) -> tuple[str, str] | None:
+    for node in (record.get("tree") or {}).get("nodes", []):
+        if node.get("tool_call_id") == call.call_id:
+            return (node.get("tool_id"), node.get("api_id"))
+    return None
+
+
+# --- the LLM judge ------------------------------------------------------------------------------
+
+JUDGE_SYSTEM_PROMPT = """You evaluate whether an AI assistant solved a user's task by calling APIs.
+You see the task, every API call the assistant made with what the API returned, and the final answer.
+Decide:
+- "Solved": the final answer addresses every part of the task and is supported by what the APIs returned.
+- "Unsolved": a part of the task is not addressed, the answer contradicts or invents results, or the calls could not have produced it.
+- "Unsure": you cannot tell from what is shown.
+Reply with one JSON object only: {"answer_status": "Solved" | "Unsolved" | "Unsure", "reason": "<one sentence>"}"""
+
+_STATUS = {"solved": "solved", "unsolved": "unsolved", "unsure": "unsure"}
+
+
+def render_path(record: Mapping[str, Any], calls: list[PathCall], limit: int) -> str:
+    """The task, calls, observations and answer as the judge reads them, cut to ``limit`` chars."""
+    lines = [f"Task: {record.get('query', '')}", ""]
+    for call in calls:
+        if call.is_finish:
+            continue
+        shown = call.observation if call.observation is not None else {"error": "no observation"}
+        lines.append(f"Call {call.index}: {call.name}({call.raw_arguments})")
+        lines.append(f"Returned: {orjson.dumps(shown).decode()[:800]}")
+    lines += ["", f"Final answer: {final_answer(calls)}"]
+    text = "\n".join(lines)
+    return text if len(text) <= limit else text[: limit - 20] + "\n...[cut]..."
+
+
+def read_verdict(text: str | None) -> tuple[Verdict, str] | None:
+    """The verdict and reason of a judge reply, or None when it holds none."""
+    if not text:
+        return None
+    try:
+        value = find_json(text, accept=lambda v: isinstance(v, dict) and "answer_status" in v)
+    except NotJson:
+        match = re.search(r"\b(unsolved|solved|unsure)\b", text, re.IGNORECASE)
+        return (_STATUS[match.group(1).lower()], text.strip()[:300]) if match else None  # type: ignore[return-value]
+    status = _STATUS.get(str(value.get("answer_status", "")).strip().lower())
+    if status is None:
+        return None
+    return status, str(value.get("reason") or "")[:300]  # type: ignore[return-value]
+
+
+def majority(votes: Iterable[Verdict]) -> Verdict:
+    """The verdict more than half the votes gave; else ``unsure`` (ToolEval's tie rule)."""
+    counted = Counter(votes)
+    total = sum(counted.values())
+    for verdict in ("solved", "unsolved"):
+        if counted[verdict] * 2 > total:
+            return verdict  # type: ignore[return-value]
+    return "unsure"
+
+
+class LLMJudge:
+    """The ``judge`` role, ``votes`` judgments per sample (distinct ``sample_index``)."""
+
+    def __init__(self, model: ChatModel, *, model_name: str, votes: int = 3,
+                 trajectory_chars: int = 6000, temperature: float | None = None) -> None:
+        self._model = model
+        self.name = model_name
+        self.votes = votes
+        self.trajectory_chars = trajectory_chars
+        # One vote at temperature 0 is deterministic; several need sampling to be worth having.
+        self.temperature = temperature if temperature is not None else (0.0 if votes == 1 else 0.7)
+
+    async def judge(self, record: Mapping[str, Any], calls: list[PathCall]) -> Judgement:
+        shown = render_path(record, calls, self.trajectory_chars)
+        messages = [{"role": "system", "content": JUDGE_SYSTEM_PROMPT}, {"role": "user", "content": shown}]
+        votes: list[Verdict] = []
+        reasons: list[str] = []
+        for vote in range(self.votes):
+            verdict = await self._one_vote(messages, vote)
+            votes.append(verdict[0])
+            reasons.append(verdict[1])
+        verdict = majority(votes)
+        return Judgement(verdict=verdict, votes=votes, reasons=reasons, kinds=[f"the judge said {verdict}"],
+                         judge=self.name)
+
+    async def _one_vote(self, messages: list[dict[str, Any]], vote: int) -> tuple[Verdict, str]:
+        text = ""
+        for attempt in range(2):  # a reply without a verdict is asked once more (a new sample)
+            reply = await self._model.chat(ChatRequest(
+                role="judge", messages=messages, temperature=self.temperature if attempt == 0 else 0.7,
+                sample_index=vote + attempt * self.votes, response_format={"type": "json_object"},
+            ))
+            text = reply.content or ""
+            found = read_verdict(text)
+            if found is not None:
+                return found
+        return "unsure", f"no verdict in the judge's reply: {text[:200]!r}"

@@ -1,0 +1,291 @@
+"""The verify stage: every trajectory of the run passes the funnel, and every rejection keeps why.
+
+Candidates are the lines of ``<run>/trajectories/*.jsonl`` (streamed). Each goes through
+format → execution → semantic (:mod:`pipeline.verify.checks`, :mod:`pipeline.verify.judge`) and
+stops at the first check it fails. Outputs, in ``<run>/verified/``:
+
+* ``accepted.jsonl``: the trajectory record, whole, plus ``verification`` (every check's result,
+  the judge's votes, how many errors the path corrected): what the exports read;
+* ``rejected.jsonl``: ``group``, ``query_id``, ``query``, ``failed_at`` and ``reasons``, plus
+  ``verification``, so a rejection can be inspected without the tree.
+
+Each verdict is appended at once; a rerun skips the (group, query id) pairs already in either
+file, so a killed run resumes and a finished one does no work. A sample whose judging failed
+with a model error is written nowhere (counted in ``judge_errors``) and is judged again next time.
+The funnel figures in the manifest cover both files, earlier runs included.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from pipeline.io import JsonlAppender, read_jsonl
+from pipeline.llm.types import ChatModel, ModelError, close_chat_model, model_usage
+from pipeline.manifest import now_iso, record_stage
+from pipeline.search.stage import ApiResolver, iter_trajectories
+from pipeline.settings import Settings
+from pipeline.specs.catalog import CatalogMissing, iter_tools
+from pipeline.verify.checks import CheckResult, SchemaBook, check_execution, check_format, path_calls
+from pipeline.verify.judge import Judge, Judgement, LLMJudge, OfflineJudge
+
+log = logging.getLogger(__name__)
+
+VERIFIED_DIR = "verified"
+ACCEPTED_FILE = "accepted.jsonl"
+REJECTED_FILE = "rejected.jsonl"
+STAGES = ("format", "execution", "semantic")
+
+Progress = Callable[[int, int | None], None]
+FailedAt = Literal["format", "execution", "semantic"]
+
+
+class NothingToVerify(Exception):
+    """The run has no trajectories (the message says where it looked)."""
+
+
+class Verification(BaseModel):
+    """What the funnel found for one sample."""
+
+    passed: bool
+    failed_at: FailedAt | None = None
+    format: CheckResult
+    execution: CheckResult | None = None
+    semantic: Judgement | None = None
+    corrected_errors: int = Field(default=0, description="failed calls the path put right (kept: they teach recovery)")
+
+    @property
+    def reasons(self) -> list[str]:
+        if self.failed_at == "format":
+            return self.format.reasons
+        if self.failed_at == "execution" and self.execution is not None:
+            return self.execution.reasons
+        if self.failed_at == "semantic" and self.semantic is not None:
+            return [f"the judge said {self.semantic.verdict}", *self.semantic.reasons]
+        return []
+
+    @property
+    def reason_kinds(self) -> list[str]:
+        """The reasons as categories (no call numbers, names or values), for the funnel table."""
+        if self.failed_at == "semantic" and self.semantic is not None:
+            return [f"semantic: {kind}" for kind in self.semantic.kinds or [f"the judge said {self.semantic.verdict}"]]
+        return list(dict.fromkeys(reason_kind(self.failed_at or "", r) for r in self.reasons))
+
+
+class VerifyReport(BaseModel):
+    """The funnel over every verdict of the run (earlier, resumed runs included); ``verified``,
+    ``resumed``, ``judge_errors``, ``llm_usage`` and ``seconds`` are this invocation's."""
+
+    judge: str = ""
+    votes: int = 1
+    funnel: dict[str, int] = Field(default_factory=dict)  # candidates, then passed per check
+    accepted: int = 0
+    rejected: dict[str, int] = Field(default_factory=dict)  # per check that rejected
+    reasons: dict[str, int] = Field(default_factory=dict)  # kind of reason → samples
+    per_group: dict[str, dict[str, int]] = Field(default_factory=dict)
+    corrected_errors: int = Field(default=0, description="accepted samples that correct an error on their path")
+    verified: int = 0
+    resumed: int = 0
+    judge_errors: int = 0
+    llm_usage: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    seconds: float = 0.0
+
+
+async def verify_record(record: dict[str, Any], judge: Judge, book: SchemaBook | None = None) -> Verification:
+    """Run the funnel on one trajectory record; stops at the first failed check."""
+    calls = path_calls(record)
+    formatted = check_format(record, calls, book)
+    if not formatted.passed:
+        return Verification(passed=False, failed_at="format", format=formatted)
+    executed = check_execution(calls)
+    corrected = len(formatted.corrected) + len(executed.corrected)
+    if not executed.passed:
+        return Verification(passed=False, failed_at="execution", format=formatted, execution=executed,
+                            corrected_errors=corrected)
+    judgement = await judge.judge(record, calls)
+    passed = judgement.verdict == "solved"
+    return Verification(passed=passed, failed_at=None if passed else "semantic", format=formatted,
+                        execution=executed, semantic=judgement, corrected_errors=corrected)
+
+
+def reason_kind(failed_at: str, reason: str) -> str:
+    """A reason without its particulars (call numbers, names, values), for counting."""
+    text = re.sub(r"^call \d+(?: \([^)]*\))?:?\s*", "", reason)
+    text = re.sub(r"'[^']*'|\"[^\"]*\"|\b\d+(?:\.\d+)?\b", "…", text)
+    text = text.split(":", 1)[0].strip()
+    return f"{failed_at}: {text[:90]}"
+
+
+def build_judge(settings: Settings, *, run_dir: Path, model: ChatModel | None) -> tuple[Judge, ChatModel | None]:
+    """The configured judge, and the model built for it (the caller closes that one)."""
+    cfg = settings.verify
+    built: ChatModel | None = None
+    use_llm = cfg.judge == "llm" or (cfg.judge == "auto" and (model is not None or settings.llm.backend != "offline"))
+    if use_llm:
+        if model is None:
+            from pipeline.llm.factory import build_chat_model
+
+            model = built = build_chat_model(settings, run_dir=run_dir)
+        if model is None:
+            raise ValueError("verify.judge = 'llm' needs a model: set llm.backend (and llm.base_url / api_key)")
+        name = str(getattr(model, "model_name", None) or settings.llm.model_for("judge"))
+        return LLMJudge(model, model_name=name, votes=cfg.votes, trajectory_chars=cfg.trajectory_chars), built
+    try:
+        resolver = ApiResolver(iter_tools(run_dir))
+    except CatalogMissing:
+        resolver = None
+
+    def lookup(tool_name: str, api_name: str) -> tuple[str, str] | None:
+        found = resolver.resolve({"tool_name": tool_name, "api_name": api_name}) if resolver else None
+        return (found[0].id, found[1].id) if found else None
+
+    return OfflineJudge(lookup if resolver is not None else None), None
+
+
+def _done_keys(folder: Path) -> set[tuple[str, str]]:
+    keys: set[tuple[str, str]] = set()
+    for name in (ACCEPTED_FILE, REJECTED_FILE):
+        path = folder / name
+        if path.is_file():
+            keys.update((str(r.get("group")), str(r.get("query_id"))) for r in read_jsonl(path))
+    return keys
+
+
+async def verify_trajectories(
+    settings: Settings,
+    *,
+    run_dir: Path | None = None,
+    model: ChatModel | None = None,
+    judge: Judge | None = None,
+    progress: Progress | None = None,
+) -> VerifyReport:
+    """Write ``verified/accepted.jsonl`` and ``rejected.jsonl``; see the module docstring.
+
+    ``judge`` replaces the configured one; ``model`` (the caller closes it) is the LLM judge's
+    model instead of one built from ``settings.llm``. Raises :class:`NothingToVerify` when the
+    run has no trajectory.
+    """
+    started, clock = now_iso(), time.perf_counter()
+    run_dir = Path(run_dir or settings.run_dir)
+    source = run_dir / "trajectories"
+    if not source.is_dir() or not any(source.glob("*.jsonl")):
+        raise NothingToVerify(f"no trajectories in {source}: run `toolgen annotate` first")
+    folder = run_dir / VERIFIED_DIR
+    done = _done_keys(folder)
+    built: ChatModel | None = None
+    if judge is None:
+        judge, built = build_judge(settings, run_dir=run_dir, model=model)
+    votes = getattr(judge, "votes", 1)
+    log.info("verify: judge %s (%d vote(s)), %d verdicts from before", judge.name, votes, len(done))
+
+    accepted_out = JsonlAppender(folder / ACCEPTED_FILE)
+    rejected_out = JsonlAppender(folder / REJECTED_FILE)
+    book = SchemaBook()
+    counts: Counter[str] = Counter()
+    pending: Iterator[dict[str, Any]] = (
+        r for r in iter_trajectories(run_dir) if (str(r.get("group")), str(r.get("query_id"))) not in done
+    )
+
+    async def worker() -> None:
+        # Workers pull from one shared iterator: bounded concurrency without holding the run in memory.
+        for record in pending:
+            try:
+                verification = await verify_record(record, judge, book)
+            except ModelError as error:
+                counts["judge_errors"] += 1
+                log.warning("%s %s: not judged (%s); a rerun tries again", record.get("group"),
+                            record.get("query_id"), error)
+                continue
+            if verification.passed:
+                accepted_out.write({**record, "verification": verification.model_dump(mode="json")})
+            else:
+                rejected_out.write({
+                    "group": record.get("group"), "query_id": record.get("query_id"),
+                    "query": record.get("query"), "failed_at": verification.failed_at,
+                    "reasons": verification.reasons, "reason_kinds": verification.reason_kinds,
+                    "verification": verification.model_dump(mode="json"),
+                })
+            counts["verified"] += 1
+            if progress is not None:
+                progress(counts["verified"], None)
+
+    try:
+        await asyncio.gather(*(worker() for _ in range(settings.verify.concurrency)))
+        llm_usage = model_usage(built or model) if (built or model) is not None else {}
+    finally:
+        accepted_out.close()
+        rejected_out.close()
+        if built is not None:
+            await close_chat_model(built)
+
+    report = funnel_figures(folder)
+    report.judge, report.votes = judge.name, votes
+    report.verified, report.resumed = counts["verified"], len(done)
+    report.judge_errors = counts["judge_errors"]
+    report.llm_usage = llm_usage
+    report.seconds = round(time.perf_counter() - clock, 3)
+    record_stage(run_dir, "verify", {"started": started, "finished": now_iso(), **report.model_dump(mode="json")},
+                 settings)
+    log.info("verified %d samples: %d accepted, rejected %s", report.funnel.get("candidates", 0),
+             report.accepted, report.rejected)
+    return report
+
+
+def funnel_figures(folder: Path) -> VerifyReport:
+    """The funnel, rejection reasons and per-group counts over the verdict files in ``folder``."""
+    report = VerifyReport()
+    rejected: Counter[str] = Counter()
+    reasons: Counter[str] = Counter()
+    groups: dict[str, Counter[str]] = {}
+    accepted_path, rejected_path = folder / ACCEPTED_FILE, folder / REJECTED_FILE
+    for record in read_jsonl(accepted_path) if accepted_path.is_file() else ():
+        report.accepted += 1
+        report.corrected_errors += int((record.get("verification") or {}).get("corrected_errors", 0) > 0)
+        group = groups.setdefault(str(record.get("group")), Counter())
+        group["candidates"] += 1
+        group["accepted"] += 1
+    for record in read_jsonl(rejected_path) if rejected_path.is_file() else ():
+        failed_at = str(record.get("failed_at"))
+        rejected[failed_at] += 1
+        kinds = record.get("reason_kinds") or [reason_kind(failed_at, r) for r in record.get("reasons") or [failed_at]]
+        for kind in dict.fromkeys(kinds):
+            reasons[kind] += 1
+        groups.setdefault(str(record.get("group")), Counter())["candidates"] += 1
+    candidates = report.accepted + sum(rejected.values())
+    report.funnel = {"candidates": candidates}
+    remaining = candidates
+    for stage in STAGES:
+        remaining -= rejected[stage]
+        report.funnel[stage] = remaining
+    report.rejected = {stage: rejected[stage] for stage in STAGES}
+    report.reasons = dict(reasons.most_common(40))
+    report.per_group = {g: {"candidates": c["candidates"], "accepted": c["accepted"]} for g, c in sorted(groups.items())}
+    return report
+
+
+def verify_summary(report: VerifyReport) -> dict[str, Any]:
+    """The figures the CLI prints."""
+    figures: dict[str, Any] = {
+        "judge": f"{report.judge} ({report.votes} vote{'s' if report.votes != 1 else ''})",
+        "candidates": report.funnel.get("candidates", 0),
+        "passed format / execution / semantic": " / ".join(str(report.funnel.get(s, 0)) for s in STAGES),
+        "accepted": report.accepted,
+        "accepted with corrected errors": report.corrected_errors,
+        "verified now / resumed": f"{report.verified} / {report.resumed}",
+    }
+    for kind, count in list(report.reasons.items())[:8]:
+        figures[f"rejected: {kind}"] = count
+    for group, counts in report.per_group.items():
+        figures[f"{group} accepted / candidates"] = f"{counts['accepted']} / {counts['candidates']}"
+    if report.judge_errors:
+        figures["judge errors (judged again on rerun)"] = report.judge_errors
+    figures["seconds"] = report.seconds
+    return figures

@@ -99,7 +99,9 @@ class VerifyReport(BaseModel):
     seconds: float = 0.0
 
 
-async def verify_record(record: dict[str, Any], judge: Judge, book: SchemaBook | None = None) -> Verification:
+async def verify_record(
+    record: dict[str, Any], judge: Judge, book: SchemaBook | None = None, *, unsure_passes: bool = False
+) -> Verification:
     """Run the funnel on one trajectory record; stops at the first failed check."""
     calls = path_calls(record)
     formatted = check_format(record, calls, book)
@@ -111,7 +113,7 @@ async def verify_record(record: dict[str, Any], judge: Judge, book: SchemaBook |
         return Verification(passed=False, failed_at="execution", format=formatted, execution=executed,
                             corrected_errors=corrected)
     judgement = await judge.judge(record, calls)
-    passed = judgement.verdict == "solved"
+    passed = judgement.verdict == "solved" or (unsure_passes and judgement.verdict == "unsure")
     return Verification(passed=passed, failed_at=None if passed else "semantic", format=formatted,
                         execution=executed, semantic=judgement, corrected_errors=corrected)
 
@@ -198,7 +200,8 @@ async def verify_trajectories(
         # Workers pull from one shared iterator: bounded concurrency without holding the run in memory.
         for record in pending:
             try:
-                verification = await verify_record(record, judge, book)
+                verification = await verify_record(record, judge, book,
+                                                   unsure_passes=settings.verify.unsure_passes)
             except ModelError as error:
                 counts["judge_errors"] += 1
                 log.warning("%s %s: not judged (%s); a rerun tries again", record.get("group"),

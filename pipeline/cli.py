@@ -148,10 +148,11 @@ def run(
     ] = None,
     engine: EngineOption = Engine.prefect,
 ) -> None:
-    """Run every stage end to end (today: collect, probe every API, generate instructions, annotate solution paths) on the bundled specs, offline by default."""
+    """Run every stage end to end (collect, probe every API, generate instructions, annotate solution paths, verify) on the bundled specs, offline by default."""
     from pipeline.generate.stage import NothingGenerated, generate_summary
     from pipeline.search.stage import NothingAnnotated, annotate_summary
     from pipeline.specs.collect import NothingCollected, collect_summary
+    from pipeline.verify.stage import NothingToVerify, verify_summary
 
     settings = _settings(config, out)
     _check_sources(specs or settings.collect.sources)
@@ -167,12 +168,13 @@ def run(
     except NothingCollected as error:
         _show_errors(settings.run_dir)
         raise _fail(str(error)) from error
-    except (NothingGenerated, NothingAnnotated) as error:
+    except (NothingGenerated, NothingAnnotated, NothingToVerify) as error:
         raise _fail(str(error)) from error
     _print_table("collect", collect_summary(results["collect"]), settings.run_dir)
     _print_table("probe", probe_summary(results["probe"]), settings.run_dir)
     _print_table("generate", generate_summary(results["generate"]), settings.run_dir)
     _print_table("annotate", annotate_summary(results["annotate"]), settings.run_dir)
+    _print_table("verify", verify_summary(results["verify"]), settings.run_dir)
     console.print(f"[green]done[/green]: {settings.run_dir}/manifest.json")
 
 
@@ -271,6 +273,36 @@ async def _annotate_with_progress(
         return await annotate_queries(
             settings, query_files=files, algorithm=algorithm, width=width,
             progress=lambda done, total: progress.update(task, completed=done, total=total),
+        )
+
+
+@app.command()
+def verify(config: ConfigOption = None, out: OutOption = None, engine: EngineOption = Engine.prefect) -> None:
+    """Check every trajectory (format, execution, semantic judge); writes verified/accepted.jsonl and rejected.jsonl."""
+    from pipeline.verify.stage import NothingToVerify, verify_summary
+
+    settings = _settings(config, out)
+    try:
+        if engine is Engine.prefect:
+            from flows.verify import verify_flow
+
+            report = asyncio.run(verify_flow(settings=settings))
+        else:
+            report = asyncio.run(_verify_with_progress(settings))
+    except NothingToVerify as error:
+        raise _fail(str(error)) from error
+    except ValueError as error:  # verify.judge = "llm" without a model
+        raise _fail(str(error)) from error
+    _print_table("verify", verify_summary(report), settings.run_dir)
+
+
+async def _verify_with_progress(settings: Settings) -> Any:
+    from pipeline.verify.stage import verify_trajectories
+
+    with _progress() as progress:
+        task = progress.add_task("verifying", total=None)
+        return await verify_trajectories(
+            settings, progress=lambda done, total: progress.update(task, completed=done, total=total)
         )
 
 

@@ -13,6 +13,7 @@ from pipeline.generate.stage import generate_queries
 from pipeline.search.stage import annotate_queries
 from pipeline.settings import Settings
 from pipeline.specs.collect import collect_catalog
+from pipeline.verify.stage import verify_trajectories
 
 
 async def run_pipeline(settings: Settings, *, specs: list[str] | None = None) -> dict[str, Any]:
@@ -22,4 +23,5 @@ async def run_pipeline(settings: Settings, *, specs: list[str] | None = None) ->
     reports["probe"] = await probe_catalog(settings)
     reports["generate"] = await generate_queries(settings)
     reports["annotate"] = await annotate_queries(settings)
+    reports["verify"] = await verify_trajectories(settings)
     return reports

@@ -38,7 +38,10 @@ def test_toolgen_run_with_prefect_runs_the_pipeline_flow(prefect_server: None, t
     result = CliRunner().invoke(app, ["run", "--specs", str(spec_folder), "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert (out / "catalog" / "tools.jsonl").is_file()
-    assert read_json(out / "manifest.json")["stages"]["collect"]["tools"] == 3
+    stages = read_json(out / "manifest.json")["stages"]
+    assert stages["collect"]["tools"] == 3
+    assert {"probe", "generate", "annotate", "verify"} <= set(stages)
+    assert stages["verify"]["funnel"]["candidates"] == stages["annotate"]["answered"] + stages["annotate"]["failed"]
 
 
 def test_schedules_become_deployments_that_load_the_config_at_run_time(tmp_path: Path) -> None:

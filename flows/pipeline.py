@@ -11,6 +11,7 @@ from flows.collect import collect_flow
 from flows.common import resolve_settings
 from flows.env import probe_flow
 from flows.generate import generate_flow
+from flows.report import report_flow
 from flows.verify import verify_flow
 from pipeline.settings import Settings
 
@@ -30,4 +31,5 @@ async def pipeline_flow(
     reports["generate"] = await generate_flow(settings=settings)
     reports["annotate"] = await annotate_flow(settings=settings)
     reports["verify"] = await verify_flow(settings=settings)
+    reports["report"] = await report_flow(settings=settings)
     return reports

@@ -148,7 +148,7 @@ def run(
     ] = None,
     engine: EngineOption = Engine.prefect,
 ) -> None:
-    """Run every stage end to end (collect, probe every API, generate instructions, annotate solution paths, verify) on the bundled specs, offline by default."""
+    """Run every stage end to end (collect, probe every API, generate instructions, annotate solution paths, verify, export datasets, report) on the bundled specs, offline by default."""
     from pipeline.generate.stage import NothingGenerated, generate_summary
     from pipeline.search.stage import NothingAnnotated, annotate_summary
     from pipeline.specs.collect import NothingCollected, collect_summary
@@ -175,6 +175,7 @@ def run(
     _print_table("generate", generate_summary(results["generate"]), settings.run_dir)
     _print_table("annotate", annotate_summary(results["annotate"]), settings.run_dir)
     _print_table("verify", verify_summary(results["verify"]), settings.run_dir)
+    console.print(f"[green]report[/green]: {results['report'].markdown_path}")
     console.print(f"[green]done[/green]: {settings.run_dir}/manifest.json")
 
 
@@ -304,6 +305,23 @@ async def _verify_with_progress(settings: Settings) -> Any:
         return await verify_trajectories(
             settings, progress=lambda done, total: progress.update(task, completed=done, total=total)
         )
+
+
+@app.command()
+def report(config: ConfigOption = None, out: OutOption = None, engine: EngineOption = Engine.prefect) -> None:
+    """Write report/report.md with plots (catalog, instructions, funnel, search trees, cost, caches) for the run."""
+    settings = _settings(config, out)
+    if not (settings.run_dir / "manifest.json").is_file():
+        raise _fail(f"{settings.run_dir / 'manifest.json'} does not exist: run a stage first (toolgen run)")
+    if engine is Engine.prefect:
+        from flows.report import report_flow
+
+        built = asyncio.run(report_flow(settings=settings))
+    else:
+        from pipeline.report.build import build_report
+
+        built = build_report(settings.run_dir)
+    console.print(f"[green]report[/green]: {built.markdown_path} ({len(built.figures)} figures, {len(built.tables)} tables)")
 
 
 @app.command()

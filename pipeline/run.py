@@ -10,6 +10,7 @@ from typing import Any
 
 from pipeline.env.probe import probe_catalog
 from pipeline.generate.stage import generate_queries
+from pipeline.report.build import build_report
 from pipeline.search.stage import annotate_queries
 from pipeline.settings import Settings
 from pipeline.specs.collect import collect_catalog
@@ -24,4 +25,5 @@ async def run_pipeline(settings: Settings, *, specs: list[str] | None = None) ->
     reports["generate"] = await generate_queries(settings)
     reports["annotate"] = await annotate_queries(settings)
     reports["verify"] = await verify_trajectories(settings)
+    reports["report"] = build_report(settings.run_dir)
     return reports

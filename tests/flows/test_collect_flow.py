@@ -42,6 +42,7 @@ def test_toolgen_run_with_prefect_runs_the_pipeline_flow(prefect_server: None, t
     assert stages["collect"]["tools"] == 3
     assert {"probe", "generate", "annotate", "verify"} <= set(stages)
     assert stages["verify"]["funnel"]["candidates"] == stages["annotate"]["answered"] + stages["annotate"]["failed"]
+    assert "Verification" in (out / "report" / "report.md").read_text()
 
 
 def test_schedules_become_deployments_that_load_the_config_at_run_time(tmp_path: Path) -> None:

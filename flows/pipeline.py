@@ -10,6 +10,7 @@ from flows.annotate import annotate_flow
 from flows.collect import collect_flow
 from flows.common import resolve_settings
 from flows.env import probe_flow
+from flows.export import export_flow
 from flows.generate import generate_flow
 from flows.report import report_flow
 from flows.verify import verify_flow
@@ -31,5 +32,6 @@ async def pipeline_flow(
     reports["generate"] = await generate_flow(settings=settings)
     reports["annotate"] = await annotate_flow(settings=settings)
     reports["verify"] = await verify_flow(settings=settings)
+    reports["export"] = await export_flow(settings=settings)
     reports["report"] = await report_flow(settings=settings)
     return reports

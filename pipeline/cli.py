@@ -175,6 +175,7 @@ def run(
     _print_table("generate", generate_summary(results["generate"]), settings.run_dir)
     _print_table("annotate", annotate_summary(results["annotate"]), settings.run_dir)
     _print_table("verify", verify_summary(results["verify"]), settings.run_dir)
+    _print_table("export", export_summary(results["export"]), settings.run_dir)
     console.print(f"[green]report[/green]: {results['report'].markdown_path}")
     console.print(f"[green]done[/green]: {settings.run_dir}/manifest.json")
 
@@ -305,6 +306,45 @@ async def _verify_with_progress(settings: Settings) -> Any:
         return await verify_trajectories(
             settings, progress=lambda done, total: progress.update(task, completed=done, total=total)
         )
+
+
+@app.command()
+def export(
+    config: ConfigOption = None,
+    out: OutOption = None,
+    formats: Annotated[
+        list[str] | None,
+        typer.Option("--format", help="toolllama, openai, sharegpt, rl or retriever (repeatable; default: export.formats)"),
+    ] = None,
+    engine: EngineOption = Engine.prefect,
+) -> None:
+    """Write the verified samples as training datasets into datasets/<format>/ (train/eval split, card, checksums)."""
+    from pipeline.export.stage import NothingToExport
+    from pipeline.settings import EXPORT_FORMATS
+
+    settings = _settings(config, out)
+    chosen = [f.strip().lower() for f in formats] if formats else list(settings.export.formats)
+    unknown = [f for f in chosen if f not in EXPORT_FORMATS]
+    if unknown:
+        console.print(f"[red]usage error:[/red] --format {', '.join(unknown)}: choose from {', '.join(EXPORT_FORMATS)}")
+        raise typer.Exit(2)
+    try:
+        if engine is Engine.prefect:
+            from flows.export import export_flow
+
+            reports = asyncio.run(export_flow(settings=settings, formats=chosen))
+        else:
+            from pipeline.export.stage import export_datasets
+
+            reports = export_datasets(settings, chosen)
+    except NothingToExport as error:
+        raise _fail(str(error)) from error
+    _print_table("export", export_summary(reports), settings.run_dir)
+
+
+def export_summary(reports: dict[str, Any]) -> dict[str, Any]:
+    return {fmt: " / ".join(f"{split} {n}" for split, n in r.rows.items()) + f"  ({r.directory})"
+            for fmt, r in reports.items()}
 
 
 @app.command()

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from pipeline.env.probe import probe_catalog
+from pipeline.export.stage import export_datasets
 from pipeline.generate.stage import generate_queries
 from pipeline.report.build import build_report
 from pipeline.search.stage import annotate_queries
@@ -25,5 +26,6 @@ async def run_pipeline(settings: Settings, *, specs: list[str] | None = None) ->
     reports["generate"] = await generate_queries(settings)
     reports["annotate"] = await annotate_queries(settings)
     reports["verify"] = await verify_trajectories(settings)
+    reports["export"] = export_datasets(settings)
     reports["report"] = build_report(settings.run_dir)
     return reports

@@ -22,21 +22,17 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any
 
 from pipeline.export.common import EVAL, Dialogue, ExportContext, Split, normalise_query
 from pipeline.models import Api, Param, Tool
+from pipeline.search.stage import name_key
 from pipeline.specs.catalog import iter_tools
 
 CORPUS = "corpus.tsv"
 FILE_SPLIT = {"train": "train", EVAL: "test"}
-
-
-def _norm(name: Any) -> str:
-    return re.sub(r"[^0-9a-z]+", "", str(name or "").lower())
 
 
 def _param(param: Param) -> dict[str, Any]:
@@ -78,7 +74,7 @@ class RetrieverExporter:
                     docid = self._corpus_size = self._corpus_size + 1
                     for tool_name in {tool.tool_name, tool.standardized_name}:
                         if tool_name:
-                            self._docids.setdefault((_norm(tool_name), _norm(api.name)), docid)
+                            self._docids.setdefault((name_key(tool_name), name_key(api.name)), docid)
                     writer.writerow([docid, json.dumps(api_document(tool, api))])
         self._handles: list[IO[str]] = []
         self._queries: dict[str, Any] = {}
@@ -101,7 +97,7 @@ class RetrieverExporter:
         docids = sorted({
             docid for pair in record.get("relevant APIs") or []
             if isinstance(pair, (list, tuple)) and len(pair) == 2
-            and (docid := self._docids.get((_norm(pair[0]), _norm(pair[1])))) is not None
+            and (docid := self._docids.get((name_key(pair[0]), name_key(pair[1])))) is not None
         })
         if not docids:
             self._unresolved += 1

@@ -109,7 +109,8 @@ class AnnotateReport(BaseModel):
 # --- reading queries --------------------------------------------------------------------------
 
 
-def _norm(name: Any) -> str:
+def name_key(name: Any) -> str:
+    """A tool or API name compared case-, space- and punctuation-insensitively."""
     return re.sub(r"[^0-9a-z]+", "", str(name or "").lower())
 
 
@@ -124,12 +125,12 @@ class ApiResolver:
                 self.by_ids[(tool.id, api.id)] = (tool, api)
                 for tool_name in {tool.tool_name, tool.standardized_name or "", tool.id}:
                     if tool_name:
-                        self.by_names.setdefault((_norm(tool_name), _norm(api.name)), (tool, api))
+                        self.by_names.setdefault((name_key(tool_name), name_key(api.name)), (tool, api))
 
     def resolve(self, record: dict[str, Any]) -> tuple[Tool, Api] | None:
         found = self.by_ids.get((str(record.get("tool_id")), str(record.get("api_id"))))
         if found is None:
-            found = self.by_names.get((_norm(record.get("tool_name")), _norm(record.get("api_name"))))
+            found = self.by_names.get((name_key(record.get("tool_name")), name_key(record.get("api_name"))))
         return found
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Literal, Protocol
@@ -322,6 +322,34 @@ class SplitFiles:
     def close(self) -> None:
         for writer in self.writers.values():
             writer.close()
+
+
+class SplitRowsExporter:
+    """An :class:`Exporter` whose rows come from each sample alone: ``rows_of(dialogue, split)``
+    gives the sample's rows, written to ``<split><suffix>`` with ``writer``."""
+
+    def __init__(self, folder: Path, suffix: str, writer: type[JsonArrayWriter | JsonlWriter],
+                 rows_of: Callable[[Dialogue, Split], Iterable[dict[str, Any]]]) -> None:
+        self._files = SplitFiles(folder, suffix, writer)
+        self._rows_of = rows_of
+
+    def add(self, record: Mapping[str, Any], dialogue: Dialogue, split: Split) -> None:
+        for row in self._rows_of(dialogue, split):
+            self._files.write(split, row)
+
+    def close(self) -> None:
+        self._files.close()
+
+    @property
+    def rows(self) -> dict[str, int]:
+        return self._files.rows
+
+    @property
+    def notes(self) -> dict[str, int]:
+        return {}
+
+    def paths(self) -> list[Path]:
+        return self._files.paths
 
 
 @dataclass(frozen=True)

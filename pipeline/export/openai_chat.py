@@ -20,7 +20,6 @@ Files: ``train.jsonl`` and ``eval.jsonl``, one ``{"messages": [...], "tools": [.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +27,7 @@ from pipeline.export.common import (
     Dialogue,
     ExportContext,
     JsonlWriter,
-    Split,
-    SplitFiles,
+    SplitRowsExporter,
     clean_function,
     functions_of,
     native_system_prompt,
@@ -62,25 +60,8 @@ def chat_sample(dialogue: Dialogue) -> dict[str, Any]:
     return {"messages": chat_messages(dialogue), "tools": chat_tools(dialogue), "parallel_tool_calls": False}
 
 
-class OpenAIChatExporter:
+class OpenAIChatExporter(SplitRowsExporter):
     """Writes ``train.jsonl`` / ``eval.jsonl``."""
 
     def __init__(self, folder: Path, context: ExportContext) -> None:
-        self._files = SplitFiles(folder, ".jsonl", JsonlWriter)
-
-    def add(self, record: Mapping[str, Any], dialogue: Dialogue, split: Split) -> None:
-        self._files.write(split, chat_sample(dialogue))
-
-    def close(self) -> None:
-        self._files.close()
-
-    @property
-    def rows(self) -> dict[str, int]:
-        return self._files.rows
-
-    @property
-    def notes(self) -> dict[str, int]:
-        return {}
-
-    def paths(self) -> list[Path]:
-        return self._files.paths
+        super().__init__(folder, ".jsonl", JsonlWriter, lambda dialogue, split: [chat_sample(dialogue)])

@@ -23,7 +23,6 @@ verl's loader reads parquet; convert with ``datasets.load_dataset("json", ...).t
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +31,7 @@ from pipeline.export.common import (
     ExportContext,
     JsonlWriter,
     Split,
-    SplitFiles,
+    SplitRowsExporter,
     Step,
     clean_function,
     functions_of,
@@ -75,26 +74,8 @@ def rl_rows(dialogue: Dialogue, split: Split) -> list[dict[str, Any]]:
     return rows
 
 
-class RlExporter:
+class RlExporter(SplitRowsExporter):
     """Writes ``train.jsonl`` / ``eval.jsonl``."""
 
     def __init__(self, folder: Path, context: ExportContext) -> None:
-        self._files = SplitFiles(folder, ".jsonl", JsonlWriter)
-
-    def add(self, record: Mapping[str, Any], dialogue: Dialogue, split: Split) -> None:
-        for row in rl_rows(dialogue, split):
-            self._files.write(split, row)
-
-    def close(self) -> None:
-        self._files.close()
-
-    @property
-    def rows(self) -> dict[str, int]:
-        return self._files.rows
-
-    @property
-    def notes(self) -> dict[str, int]:
-        return {}
-
-    def paths(self) -> list[Path]:
-        return self._files.paths
+        super().__init__(folder, ".jsonl", JsonlWriter, rl_rows)

@@ -29,8 +29,7 @@ from pipeline.export.common import (
     Dialogue,
     ExportContext,
     JsonArrayWriter,
-    Split,
-    SplitFiles,
+    SplitRowsExporter,
     clean_function,
     functions_of,
     native_system_prompt,
@@ -75,28 +74,17 @@ def dataset_info(file_names: Mapping[str, str]) -> dict[str, Any]:
     }
 
 
-class ShareGptExporter:
+class ShareGptExporter(SplitRowsExporter):
     """Writes ``train.json`` / ``eval.json`` and ``dataset_info.json``."""
 
     def __init__(self, folder: Path, context: ExportContext) -> None:
+        super().__init__(folder, ".json", JsonArrayWriter, lambda dialogue, split: [sharegpt_sample(dialogue)])
         self._folder = folder
-        self._files = SplitFiles(folder, ".json", JsonArrayWriter)
-
-    def add(self, record: Mapping[str, Any], dialogue: Dialogue, split: Split) -> None:
-        self._files.write(split, sharegpt_sample(dialogue))
 
     def close(self) -> None:
-        self._files.close()
+        super().close()
         info = dataset_info({s: f"{s}.json" for s in SPLITS})
         (self._folder / DATASET_INFO).write_bytes(dumps(info, indent=True) + b"\n")
 
-    @property
-    def rows(self) -> dict[str, int]:
-        return self._files.rows
-
-    @property
-    def notes(self) -> dict[str, int]:
-        return {}
-
     def paths(self) -> list[Path]:
-        return [*self._files.paths, self._folder / DATASET_INFO]
+        return [*super().paths(), self._folder / DATASET_INFO]

@@ -19,7 +19,6 @@ Files: ``train.json`` and ``eval.json``, each a JSON list of
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +26,7 @@ from pipeline.export.common import (
     Dialogue,
     ExportContext,
     JsonArrayWriter,
-    Split,
-    SplitFiles,
+    SplitRowsExporter,
     Step,
     functions_of,
 )
@@ -62,26 +60,8 @@ def samples_of(dialogue: Dialogue) -> list[dict[str, Any]]:
     return samples
 
 
-class ToolLlamaExporter:
+class ToolLlamaExporter(SplitRowsExporter):
     """Writes ``train.json`` / ``eval.json``."""
 
     def __init__(self, folder: Path, context: ExportContext) -> None:
-        self._files = SplitFiles(folder, ".json", JsonArrayWriter)
-
-    def add(self, record: Mapping[str, Any], dialogue: Dialogue, split: Split) -> None:
-        for sample in samples_of(dialogue):
-            self._files.write(split, sample)
-
-    def close(self) -> None:
-        self._files.close()
-
-    @property
-    def rows(self) -> dict[str, int]:
-        return self._files.rows
-
-    @property
-    def notes(self) -> dict[str, int]:
-        return {}
-
-    def paths(self) -> list[Path]:
-        return self._files.paths
+        super().__init__(folder, ".json", JsonArrayWriter, lambda dialogue, split: samples_of(dialogue))

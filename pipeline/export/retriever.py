@@ -27,16 +27,13 @@ from pathlib import Path
 from typing import IO, Any
 
 from pipeline.export.common import EVAL, Dialogue, ExportContext, Split, normalise_query
-from pipeline.models import Api, Param, Tool
+from pipeline.models import Api, Tool
 from pipeline.search.stage import name_key
 from pipeline.specs.catalog import iter_tools
+from pipeline.specs.toolbench import toolbench_param
 
 CORPUS = "corpus.tsv"
 FILE_SPLIT = {"train": "train", EVAL: "test"}
-
-
-def _param(param: Param) -> dict[str, Any]:
-    return {"name": param.name, "type": param.type, "description": param.description, "default": param.default}
 
 
 def api_document(tool: Tool, api: Api) -> dict[str, Any]:
@@ -47,8 +44,8 @@ def api_document(tool: Tool, api: Api) -> dict[str, Any]:
         "tool_name": tool.tool_name,
         "api_name": api.name,
         "api_description": api.description,
-        "required_parameters": [_param(p) for p in api.required_parameters],
-        "optional_parameters": [_param(p) for p in api.optional_parameters],
+        "required_parameters": [toolbench_param(p) for p in api.required_parameters],
+        "optional_parameters": [toolbench_param(p) for p in api.optional_parameters],
         "method": api.method,
         "template_response": returns,
     }

@@ -196,15 +196,18 @@ def _api_to_toolbench(api: Api) -> dict[str, Any]:
     }
 
 
-def _param_to_toolbench(param: Param) -> dict[str, Any]:
-    record = {
+def toolbench_param(param: Param) -> dict[str, Any]:
+    """A parameter as ToolBench's files have it: ``name``, ``type``, ``description``, ``default``."""
+    return {
         "name": param.name,
         "type": param.type or toolbench_type(param.schema_),
         "description": param.description,
         "default": param.default,
-        "location": param.location,
-        "schema": param.schema_,
     }
+
+
+def _param_to_toolbench(param: Param) -> dict[str, Any]:
+    record = {**toolbench_param(param), "location": param.location, "schema": param.schema_}
     if param.enum is not None:
         record["enum"] = param.enum
     if param.example is not None:

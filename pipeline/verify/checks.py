@@ -54,6 +54,7 @@ class PathCall:
     arguments: dict[str, Any] | None
     answered: bool = False  # a tool message with this call id follows
     observation: dict[str, Any] | None = None
+    api: tuple[str, str] | None = None  # (tool id, API id) the call reached, from its tree node
     schema_errors: list[str] = field(default_factory=list)
 
     @property
@@ -72,8 +73,8 @@ class PathCall:
 def path_calls(record: Mapping[str, Any]) -> list[PathCall]:
     """The calls of the record's chosen path, in order, with their observations from the tree."""
     nodes = {node.get("id"): node for node in (record.get("tree") or {}).get("nodes", [])}
-    observations = {
-        node.get("tool_call_id"): node.get("observation")
+    path_nodes = {
+        node["tool_call_id"]: node
         for node_id in record.get("chosen_path") or []
         if (node := nodes.get(node_id)) is not None and node.get("tool_call_id")
     }
@@ -86,13 +87,15 @@ def path_calls(record: Mapping[str, Any]) -> list[PathCall]:
                 function = tool_call.get("function") or {}
                 raw = function.get("arguments")
                 raw_text = raw if isinstance(raw, str) else orjson.dumps(raw).decode()
+                node = path_nodes.get(tool_call.get("id")) or {}
                 call = PathCall(
                     index=len(calls) + 1,
                     call_id=str(tool_call.get("id") or ""),
                     name=str(function.get("name") or ""),
                     raw_arguments=raw_text,
                     arguments=_json_object(raw_text),
-                    observation=observations.get(tool_call.get("id")),
+                    observation=node.get("observation"),
+                    api=(node["tool_id"], node["api_id"]) if node.get("tool_id") and node.get("api_id") else None,
                 )
                 calls.append(call)
                 by_id[call.call_id] = call

@@ -105,7 +105,7 @@ class OfflineJudge:
         relevant = record.get("relevant APIs") or []
         if self._lookup is None or not isinstance(relevant, list):
             return []
-        called = {_ids(record, c) for c in succeeded}
+        called = {c.api for c in succeeded}
         missing = []
         for pair in relevant:
             if not (isinstance(pair, list | tuple) and len(pair) == 2):
@@ -115,13 +115,6 @@ class OfflineJudge:
             if ids is not None and ids not in called:
                 missing.append((str(pair[0]), str(pair[1])))
         return missing
-
-
-def _ids(record: Mapping[str, Any], call: PathCall) -> tuple[str, str] | None:
-    for node in (record.get("tree") or {}).get("nodes", []):
-        if node.get("tool_call_id") == call.call_id:
-            return (node.get("tool_id"), node.get("api_id"))
-    return None
 
 
 # --- the LLM judge ------------------------------------------------------------------------------

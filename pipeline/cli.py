@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
@@ -108,7 +109,9 @@ def collect(
 
             report = asyncio.run(collect_flow(sources=sources, settings=settings))
         else:
-            report = asyncio.run(_collect_with_progress(sources, settings))
+            from pipeline.specs.collect import collect_catalog
+
+            report = asyncio.run(_with_progress("reading specs", collect_catalog, sources, settings))
     except NothingCollected as error:
         _show_errors(settings.run_dir)
         raise _fail(str(error)) from error
@@ -127,16 +130,6 @@ def _show_errors(run_dir: Path, limit: int = 5) -> None:
             console.print("  ...")
             break
         console.print(f"  {error['source']}: {error['reason']}")
-
-
-async def _collect_with_progress(sources: list[str] | None, settings: Settings) -> Any:
-    from pipeline.specs.collect import collect_catalog
-
-    with _progress() as progress:
-        task = progress.add_task("reading specs", total=None)
-        return await collect_catalog(
-            sources, settings, progress=lambda done, total: progress.update(task, completed=done, total=total)
-        )
 
 
 @app.command()
@@ -251,7 +244,10 @@ def annotate(
             report = asyncio.run(annotate_flow(settings=settings, query_files=[str(f) for f in files] if files else None,
                                                algorithm=chosen, width=width))
         else:
-            report = asyncio.run(_annotate_with_progress(settings, files, chosen, width))
+            from pipeline.search.stage import annotate_queries
+
+            report = asyncio.run(_with_progress("searching", annotate_queries, settings, query_files=files,
+                                                algorithm=chosen, width=width))
     except (CatalogMissing, NothingAnnotated) as error:
         raise _fail(str(error)) from error
     except ValueError as error:  # an unreadable query file
@@ -263,19 +259,6 @@ def annotate(
 
         count = export_toolbench_answers(iter_trajectories(settings.run_dir), export_toolbench)
         console.print(f"wrote {count} ToolBench answer files to {export_toolbench}")
-
-
-async def _annotate_with_progress(
-    settings: Settings, files: list[Path] | None, algorithm: str | None, width: int | None
-) -> Any:
-    from pipeline.search.stage import annotate_queries
-
-    with _progress() as progress:
-        task = progress.add_task("searching", total=None)
-        return await annotate_queries(
-            settings, query_files=files, algorithm=algorithm, width=width,
-            progress=lambda done, total: progress.update(task, completed=done, total=total),
-        )
 
 
 @app.command()
@@ -290,22 +273,14 @@ def verify(config: ConfigOption = None, out: OutOption = None, engine: EngineOpt
 
             report = asyncio.run(verify_flow(settings=settings))
         else:
-            report = asyncio.run(_verify_with_progress(settings))
+            from pipeline.verify.stage import verify_trajectories
+
+            report = asyncio.run(_with_progress("verifying", verify_trajectories, settings))
     except NothingToVerify as error:
         raise _fail(str(error)) from error
     except ValueError as error:  # verify.judge = "llm" without a model
         raise _fail(str(error)) from error
     _print_table("verify", verify_summary(report), settings.run_dir)
-
-
-async def _verify_with_progress(settings: Settings) -> Any:
-    from pipeline.verify.stage import verify_trajectories
-
-    with _progress() as progress:
-        task = progress.add_task("verifying", total=None)
-        return await verify_trajectories(
-            settings, progress=lambda done, total: progress.update(task, completed=done, total=total)
-        )
 
 
 @app.command()
@@ -513,6 +488,14 @@ def _check_sources(sources: list[str]) -> None:
 def _drop_none(values: dict[str, Any]) -> dict[str, Any] | None:
     kept = {key: value for key, value in values.items() if value is not None}
     return kept or None
+
+
+async def _with_progress(label: str, stage: Callable[..., Awaitable[Any]], *args: Any, **kwargs: Any) -> Any:
+    """Await ``stage(*args, **kwargs, progress=...)`` with a progress bar fed by its callback."""
+    with _progress() as progress:
+        task = progress.add_task(label, total=None)
+        return await stage(*args, **kwargs,
+                           progress=lambda done, total: progress.update(task, completed=done, total=total))
 
 
 def _progress() -> Progress:

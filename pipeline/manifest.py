@@ -44,8 +44,15 @@ def read_manifest(run_dir: Path) -> dict[str, Any]:
     return read_json(path) if path.is_file() else {}
 
 
-def record_stage(run_dir: Path, stage: str, section: dict[str, Any], settings: Settings) -> dict[str, Any]:
-    """Write ``section`` as ``stages[stage]`` of the run's manifest; returns the whole manifest."""
+def record_stage(
+    run_dir: Path, stage: str, section: dict[str, Any], settings: Settings, *, merge: bool = False
+) -> dict[str, Any]:
+    """Write ``section`` as ``stages[stage]`` of the run's manifest; returns the whole manifest.
+
+    ``merge`` updates the stage's existing section with ``section``'s keys instead of replacing
+    it, under the same lock, so stages recorded in parts (one export format at a time, from
+    several processes) lose none of them.
+    """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     with FileLock(str(run_dir / f".{MANIFEST_NAME}.lock")):
@@ -58,7 +65,8 @@ def record_stage(run_dir: Path, stage: str, section: dict[str, Any], settings: S
         manifest["platform"] = platform.platform()
         manifest["packages"] = _package_versions()
         manifest["config"] = redacted_dump(settings)
-        manifest.setdefault("stages", {})[stage] = section
+        stages = manifest.setdefault("stages", {})
+        stages[stage] = {**(stages.get(stage) or {}), **section} if merge else section
         write_json(run_dir / MANIFEST_NAME, manifest)
     return manifest
 

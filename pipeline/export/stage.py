@@ -152,6 +152,5 @@ def _swap(staging: Path, target: Path) -> None:
 
 def _record(settings: Settings, run_dir: Path | None, reports: list[ExportReport]) -> None:
     run_dir = Path(run_dir if run_dir is not None else settings.run_dir)
-    section = dict((read_manifest(run_dir).get("stages") or {}).get("export") or {})
-    section.update({report.format: report.model_dump(mode="json") for report in reports})
-    record_stage(run_dir, "export", section, settings)
+    section = {report.format: report.model_dump(mode="json") for report in reports}
+    record_stage(run_dir, "export", section, settings, merge=True)

@@ -5,9 +5,11 @@ Real-world specs come in every encoding and many are hostile by accident. What i
 * odd encodings: BOMs (UTF-8/16/32), UTF-16 without BOM, Windows-1252, else Latin-1;
 * size: files over the configured cap are refused before they are read;
 * deep nesting: libyaml's composer recurses in C and crashes the process somewhere past ~20k
-  levels, so YAML whose bracket nesting, or chain of ``- `` / ``? `` on one line, passes
-  :data:`MAX_NESTING` is refused up front (the process pool that runs readers is the
-  backstop for anything that still crashes);
+  levels, and since libyaml 0.2.6 (PyYAML 6.0.4's wheels) the scanner refuses more than 1,000
+  levels itself. YAML whose bracket nesting, or chain of ``- `` / ``? `` on one line, passes
+  :func:`nesting_limit` (a little below whatever the installed parser accepts, and never above
+  :data:`MAX_NESTING`) is refused up front with a message naming that limit (the process pool
+  that runs readers is the backstop for anything that still crashes);
 * values the safe loader cannot build (a date such as 2021-02-30 stays a string; an integer
   over Python's digit limit makes the file unreadable, not the reader crash);
 * alias bombs and recursive aliases load as small shared graphs; everything that walks the
@@ -17,8 +19,11 @@ Real-world specs come in every encoding and many are hostile by accident. What i
 from __future__ import annotations
 
 import codecs
+import functools
 import re
+from dataclasses import dataclass
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -31,6 +36,13 @@ except ImportError:  # pragma: no cover - depends on how PyYAML was built
     from yaml import SafeLoader as _YamlLoader  # type: ignore[assignment]
 
 MAX_NESTING = 2000
+"""toolgen's own cap on nesting, whatever the parser would accept: libyaml's C composer
+recurses once per level and crashes the process somewhere past ~20k levels."""
+
+NESTING_MARGIN = 32
+"""How far below the parser's measured limit the guard refuses. The guard counts brackets and
+``- ``/``? `` chains; the parser also counts the block levels around them (a deep value sits
+under ``paths: /a: get: ...``), so refusing right at its limit would let some through."""
 
 
 class _Loader(_YamlLoader):  # type: ignore[misc,valid-type]
@@ -115,24 +127,75 @@ def parse_document(data: bytes, name: str) -> Any:
         raise DocumentError("nesting too deep to parse") from error
 
 
-def check_nesting(data: bytes, limit: int = MAX_NESTING) -> None:
-    """Refuse flow-style nesting deeper than ``limit`` before libyaml can crash on it.
+@dataclass(frozen=True)
+class NestingLimit:
+    """The deepest nesting the reader lets through, and which limit set it."""
+
+    levels: int
+    source: str  # said in the error, so a user knows whether toolgen or the parser refused
+
+
+@functools.cache
+def nesting_limit() -> NestingLimit:
+    """The guard's limit for the YAML parser installed here, measured once per process.
+
+    Parsers change their own limits between releases (libyaml 0.2.6 started refusing flow and
+    block nesting past 1,000 levels), so the limit is probed, not assumed: the deepest flow
+    sequence and the deepest ``- `` chain the loader accepts, up to :data:`MAX_NESTING`. Probing
+    that deep is safe: the crash is an order of magnitude further down.
+    """
+    accepted = min(
+        _deepest_accepted(lambda depth: "[" * depth + "]" * depth),
+        _deepest_accepted(lambda depth: "- " * depth + "x\n"),
+    )
+    if accepted >= MAX_NESTING:
+        return NestingLimit(MAX_NESTING, f"toolgen's cap of {MAX_NESTING} levels")
+    return NestingLimit(
+        max(1, accepted - NESTING_MARGIN), f"the YAML parser ({_parser_name()}) stops at {accepted + 1} levels"
+    )
+
+
+def _deepest_accepted(document: Callable[[int], str]) -> int:
+    """The largest depth in ``[0, MAX_NESTING]`` whose ``document(depth)`` the loader parses."""
+    low, high = 0, MAX_NESTING
+    while low < high:
+        middle = (low + high + 1) // 2
+        try:
+            yaml.load(document(middle), Loader=_Loader)  # noqa: S506 - a safe loader
+        except (yaml.YAMLError, RecursionError):
+            high = middle - 1
+        else:
+            low = middle
+    return low
+
+
+def _parser_name() -> str:
+    if issubclass(_Loader, yaml.SafeLoader):
+        return f"PyYAML {yaml.__version__}, pure Python"
+    return f"PyYAML {yaml.__version__}, libyaml {yaml._yaml.get_version_string()}"  # type: ignore[attr-defined]
+
+
+def check_nesting(data: bytes, limit: NestingLimit | None = None) -> None:
+    """Refuse nesting deeper than ``limit`` (default :func:`nesting_limit`) before YAML parses it.
 
     Brackets inside quoted strings are counted too, which only over-estimates depth when a
     string holds thousands of unclosed brackets; the cheap total count skips the scan for
     almost every real file.
     """
-    if data.count(b"[") + data.count(b"{") + data.count(b"- ") + data.count(b"? ") <= limit:
+    limit = limit or nesting_limit()
+    if data.count(b"[") + data.count(b"{") + data.count(b"- ") + data.count(b"? ") <= limit.levels:
         return
     codes = np.frombuffer(data, dtype=np.uint8)
     opening = (codes == ord("[")) | (codes == ord("{"))
     closing = (codes == ord("]")) | (codes == ord("}"))
     depth = np.cumsum(opening.astype(np.int32) - closing.astype(np.int32))
-    if depth.size and int(depth.max()) > limit:
-        raise DocumentError(f"nesting deeper than {limit} levels")
+    if depth.size and int(depth.max()) > limit.levels:
+        raise DocumentError(f"nesting deeper than {limit.levels} levels ({limit.source})")
     chain = _longest_indicator_chain(data)
-    if chain > limit:
-        raise DocumentError(f"nesting deeper than {limit} levels ('- ' / '? ' chain of {chain})")
+    if chain > limit.levels:
+        raise DocumentError(
+            f"nesting deeper than {limit.levels} levels ('- ' / '? ' chain of {chain}; {limit.source})"
+        )
 
 
 def _longest_indicator_chain(data: bytes) -> int:

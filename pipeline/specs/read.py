@@ -73,14 +73,6 @@ def read_tool(task: SourceTask, options: ReadOptions) -> tuple[Tool | None, Sour
         outcome.error = SourceError(source=task.location, stage="read", reason=str(error))
         return None, outcome
     try:
-        data = read_bytes(task.path, options.max_file_bytes)
-    except OSError as error:
-        outcome.error = SourceError(source=task.location, stage="read", reason=f"cannot read: {error.strerror or error}")
-        return outcome
-    except DocumentError as error:
-        outcome.error = SourceError(source=task.location, stage="read", reason=str(error))
-        return outcome
-    try:
         doc = parse_document(data, task.location)
     except DocumentError as error:
         outcome.error = SourceError(source=task.location, stage="parse", reason=str(error))

@@ -16,7 +16,17 @@ import orjson
 import pytest
 
 from pipeline.models import Tool
-from pipeline.specs.document import MAX_NESTING, DocumentError, check_nesting, decode_text, parse_document
+import yaml
+
+from pipeline.specs.document import (
+    MAX_NESTING,
+    DocumentError,
+    NestingLimit,
+    check_nesting,
+    decode_text,
+    nesting_limit,
+    parse_document,
+)
 from pipeline.specs.openapi import ReadOptions
 from pipeline.specs.read import SourceOutcome, SourceTask, read_source
 
@@ -290,7 +300,7 @@ def test_yaml_nested_a_hundred_thousand_deep_is_refused_without_crashing(
 ) -> None:
     result = read_isolated(content, "deep.yaml")
 
-    assert f"nesting deeper than {MAX_NESTING}" in isolated_error(result)
+    assert f"nesting deeper than {nesting_limit().levels} levels" in isolated_error(result)
     assert result.outcome.error.stage == "parse"
     assert result.seconds < 5
 
@@ -301,27 +311,55 @@ def test_deeply_nested_json_is_refused_without_crashing(read_isolated: ReadIsola
 
     result = read_isolated(content, "deep.json")
 
-    assert f"nesting deeper than {MAX_NESTING}" in isolated_error(result)
+    assert f"nesting deeper than {nesting_limit().levels} levels" in isolated_error(result)
 
 
-def test_nesting_just_under_the_limit_is_read(read_tool: ReadTool) -> None:
-    depth = MAX_NESTING - 10  # past orjson's own limit, so the YAML parser reads it
-    spec = {
-        "openapi": "3.0.0",
-        "info": {"title": "Nearly deep", "version": "1"},
-        "paths": {"/a": {"get": {"responses": {"200": {"description": "ok"}}}}},
-    }
-    content = orjson.dumps(spec).decode()[:-1] + ', "x-deep": ' + "[" * depth + "]" * depth + "}"
+NEARLY_DEEP = "openapi: 3.0.0\ninfo: {title: Nearly deep, version: '1'}\npaths: {/a: {get: {responses: {'200': {description: ok}}}}}\n"
 
-    assert read_tool(content, "nearly.json").tool_name == "Nearly deep"
+
+def _nested(shape: str, depth: int) -> str:
+    if shape == "flow-sequence":
+        return "[" * depth + "]" * depth
+    if shape == "flow-mapping":
+        return "{a: " * depth + "}" * depth
+    return "\n  " + "- " * depth + "x"
+
+
+@pytest.mark.parametrize("shape", ["flow-sequence", "flow-mapping", "dash-chain"])
+def test_nesting_at_the_limit_is_read_by_the_installed_parser(read_tool: ReadTool, shape: str) -> None:
+    content = NEARLY_DEEP + "x-deep: " + _nested(shape, nesting_limit().levels)
+
+    assert read_tool(content, "nearly.yaml").tool_name == "Nearly deep"
+
+
+@pytest.mark.parametrize("shape", ["flow-sequence", "flow-mapping", "dash-chain"])
+def test_nesting_just_over_the_limit_is_refused_naming_the_limit(read_spec: ReadSpec, shape: str) -> None:
+    limit = nesting_limit()
+
+    outcome = read_spec(NEARLY_DEEP + "x-deep: " + _nested(shape, limit.levels + 1), "deep.yaml")
+
+    assert outcome.error is not None
+    assert outcome.error.stage == "parse"
+    assert f"nesting deeper than {limit.levels} levels" in outcome.error.reason
+    assert limit.source in outcome.error.reason
+
+
+def test_the_limit_sits_below_what_the_installed_yaml_parser_accepts() -> None:
+    limit = nesting_limit()
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+    assert 100 <= limit.levels <= MAX_NESTING
+    yaml.load("[" * limit.levels + "]" * limit.levels, Loader=loader)  # noqa: S506 - a safe loader
+    yaml.load("- " * limit.levels + "x", Loader=loader)  # noqa: S506
 
 
 def test_deep_description_in_a_spec_is_cut_not_an_error(read_tool: ReadTool) -> None:
+    depth = nesting_limit().levels - 10  # deeper than text_of looks, still within the parser's limit
     spec = (
         "openapi: 3.0.0\ninfo: {title: T, version: '1', description: "
-        + "[" * 1500
+        + "[" * depth
         + "deep"
-        + "]" * 1500
+        + "]" * depth
         + "}\n"
     )
     spec += "paths: {/a: {get: {responses: {'200': {description: ok}}}}}\n"
@@ -335,8 +373,9 @@ def test_check_nesting_lets_ordinary_documents_through() -> None:
     )
 
     check_nesting(ordinary)  # many brackets and dashes in total, but never deep
-    with pytest.raises(DocumentError):
-        check_nesting(b"[" * (MAX_NESTING + 1))
+    with pytest.raises(DocumentError, match="nesting deeper than 50 levels \\(a test limit\\)"):
+        check_nesting(b"[" * 51, NestingLimit(50, "a test limit"))
+    check_nesting(b"[" * 50, NestingLimit(50, "a test limit"))
 
 
 # -- sizes and encodings ----------------------------------------------------------------------

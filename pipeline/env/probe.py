@@ -18,10 +18,10 @@ from pydantic import BaseModel, Field
 
 from pipeline.env.environment import open_environment
 from pipeline.io import AtomicJsonlWriter
-from pipeline.manifest import now_iso, record_stage
 from pipeline.models import Api
 from pipeline.settings import Settings
 from pipeline.specs.catalog import iter_tools
+from pipeline.stages import Stage, StageContext, StageOptions, run_stage
 
 log = logging.getLogger(__name__)
 
@@ -66,8 +66,38 @@ def _documented_value(example: Any, default: Any, enum: list[Any] | None, schema
 
 async def probe_catalog(settings: Settings, *, run_dir: Path | None = None, concurrency: int = 16) -> ProbeReport:
     """Probe every API of the run's catalog; writes ``env/probe.jsonl`` and the manifest."""
-    started, clock = now_iso(), time.perf_counter()
-    run_dir = Path(run_dir or settings.run_dir)
+    return await run_stage(ProbeStage(), StageContext.of(settings, run_dir), ProbeOptions(concurrency=concurrency))
+
+
+class ProbeOptions(StageOptions):
+    concurrency: int = Field(default=16, ge=1, le=1024)
+
+
+class ProbeStage(Stage[ProbeOptions, ProbeReport]):
+    """``env/probe.jsonl``: every API called once with its documented values."""
+
+    name = "probe"
+    title = "probe"
+    inputs = ("catalog/",)
+    outputs = ("env/probe.jsonl",)
+    options_type = ProbeOptions
+
+    async def execute(self, context: StageContext, options: ProbeOptions) -> ProbeReport:
+        return await _probe(context.settings, context.run_dir, options.concurrency)
+
+    def summary(self, report: ProbeReport) -> dict[str, Any]:
+        return {
+            "APIs probed": report.apis,
+            "answered": report.ok,
+            "failed": report.failed,
+            "skipped (no documented value)": report.skipped,
+            "modes": report.modes,
+            "seconds": report.seconds,
+        }
+
+
+async def _probe(settings: Settings, run_dir: Path, concurrency: int) -> ProbeReport:
+    clock = time.perf_counter()
     tools = list(iter_tools(run_dir))
     report = ProbeReport()
     modes: Counter[str] = Counter()
@@ -108,7 +138,6 @@ async def probe_catalog(settings: Settings, *, run_dir: Path | None = None, conc
     report.modes = dict(modes)
     report.failures_by_status = dict(failures)
     report.seconds = round(time.perf_counter() - clock, 3)
-    record_stage(run_dir, "probe", {"started": started, "finished": now_iso(), **report.model_dump()}, settings)
     log.info(
         "probed %d APIs: %d ok, %d failed, %d skipped (modes %s)",
         report.apis, report.ok, report.failed, report.skipped, report.modes,

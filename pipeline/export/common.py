@@ -21,6 +21,7 @@ from typing import IO, Any, Literal, Protocol
 import orjson
 from pydantic import BaseModel, Field
 
+from pipeline.errors import NothingToDo
 from pipeline.io import dumps, read_jsonl
 from pipeline.search.functions import FINISH_NAME
 from pipeline.settings import Settings
@@ -37,7 +38,7 @@ _THOUGHT_PREFIX = re.compile(r"^\s*thought\s*:\s*", re.IGNORECASE)
 _WHITESPACE = re.compile(r"\s+")
 
 
-class NothingToExport(Exception):
+class NothingToExport(NothingToDo):
     """The run folder has no verified samples to export."""
 
 

@@ -9,6 +9,7 @@ per format, merged with the formats exported before.
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
 import os
@@ -17,7 +18,9 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import MappingProxyType
+from typing import Any
 
+from pipeline.errors import UsageError
 from pipeline.export import openai_chat, retriever, rl, sharegpt, toolllama
 from pipeline.export.card import CARD_NAME, catalog_figures, dataset_card, write_checksums
 from pipeline.export.common import (
@@ -32,12 +35,13 @@ from pipeline.export.common import (
     iter_accepted,
     split_of,
 )
-from pipeline.manifest import read_manifest, record_stage
+from pipeline.manifest import read_manifest
 from pipeline.settings import EXPORT_FORMATS, Settings
+from pipeline.stages import Artifact, Stage, StageContext, StageOptions, TableArtifact, run_stage
 
 log = logging.getLogger(__name__)
 
-__all__ = ["FORMATS", "ExportReport", "NothingToExport", "export_dataset", "export_datasets"]
+__all__ = ["FORMATS", "ExportReport", "ExportStage", "NothingToExport", "export_dataset", "export_datasets"]
 
 ExporterFactory = Callable[[Path, ExportContext], Exporter]
 
@@ -62,25 +66,65 @@ def _split_rule(settings: Settings) -> str:
 
 def export_dataset(settings: Settings, fmt: str, *, run_dir: Path | None = None) -> ExportReport:
     """Write ``<run>/datasets/<fmt>/`` from the run's accepted samples and record it."""
-    report = _export(settings, fmt, run_dir=run_dir)
-    _record(settings, run_dir, [report])
-    return report
+    return export_datasets(settings, [fmt], run_dir=run_dir)[fmt]
 
 
 def export_datasets(settings: Settings, formats: Iterable[str] | None = None, *,
                     run_dir: Path | None = None) -> dict[str, ExportReport]:
     """Export each of ``formats`` (default: ``settings.export.formats``); one manifest update."""
-    names = list(formats if formats is not None else settings.export.formats)
-    for name in names:
-        _check_format(name)
-    reports = {name: _export(settings, name, run_dir=run_dir) for name in names}
-    _record(settings, run_dir, list(reports.values()))
-    return reports
+    options = ExportOptions(formats=list(formats) if formats is not None else None)
+    return asyncio.run(run_stage(ExportStage(), StageContext.of(settings, run_dir), options))
+
+
+class ExportOptions(StageOptions):
+    formats: list[str] | None = None  # default: export.formats
+
+
+class ExportStage(Stage[ExportOptions, dict[str, ExportReport]]):
+    """``datasets/<format>/``: the accepted samples in each training format, split, carded, checksummed."""
+
+    name = "export"
+    title = "exporting"
+    inputs = ("verified/accepted.jsonl", "catalog/")
+    outputs = (DATASETS_DIR + "/",)
+    options_type = ExportOptions
+    manifest_merge = True  # one entry per format, kept beside the formats exported before
+
+    def options(self, values: object = None) -> ExportOptions:
+        chosen: ExportOptions = super().options(values)  # type: ignore[arg-type]
+        unknown = [name for name in chosen.formats or [] if name not in FORMATS]
+        if unknown:
+            raise UsageError(f"export format {', '.join(map(repr, unknown))}: choose from {', '.join(FORMATS)}")
+        return chosen
+
+    async def execute(self, context: StageContext, options: ExportOptions) -> dict[str, ExportReport]:
+        names = list(options.formats if options.formats is not None else context.settings.export.formats)
+        context.set_total(len(names))
+        reports = {}
+        for name in names:
+            # a pass over files: run it off the event loop so a Prefect flow stays responsive
+            reports[name] = await asyncio.to_thread(_export, context.settings, name, run_dir=context.run_dir)
+            context.advance()
+        return reports
+
+    def manifest_section(self, report: dict[str, ExportReport]) -> dict[str, Any]:
+        return {fmt: one.model_dump(mode="json") for fmt, one in report.items()}
+
+    def summary(self, report: dict[str, ExportReport]) -> dict[str, Any]:
+        return {fmt: " / ".join(f"{split} {n}" for split, n in r.rows.items()) + f"  ({r.directory})"
+                for fmt, r in report.items()}
+
+    def artifacts(self, report: dict[str, ExportReport]) -> list[Artifact]:
+        return [TableArtifact(
+            key="export-formats",
+            rows=[{"format": fmt, **{f"{split} rows": n for split, n in r.rows.items()}} for fmt, r in report.items()],
+            description="datasets written from the verified samples",
+        )]
 
 
 def _check_format(fmt: str) -> None:
     if fmt not in FORMATS:
-        raise ValueError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
+        raise UsageError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
 
 
 def _export(settings: Settings, fmt: str, *, run_dir: Path | None) -> ExportReport:
@@ -148,9 +192,3 @@ def _swap(staging: Path, target: Path) -> None:
         os.replace(target, old)
     os.replace(staging, target)
     shutil.rmtree(old, ignore_errors=True)
-
-
-def _record(settings: Settings, run_dir: Path | None, reports: list[ExportReport]) -> None:
-    run_dir = Path(run_dir if run_dir is not None else settings.run_dir)
-    section = {report.format: report.model_dump(mode="json") for report in reports}
-    record_stage(run_dir, "export", section, settings, merge=True)

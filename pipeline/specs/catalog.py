@@ -8,6 +8,7 @@ from pathlib import Path
 
 import networkx as nx
 
+from pipeline.errors import NothingToDo
 from pipeline.io import read_json, read_jsonl
 from pipeline.models import Tool
 from pipeline.specs.graph import graph_from_json
@@ -42,7 +43,7 @@ class CatalogPaths:
         return self.folder / "collections.json"
 
 
-class CatalogMissing(Exception):
+class CatalogMissing(NothingToDo):
     """A stage needs a catalog and the run folder has none."""
 
 

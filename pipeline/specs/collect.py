@@ -12,7 +12,6 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -20,8 +19,8 @@ from typing import Any
 import orjson
 from pydantic import BaseModel, Field
 
+from pipeline.errors import NothingToDo
 from pipeline.io import AtomicJsonlWriter, write_json
-from pipeline.manifest import now_iso, record_stage
 from pipeline.models import FilteredApi, SourceError
 from pipeline.settings import CollectSettings, Settings
 from pipeline.specs.apisguru import expand_sources
@@ -42,13 +41,20 @@ from pipeline.specs.parallel import ordered_map
 from pipeline.specs.prepare import PreparedSource, PreparedTool, prepare_source, tune_gc_for_parsing
 from pipeline.specs.read import SourceTask
 from pipeline.specs.sources import discover
+from pipeline.stages import (
+    Artifact,
+    MarkdownArtifact,
+    ProgressCallback,
+    Stage,
+    StageContext,
+    StageOptions,
+    TableArtifact,
+    run_stage,
+)
 
 log = logging.getLogger(__name__)
 
-ProgressCallback = Callable[[int, int], None]
-
-
-class NothingCollected(Exception):
+class NothingCollected(NothingToDo):
     """No source yielded a single tool; the message points at the errors file."""
 
 
@@ -70,6 +76,9 @@ class CollectReport(BaseModel):
     collections: dict[str, int] = Field(default_factory=dict)
     formats: dict[str, int] = Field(default_factory=dict)
     seconds: float = 0.0
+    inputs: list[str] = Field(default_factory=list)
+    errors_file: str = ""
+    collection_warnings: list[str] = Field(default_factory=list)
 
 
 def read_options(collect: CollectSettings) -> ReadOptions:
@@ -95,10 +104,55 @@ async def collect_catalog(
     Raises :class:`NothingCollected` when no tool survives; the catalog files are written
     either way so the errors can be read.
     """
-    started, clock = now_iso(), time.perf_counter()
-    run_dir = Path(run_dir or settings.run_dir)
+    return await run_stage(CollectStage(), StageContext.of(settings, run_dir, progress), CollectOptions(sources=inputs))
+
+
+class CollectOptions(StageOptions):
+    sources: list[str] | None = None  # default: collect.sources
+
+
+class CollectStage(Stage[CollectOptions, CollectReport]):
+    """``catalog/``: spec files, folders and URLs read into tools, errors, the graph and collections."""
+
+    name = "collect"
+    title = "reading specs"
+    inputs = ()
+    outputs = ("catalog/",)
+    options_type = CollectOptions
+
+    async def execute(self, context: StageContext, options: CollectOptions) -> CollectReport:
+        return await _collect(options.sources, context)
+
+    def check(self, report: CollectReport) -> None:
+        if report.tools == 0:
+            raise NothingCollected(
+                f"no tool was collected from {report.sources} source(s); see {report.errors_file} for why"
+            )
+
+    def summary(self, report: CollectReport) -> dict[str, Any]:
+        return collect_summary(report)
+
+    def artifacts(self, report: CollectReport) -> list[Artifact]:
+        return [
+            TableArtifact(key="collect-categories",
+                          rows=[{"category": name, "tools": count} for name, count in report.categories.items()],
+                          description="Tools per category"),
+            MarkdownArtifact(key="collect-summary", markdown="\n".join([
+                "# Catalog",
+                "",
+                f"- tools: **{report.tools}**, APIs: **{report.apis}** from {report.files_read} files",
+                f"- errors: {report.errors} ({report.errors_by_stage})",
+                f"- filtered APIs: {report.filtered}",
+                f"- collections: {len(report.collections)}",
+            ])),
+        ]
+
+
+async def _collect(inputs: list[str] | None, context: StageContext) -> CollectReport:
+    settings, run_dir = context.settings, context.run_dir
+    clock = time.perf_counter()
     sources = list(inputs or settings.collect.sources)
-    report = CollectReport(sources=len(sources))
+    report = CollectReport(sources=len(sources), inputs=sources)
 
     discovery = discover(sources)
     errors: list[SourceError] = list(discovery.errors)
@@ -113,7 +167,8 @@ async def collect_catalog(
     if settings.collect.derive_collections:
         # the main process mostly waits on the readers: import the similarity code meanwhile
         threading.Thread(target=warm_up_imports, name="warm-up-imports", daemon=True).start()
-    summaries = _read_and_write(tasks, settings, paths, errors, report, progress)
+    context.set_total(len(tasks))
+    summaries = _read_and_write(tasks, settings, paths, errors, report, context)
 
     collections, collection_warnings = configured_collections(settings.collect.collections, summaries)
     if settings.collect.derive_collections:
@@ -130,19 +185,13 @@ async def collect_catalog(
     report.categories = category_counts(summaries)
     report.collections = {c.name: len(c.tools) for c in collections}
     report.seconds = round(time.perf_counter() - clock, 3)
-    section = {"started": started, "finished": now_iso(), **report.model_dump()}
-    section["inputs"] = sources
-    section["collection_warnings"] = collection_warnings
-    record_stage(run_dir, "collect", section, settings)
+    report.collection_warnings = collection_warnings
+    report.errors_file = str(paths.errors)
     log.info(
         "collected %d tools / %d APIs from %d files (%d errors, %d APIs filtered) in %.1fs",
         report.tools, report.apis, report.files_read, report.errors,
         sum(report.filtered.values()), report.seconds,
     )
-    if report.tools == 0:
-        raise NothingCollected(
-            f"no tool was collected from {len(sources)} source(s); see {paths.errors} for why"
-        )
     return report
 
 
@@ -152,7 +201,7 @@ def _read_and_write(
     paths: CatalogPaths,
     errors: list[SourceError],
     report: CollectReport,
-    progress: ProgressCallback | None,
+    context: StageContext,
 ) -> list[ToolSummary]:
     """Read every task in worker processes and stream the results into the catalog files."""
     options = read_options(settings.collect)
@@ -180,7 +229,7 @@ def _read_and_write(
             weigh=_prepared_size,
             initializer=tune_gc_for_parsing,
         )
-        for done, outcome in enumerate(outcomes, start=1):
+        for outcome in outcomes:
             report.files_read += 1
             report.warnings += outcome.warnings
             if outcome.error is not None:
@@ -197,8 +246,7 @@ def _read_and_write(
                 else:
                     formats[outcome.tool.format] += 1
                     summaries.append(summary)
-            if progress is not None:
-                progress(done, len(tasks))
+            context.advance()
     report.filtered = dict(filtered)
     report.formats = dict(formats)
     return summaries

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from pipeline.errors import UsageError
 from pipeline.export import stage as export_stage
 from pipeline.export.common import EVAL, TRAIN, accepted_path, clean_schema, normalise_query, split_of
 from pipeline.export.stage import NothingToExport, export_dataset, export_datasets
@@ -54,7 +55,7 @@ def test_missing_accepted_file_names_it_and_the_verify_command(tmp_path: Path) -
 
 
 def test_unknown_format_is_named_with_the_valid_ones(run_copy: Path) -> None:
-    with pytest.raises(ValueError, match=r"'parquet'.*toolllama, openai, sharegpt, rl, retriever"):
+    with pytest.raises(UsageError, match=r"'parquet'.*toolllama, openai, sharegpt, rl, retriever"):
         export_datasets(settings_for(run_copy), ["openai", "parquet"], run_dir=run_copy)
     assert not (run_copy / "datasets" / "openai").exists(), "nothing is written before formats are checked"
 

@@ -25,6 +25,7 @@ start and finish times (:func:`run_stage`), progress (:meth:`StageContext.advanc
 from __future__ import annotations
 
 import asyncio
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
@@ -55,6 +56,12 @@ class StageOptions(BaseModel):
     in a deployment fails loudly instead of being ignored."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StageReport(BaseModel):
+    """Base of the stages' reports: :func:`run_stage` fills in how long the stage took."""
+
+    seconds: float = 0.0
 
 
 @dataclass
@@ -153,10 +160,10 @@ class Stage(ABC, Generic[OptionsT, ReportT]):
         return ""
 
 
-class Plan(BaseModel, Generic[BatchT]):
-    """What a batched stage will do: the batches left after resume, and how many items they hold."""
-
-    model_config = ConfigDict(arbitrary_types_allowed=True)
+@dataclass
+class Plan(Generic[BatchT]):
+    """What a batched stage will do: the batches left after resume, and how many items they hold.
+    Stages subclass it (as dataclasses) with what their ``open`` and ``finalize`` need."""
 
     batches: list[BatchT]
     items: int
@@ -174,6 +181,11 @@ async def call_directly(phase: str, function: Callable[..., Awaitable[T]], *args
 
 class BatchedStage(Stage[OptionsT, ReportT], Generic[OptionsT, PlanT, SessionT, BatchT, ResultT, ReportT]):
     """A stage whose model or API work is split into batches; see the module docstring."""
+
+    parallel_batches: ClassVar[int] = 8
+    """Batches in flight at once. The session's semaphores bound the real work (model and API
+    calls); this bounds how many items are held in memory. 1 runs batches in order (generate,
+    whose query ids and dedup decisions follow the sampling order)."""
 
     @abstractmethod
     async def plan(self, context: StageContext, options: OptionsT) -> PlanT:
@@ -198,8 +210,15 @@ class BatchedStage(Stage[OptionsT, ReportT], Generic[OptionsT, PlanT, SessionT, 
         """Plan, run every batch (concurrently: the session's limits bound the real work), finalize."""
         plan: PlanT = await call("plan", self.plan, context, options)
         context.set_total(plan.items)
+        gate = asyncio.Semaphore(self.parallel_batches)
+
+        async def one(session: SessionT, batch: BatchT) -> ResultT:
+            async with gate:
+                result: ResultT = await call("batch", self.run_batch, session, batch)
+                return result
+
         async with self.open(context, plan) as session:
-            results = await asyncio.gather(*(call("batch", self.run_batch, session, batch) for batch in plan.batches))
+            results = await asyncio.gather(*(one(session, batch) for batch in plan.batches))
             report: ReportT = await call("finalize", self.finalize, session, list(results))
         return report
 
@@ -226,8 +245,10 @@ async def run_stage(
     from pipeline.manifest import now_iso, record_stage
 
     chosen = stage.options(options)
-    started = now_iso()
+    started, clock = now_iso(), time.perf_counter()
     report: ReportT = await runner(stage, context, chosen)
+    if isinstance(report, StageReport):
+        report.seconds = round(time.perf_counter() - clock, 3)
     section = stage.manifest_section(report)
     if section is not None:
         if not stage.manifest_merge:

@@ -22,35 +22,43 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from pipeline.errors import ConfigError, NothingToDo
 from pipeline.gc_tuning import relaxed_gc
 from pipeline.io import JsonlAppender, loads, read_jsonl
 from pipeline.llm.types import ChatModel, ModelError, close_chat_model, model_usage
-from pipeline.manifest import now_iso, record_stage
 from pipeline.models import Api, Tool
 from pipeline.search.dfsdt import DFSDTSearch, SearchBase
 from pipeline.search.functions import FunctionCatalog
 from pipeline.search.react import ReActSearch
 from pipeline.settings import AnnotateSettings, Settings
 from pipeline.specs.catalog import iter_tools
+from pipeline.stages import (
+    Artifact,
+    BatchedStage,
+    Plan,
+    ProgressCallback,
+    StageContext,
+    StageOptions,
+    StageReport,
+    TableArtifact,
+    run_stage,
+)
 
 log = logging.getLogger(__name__)
 
 TRAJECTORIES_DIR = "trajectories"
 QUERIES_DIR = "queries"
 
-Progress = Callable[[int, int], None]
-
-
-class NothingAnnotated(Exception):
+class NothingAnnotated(NothingToDo):
     """There was no query to annotate at all (the message says where it looked)."""
 
 
@@ -76,7 +84,7 @@ class GroupFigures(BaseModel):
     failed: int = 0
 
 
-class AnnotateReport(BaseModel):
+class AnnotateReport(StageReport):
     """Totals over every trajectory of this stage's queries (earlier, resumed runs included);
     ``resumed``, ``searched``, ``errors``, ``llm_usage`` and ``seconds`` are this invocation's."""
 
@@ -103,7 +111,9 @@ class AnnotateReport(BaseModel):
     completion_tokens: int = 0
     llm_usage: dict[str, dict[str, Any]] = Field(default_factory=dict)
     environment: dict[str, Any] = Field(default_factory=dict)
-    seconds: float = 0.0
+    model_errors: dict[str, int] = Field(default_factory=dict)
+    query_files: list[str] = Field(default_factory=list)
+    search: dict[str, Any] = Field(default_factory=dict)
 
 
 # --- reading queries --------------------------------------------------------------------------
@@ -205,6 +215,13 @@ def _records_by_file(run_dir: Path) -> Iterator[tuple[str, dict[str, Any]]]:
             yield path.stem, record
 
 
+def iter_trajectory_file(path: Path) -> Iterator[dict[str, Any]]:
+    """The records of one trajectory file, streamed, each carrying its ``group`` (default: the stem)."""
+    for record in read_jsonl(path):
+        record.setdefault("group", path.stem)
+        yield record
+
+
 def iter_trajectories(run_dir: Path) -> Iterator[dict[str, Any]]:
     """Every finished trajectory record of the run, file by file, streamed (exports use this:
     100k trees never need to be in memory at once). Each record carries its ``group``."""
@@ -282,7 +299,7 @@ async def annotate_queries(
     algorithm: str | None = None,
     width: int | None = None,
     model: ChatModel | None = None,
-    progress: Progress | None = None,
+    progress: ProgressCallback | None = None,
 ) -> AnnotateReport:
     """Write ``trajectories/<group>.jsonl`` for the run's queries; see the module docstring.
 
@@ -290,121 +307,192 @@ async def annotate_queries(
     rule-based policy for ``llm.backend = "offline"``. Raises :class:`NothingAnnotated` when
     there is no query at all.
     """
-    started, clock = now_iso(), time.perf_counter()
-    run_dir = Path(run_dir or settings.run_dir)
-    cfg = settings.annotate
-    algorithm = algorithm or cfg.algorithm
-    if algorithm not in ("dfsdt", "react"):
-        raise ValueError(f"algorithm {algorithm!r}: use dfsdt or react")
-    width = width if width is not None else cfg.width
-    files = [Path(f) for f in query_files] if query_files else _default_query_files(run_dir)
-    missing = [str(f) for f in files if not f.is_file()]
-    if missing:
-        raise NothingAnnotated(f"query file not found: {', '.join(missing)}")
-    if not files:
-        raise NothingAnnotated(f"no queries: {run_dir / QUERIES_DIR} has no G*.jsonl (run `toolgen generate` first)")
+    options = AnnotateOptions(query_files=query_files, algorithm=algorithm, width=width)  # type: ignore[arg-type]
+    return await run_stage(AnnotateStage(model=model), StageContext.of(settings, run_dir, progress), options)
 
-    tools = list(iter_tools(run_dir))
-    items, skipped, unresolved = load_query_items(files, tools)
-    total_queries = len(items) + sum(skipped.values())
-    if total_queries == 0:
-        raise NothingAnnotated(f"no queries in {', '.join(str(f) for f in files)}")
 
-    done = _finished_before(run_dir)
-    todo = [item for item in items if item.key not in done]
-    log.info("annotate: %d queries (%d done before, %d to search, %d skipped) with %s",
-             len(items), len(items) - len(todo), len(todo), sum(skipped.values()), algorithm)
+class AnnotateOptions(StageOptions):
+    query_files: list[Path] | None = None  # ToolBench-format files instead of queries/G*.jsonl
+    algorithm: Literal["dfsdt", "react"] | None = None  # default: annotate.algorithm
+    width: int | None = Field(default=None, ge=1)  # default: annotate.width
+    batch_size: int = Field(default=256, ge=1)
 
-    built: ChatModel | None = None
-    policy = model
-    if policy is None:
-        from pipeline.llm.factory import build_chat_model
-        from pipeline.llm.offline_policy import OfflinePolicy
 
-        built = build_chat_model(settings, run_dir=run_dir)
-        # not `or`: the cached model defines __len__, and an empty cache is falsy
-        policy = built if built is not None else OfflinePolicy()
-    model_name = _model_name(settings, model, built)
-    search_settings = {"width": width if algorithm == "dfsdt" else 1, "max_depth": cfg.max_depth,
-                       "max_model_calls": cfg.max_model_calls, "max_api_calls": cfg.max_api_calls,
-                       "restarts": cfg.restarts if algorithm == "react" else 0}
+@dataclass
+class AnnotatePlan(Plan[list[QueryItem]]):
+    files: list[Path] = field(default_factory=list)
+    algorithm: str = "dfsdt"
+    width: int = 2
+    queries: list[QueryItem] = field(default_factory=list)  # every resolved query, done or not
+    total_queries: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)
+    unresolved: int = 0
+    done: dict[tuple[str, str], _Finished] = field(default_factory=dict)
 
-    folder = run_dir / TRAJECTORIES_DIR
-    appenders: dict[str, JsonlAppender] = {}
-    errors: Counter[str] = Counter()
-    finished = 0
-    every = max(1, len(todo) // 10)
-    environment_stats: dict[str, Any] = {}
 
-    async def one(item: QueryItem, environment: Any, limit: asyncio.Semaphore) -> None:
-        nonlocal finished
-        async with limit:
-            try:
-                trajectory = await _search(item, policy, environment, cfg, algorithm, width).run(
-                    item.query, item.query_id
-                )
-            except ModelError as error:
-                errors[f"model error: {error}"[:200]] += 1
-                log.warning("%s %s: search stopped by a model error: %s", item.group, item.query_id, error)
-                trajectory = None
-        finished += 1
-        if trajectory is not None:
-            record = {
-                **trajectory.model_dump(mode="json"),
-                "query_id": item.query_id,
-                "group": item.group,
-                "model": model_name,
-                "training": trajectory.succeeded or cfg.include_failed_in_training,
-                "search": search_settings,
-                "relevant APIs": item.relevant,
-                "unresolved_apis": item.unresolved,
-            }
-            if item.group not in appenders:
-                appenders[item.group] = JsonlAppender(folder / f"{item.group}.jsonl")
-            appenders[item.group].write(record)  # at once: a kill loses only searches in flight
-            done[item.key] = _finished(record, item.group)
-        if progress is not None:
-            progress(finished, len(todo))
-        if finished % every == 0 or finished == len(todo):
-            log.info("annotate: %d / %d searched", finished, len(todo))
+@dataclass
+class _AnnotateSession:
+    context: StageContext
+    plan: AnnotatePlan
+    policy: ChatModel
+    model_name: str
+    environment: Any
+    limit: asyncio.Semaphore
+    search_settings: dict[str, Any]
+    appenders: dict[str, JsonlAppender] = field(default_factory=dict)
+    errors: Counter[str] = field(default_factory=Counter)
+    searched: int = 0
 
-    try:
-        if todo:
-            from pipeline.env.environment import open_environment
+    def write(self, record: dict[str, Any], item: QueryItem) -> None:
+        if item.group not in self.appenders:
+            self.appenders[item.group] = JsonlAppender(self.context.run_dir / TRAJECTORIES_DIR / f"{item.group}.jsonl")
+        self.appenders[item.group].write(record)  # at once: a kill loses only searches in flight
+        self.plan.done[item.key] = _finished(record, item.group)
 
-            needed: dict[str, Tool] = {}
-            for item in todo:
+
+class AnnotateStage(BatchedStage[AnnotateOptions, AnnotatePlan, _AnnotateSession, list[QueryItem], int,
+                                 AnnotateReport]):
+    """``trajectories/<group>.jsonl``: a DFSDT (or ReACT) search per query, calling the APIs."""
+
+    name = "annotate"
+    title = "searching"
+    inputs = ("catalog/", QUERIES_DIR + "/")
+    outputs = (TRAJECTORIES_DIR + "/",)
+    options_type = AnnotateOptions
+
+    def __init__(self, model: ChatModel | None = None) -> None:
+        self.model = model  # the caller's policy model (it closes it); default: the configured one
+
+    async def plan(self, context: StageContext, options: AnnotateOptions) -> AnnotatePlan:
+        run_dir, cfg = context.run_dir, context.settings.annotate
+        algorithm = options.algorithm or cfg.algorithm
+        if algorithm not in ("dfsdt", "react"):
+            raise ConfigError(f"annotate.algorithm {algorithm!r}: use dfsdt or react")
+        files = list(options.query_files) if options.query_files else _default_query_files(run_dir)
+        missing = [str(f) for f in files if not f.is_file()]
+        if missing:
+            raise NothingAnnotated(f"query file not found: {', '.join(missing)}")
+        if not files:
+            raise NothingAnnotated(
+                f"no queries: {run_dir / QUERIES_DIR} has no G*.jsonl (run `toolgen generate` first)")
+        tools = list(iter_tools(run_dir))
+        items, skipped, unresolved = load_query_items(files, tools)
+        total_queries = len(items) + sum(skipped.values())
+        if total_queries == 0:
+            raise NothingAnnotated(f"no queries in {', '.join(str(f) for f in files)}")
+        done = _finished_before(run_dir)
+        todo = [item for item in items if item.key not in done]
+        log.info("annotate: %d queries (%d done before, %d to search, %d skipped) with %s",
+                 len(items), len(items) - len(todo), len(todo), sum(skipped.values()), algorithm)
+        size = options.batch_size
+        return AnnotatePlan(
+            batches=[todo[start:start + size] for start in range(0, len(todo), size)], items=len(todo),
+            files=files, algorithm=algorithm, width=options.width if options.width is not None else cfg.width,
+            queries=items, total_queries=total_queries, skipped=skipped, unresolved=unresolved, done=done,
+        )
+
+    @asynccontextmanager
+    async def open(self, context: StageContext, plan: AnnotatePlan) -> AsyncIterator[_AnnotateSession]:
+        settings, cfg = context.settings, context.settings.annotate
+        built: ChatModel | None = None
+        policy = self.model
+        if policy is None:
+            from pipeline.llm.factory import build_chat_model
+            from pipeline.llm.offline_policy import OfflinePolicy
+
+            built = build_chat_model(settings, run_dir=context.run_dir)
+            # not `or`: the cached model defines __len__, and an empty cache is falsy
+            policy = built if built is not None else OfflinePolicy()
+        search_settings = {"width": plan.width if plan.algorithm == "dfsdt" else 1, "max_depth": cfg.max_depth,
+                           "max_model_calls": cfg.max_model_calls, "max_api_calls": cfg.max_api_calls,
+                           "restarts": cfg.restarts if plan.algorithm == "react" else 0}
+        needed: dict[str, Tool] = {}
+        for batch in plan.batches:
+            for item in batch:
                 for tool, _ in item.pairs:
                     needed.setdefault(tool.id, tool)
-            async with open_environment(list(needed.values()), settings, run_dir=run_dir) as environment:
-                limit = asyncio.Semaphore(cfg.concurrency)
-                with relaxed_gc():  # the catalog and imports stay alive: keep full collections off them
-                    await asyncio.gather(*(one(item, environment, limit) for item in todo))
-                environment_stats = environment.stats()
-        llm_usage = model_usage(policy)
-    finally:
-        for appender in appenders.values():
-            appender.close()
-        if built is not None:
-            await close_chat_model(built)
+        session: _AnnotateSession | None = None
+        try:
+            async with AsyncExitStack() as stack:
+                environment: Any = None
+                if needed:
+                    from pipeline.env.environment import open_environment
 
-    report = _totals([done[item.key] for item in items if item.key in done], items, skipped)
-    report.algorithm = algorithm
-    report.model = model_name
-    report.queries = total_queries
-    report.unresolved_apis = unresolved
-    report.errors = sum(errors.values())
-    report.resumed = len(items) - len(todo)
-    report.searched = len(todo) - report.errors
-    report.llm_usage = llm_usage
-    report.environment = environment_stats
-    report.seconds = round(time.perf_counter() - clock, 3)
-    record_stage(run_dir, "annotate", {"started": started, "finished": now_iso(),
-                                       "query_files": [str(f) for f in files], "search": search_settings,
-                                       "model_errors": dict(errors), **report.model_dump()}, settings)
-    log.info("annotated %d queries: %d answered, %d failed, %d skipped",
-             report.answered + report.failed, report.answered, report.failed, report.skipped)
-    return report
+                    environment = await stack.enter_async_context(
+                        open_environment(list(needed.values()), settings, run_dir=context.run_dir))
+                session = _AnnotateSession(context=context, plan=plan, policy=policy,
+                                           model_name=_model_name(settings, self.model, built),
+                                           environment=environment, limit=asyncio.Semaphore(cfg.concurrency),
+                                           search_settings=search_settings)
+                with relaxed_gc():  # the catalog and imports stay alive: keep full collections off them
+                    yield session
+        finally:
+            for appender in session.appenders.values() if session is not None else ():
+                appender.close()
+            if built is not None:
+                await close_chat_model(built)
+
+    async def run_batch(self, session: _AnnotateSession, batch: list[QueryItem]) -> int:
+        cfg, plan = session.context.settings.annotate, session.plan
+
+        async def one(item: QueryItem) -> None:
+            if item.key in plan.done:  # written by an earlier attempt at this batch
+                return
+            async with session.limit:
+                try:
+                    trajectory = await _search(item, session.policy, session.environment, cfg, plan.algorithm,
+                                               plan.width).run(item.query, item.query_id)
+                except ModelError as error:
+                    session.errors[f"model error: {error}"[:200]] += 1
+                    log.warning("%s %s: search stopped by a model error: %s", item.group, item.query_id, error)
+                    trajectory = None
+            if trajectory is not None:
+                session.write({
+                    **trajectory.model_dump(mode="json"),
+                    "query_id": item.query_id,
+                    "group": item.group,
+                    "model": session.model_name,
+                    "training": trajectory.succeeded or cfg.include_failed_in_training,
+                    "search": session.search_settings,
+                    "relevant APIs": item.relevant,
+                    "unresolved_apis": item.unresolved,
+                }, item)
+                session.searched += 1
+            session.context.advance()
+
+        await asyncio.gather(*(one(item) for item in batch))
+        return len(batch)
+
+    async def finalize(self, session: _AnnotateSession, results: list[int]) -> AnnotateReport:
+        plan = session.plan
+        report = _totals([plan.done[item.key] for item in plan.queries if item.key in plan.done], plan.queries,
+                         plan.skipped)
+        report.algorithm = plan.algorithm
+        report.model = session.model_name
+        report.queries = plan.total_queries
+        report.unresolved_apis = plan.unresolved
+        report.errors = sum(session.errors.values())
+        report.model_errors = dict(session.errors)
+        report.resumed = len(plan.queries) - plan.items
+        report.searched = session.searched
+        report.llm_usage = model_usage(session.policy)
+        report.environment = session.environment.stats() if session.environment is not None else {}
+        report.query_files = [str(f) for f in plan.files]
+        report.search = session.search_settings
+        log.info("annotated %d queries: %d answered, %d failed, %d skipped",
+                 report.answered + report.failed, report.answered, report.failed, report.skipped)
+        return report
+
+    def summary(self, report: AnnotateReport) -> dict[str, Any]:
+        return annotate_summary(report)
+
+    def artifacts(self, report: AnnotateReport) -> list[Artifact]:
+        return [TableArtifact(
+            key="annotate-groups",
+            rows=[{"group": group, **figures.model_dump()} for group, figures in report.per_group.items()],
+            description=(f"{report.answered} answered, {report.failed} failed, {report.skipped} skipped; "
+                         f"{report.backtracking_trees} trees backtracked"),
+        )]
 
 
 # --- figures ------------------------------------------------------------------------------------

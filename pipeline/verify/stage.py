@@ -18,22 +18,35 @@ The funnel figures in the manifest cover both files, earlier runs included.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import re
-import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from pipeline.errors import NothingToDo
 from pipeline.io import JsonlAppender, read_jsonl
 from pipeline.llm.types import ChatModel, ModelError, close_chat_model, model_usage
-from pipeline.manifest import now_iso, record_stage
-from pipeline.search.stage import ApiResolver, iter_trajectories
+from pipeline.search.stage import ApiResolver, iter_trajectory_file
 from pipeline.settings import Settings
 from pipeline.specs.catalog import CatalogMissing, iter_tools
+from pipeline.stages import (
+    Artifact,
+    BatchedStage,
+    Plan,
+    ProgressCallback,
+    StageContext,
+    StageOptions,
+    StageReport,
+    TableArtifact,
+    run_stage,
+)
 from pipeline.verify.checks import CheckResult, SchemaBook, check_execution, check_format, path_calls
 from pipeline.verify.judge import Judge, Judgement, LLMJudge, OfflineJudge
 
@@ -44,11 +57,10 @@ ACCEPTED_FILE = "accepted.jsonl"
 REJECTED_FILE = "rejected.jsonl"
 STAGES = ("format", "execution", "semantic")
 
-Progress = Callable[[int, int | None], None]
 FailedAt = Literal["format", "execution", "semantic"]
 
 
-class NothingToVerify(Exception):
+class NothingToVerify(NothingToDo):
     """The run has no trajectories (the message says where it looked)."""
 
 
@@ -80,7 +92,7 @@ class Verification(BaseModel):
         return list(dict.fromkeys(reason_kind(self.failed_at or "", r) for r in self.reasons))
 
 
-class VerifyReport(BaseModel):
+class VerifyReport(StageReport):
     """The funnel over every verdict of the run (earlier, resumed runs included); ``verified``,
     ``resumed``, ``judge_errors``, ``llm_usage`` and ``seconds`` are this invocation's."""
 
@@ -96,7 +108,6 @@ class VerifyReport(BaseModel):
     resumed: int = 0
     judge_errors: int = 0
     llm_usage: dict[str, dict[str, Any]] = Field(default_factory=dict)
-    seconds: float = 0.0
 
 
 async def verify_record(
@@ -167,7 +178,7 @@ async def verify_trajectories(
     run_dir: Path | None = None,
     model: ChatModel | None = None,
     judge: Judge | None = None,
-    progress: Progress | None = None,
+    progress: ProgressCallback | None = None,
 ) -> VerifyReport:
     """Write ``verified/accepted.jsonl`` and ``rejected.jsonl``; see the module docstring.
 
@@ -175,71 +186,155 @@ async def verify_trajectories(
     model instead of one built from ``settings.llm``. Raises :class:`NothingToVerify` when the
     run has no trajectory.
     """
-    started, clock = now_iso(), time.perf_counter()
-    run_dir = Path(run_dir or settings.run_dir)
-    source = run_dir / "trajectories"
-    if not source.is_dir() or not any(source.glob("*.jsonl")):
-        raise NothingToVerify(f"no trajectories in {source}: run `toolgen annotate` first")
-    folder = run_dir / VERIFIED_DIR
-    done = _done_keys(folder)
-    built: ChatModel | None = None
-    if judge is None:
-        judge, built = build_judge(settings, run_dir=run_dir, model=model)
-    votes = getattr(judge, "votes", 1)
-    log.info("verify: judge %s (%d vote(s)), %d verdicts from before", judge.name, votes, len(done))
+    stage = VerifyStage(model=model, judge=judge)
+    return await run_stage(stage, StageContext.of(settings, run_dir, progress), VerifyOptions())
 
-    accepted_out = JsonlAppender(folder / ACCEPTED_FILE)
-    rejected_out = JsonlAppender(folder / REJECTED_FILE)
-    book = SchemaBook()
-    counts: Counter[str] = Counter()
-    pending: Iterator[dict[str, Any]] = (
-        r for r in iter_trajectories(run_dir) if (str(r.get("group")), str(r.get("query_id"))) not in done
-    )
 
-    async def worker() -> None:
-        # Workers pull from one shared iterator: bounded concurrency without holding the run in memory.
-        for record in pending:
+class VerifyOptions(StageOptions):
+    batch_size: int = Field(default=64, ge=1)
+
+
+@dataclass(frozen=True)
+class TrajectorySlice:
+    """A batch: lines ``[start, stop)`` of one trajectory file (records stay on disk until then)."""
+
+    path: Path
+    start: int
+    stop: int
+
+
+@dataclass
+class VerifyPlan(Plan[TrajectorySlice]):
+    done: set[tuple[str, str]] = field(default_factory=set)
+    resumed: int = 0
+
+
+@dataclass
+class _VerifySession:
+    context: StageContext
+    plan: VerifyPlan
+    judge: Judge
+    model: ChatModel | None
+    limit: asyncio.Semaphore
+    accepted: JsonlAppender
+    rejected: JsonlAppender
+    book: SchemaBook = field(default_factory=SchemaBook)
+    counts: Counter[str] = field(default_factory=Counter)
+
+
+class VerifyStage(BatchedStage[VerifyOptions, VerifyPlan, _VerifySession, TrajectorySlice, int, VerifyReport]):
+    """``verified/``: every trajectory through the format, execution and semantic checks."""
+
+    name = "verify"
+    title = "verifying"
+    inputs = ("trajectories/", "catalog/")
+    outputs = (VERIFIED_DIR + "/",)
+    options_type = VerifyOptions
+    parallel_batches = 4  # a batch holds its trajectories in memory
+
+    def __init__(self, model: ChatModel | None = None, judge: Judge | None = None) -> None:
+        self.model = model  # the LLM judge's model (the caller closes it); default: the configured one
+        self.judge = judge  # replaces the configured judge
+
+    async def plan(self, context: StageContext, options: VerifyOptions) -> VerifyPlan:
+        source = context.run_dir / "trajectories"
+        files = sorted(source.glob("*.jsonl")) if source.is_dir() else []
+        if not files:
+            raise NothingToVerify(f"no trajectories in {source}: run `toolgen annotate` first")
+        done = _done_keys(context.run_dir / VERIFIED_DIR)
+        batches: list[TrajectorySlice] = []
+        items = 0
+        for path in files:
+            # the keys of the lines still to verify; the records themselves are read per batch
+            lines = 0
+            for record in read_jsonl(path):
+                lines += 1
+                items += (str(record.get("group") or path.stem), str(record.get("query_id"))) not in done
+            batches.extend(TrajectorySlice(path, start, min(start + options.batch_size, lines))
+                           for start in range(0, lines, options.batch_size))
+        return VerifyPlan(batches=batches, items=items, done=done, resumed=len(done))
+
+    @asynccontextmanager
+    async def open(self, context: StageContext, plan: VerifyPlan) -> AsyncIterator[_VerifySession]:
+        built: ChatModel | None = None
+        judge = self.judge
+        if judge is None:
+            judge, built = build_judge(context.settings, run_dir=context.run_dir, model=self.model)
+        log.info("verify: judge %s (%d vote(s)), %d verdicts from before", judge.name, getattr(judge, "votes", 1),
+                 len(plan.done))
+        folder = context.run_dir / VERIFIED_DIR
+        session = _VerifySession(context=context, plan=plan, judge=judge, model=built or self.model,
+                                 limit=asyncio.Semaphore(context.settings.verify.concurrency),
+                                 accepted=JsonlAppender(folder / ACCEPTED_FILE),
+                                 rejected=JsonlAppender(folder / REJECTED_FILE))
+        try:
+            yield session
+        finally:
+            session.accepted.close()
+            session.rejected.close()
+            if built is not None:
+                await close_chat_model(built)
+
+    async def run_batch(self, session: _VerifySession, batch: TrajectorySlice) -> int:
+        records = [
+            record for record in itertools.islice(iter_trajectory_file(batch.path), batch.start, batch.stop)
+            if (str(record.get("group")), str(record.get("query_id"))) not in session.plan.done
+        ]
+        await asyncio.gather(*(self._verify_one(session, record) for record in records))
+        return len(records)
+
+    async def _verify_one(self, session: _VerifySession, record: dict[str, Any]) -> None:
+        key = (str(record.get("group")), str(record.get("query_id")))
+        async with session.limit:
             try:
-                verification = await verify_record(record, judge, book,
-                                                   unsure_passes=settings.verify.unsure_passes)
+                verification = await verify_record(record, session.judge, session.book,
+                                                   unsure_passes=session.context.settings.verify.unsure_passes)
             except ModelError as error:
-                counts["judge_errors"] += 1
-                log.warning("%s %s: not judged (%s); a rerun tries again", record.get("group"),
-                            record.get("query_id"), error)
-                continue
-            if verification.passed:
-                accepted_out.write({**record, "verification": verification.model_dump(mode="json")})
-            else:
-                rejected_out.write({
-                    "group": record.get("group"), "query_id": record.get("query_id"),
-                    "query": record.get("query"), "failed_at": verification.failed_at,
-                    "reasons": verification.reasons, "reason_kinds": verification.reason_kinds,
-                    "verification": verification.model_dump(mode="json"),
-                })
-            counts["verified"] += 1
-            if progress is not None:
-                progress(counts["verified"], None)
+                session.counts["judge_errors"] += 1
+                log.warning("%s %s: not judged (%s); a rerun tries again", *key, error)
+                return
+        if key in session.plan.done:  # a retried batch: an earlier attempt wrote it meanwhile
+            return
+        if verification.passed:
+            session.accepted.write({**record, "verification": verification.model_dump(mode="json")})
+        else:
+            session.rejected.write({
+                "group": record.get("group"), "query_id": record.get("query_id"),
+                "query": record.get("query"), "failed_at": verification.failed_at,
+                "reasons": verification.reasons, "reason_kinds": verification.reason_kinds,
+                "verification": verification.model_dump(mode="json"),
+            })
+        session.plan.done.add(key)
+        session.counts["verified"] += 1
+        session.context.advance()
 
-    try:
-        await asyncio.gather(*(worker() for _ in range(settings.verify.concurrency)))
-        llm_usage = model_usage(built or model) if (built or model) is not None else {}
-    finally:
-        accepted_out.close()
-        rejected_out.close()
-        if built is not None:
-            await close_chat_model(built)
+    async def finalize(self, session: _VerifySession, results: list[int]) -> VerifyReport:
+        report = funnel_figures(session.context.run_dir / VERIFIED_DIR)
+        report.judge, report.votes = session.judge.name, getattr(session.judge, "votes", 1)
+        report.verified, report.resumed = session.counts["verified"], session.plan.resumed
+        report.judge_errors = session.counts["judge_errors"]
+        report.llm_usage = model_usage(session.model) if session.model is not None else {}
+        log.info("verified %d samples: %d accepted, rejected %s", report.funnel.get("candidates", 0),
+                 report.accepted, report.rejected)
+        return report
 
-    report = funnel_figures(folder)
-    report.judge, report.votes = judge.name, votes
-    report.verified, report.resumed = counts["verified"], len(done)
-    report.judge_errors = counts["judge_errors"]
-    report.llm_usage = llm_usage
-    report.seconds = round(time.perf_counter() - clock, 3)
-    record_stage(run_dir, "verify", {"started": started, "finished": now_iso(), **report.model_dump(mode="json")},
-                 settings)
-    log.info("verified %d samples: %d accepted, rejected %s", report.funnel.get("candidates", 0),
-             report.accepted, report.rejected)
-    return report
+    def summary(self, report: VerifyReport) -> dict[str, Any]:
+        return verify_summary(report)
+
+    def artifacts(self, report: VerifyReport) -> list[Artifact]:
+        candidates = report.funnel.get("candidates", 0)
+        return [
+            TableArtifact(
+                key="verify-funnel",
+                rows=[{"check": "candidates", "passed": candidates, "rejected": 0},
+                      *({"check": check, "passed": report.funnel.get(check, 0),
+                         "rejected": report.rejected.get(check, 0)} for check in STAGES)],
+                description=f"{report.accepted} of {candidates} accepted by {report.judge}",
+            ),
+            *([TableArtifact(key="verify-reasons",
+                             rows=[{"reason": kind, "samples": count} for kind, count in report.reasons.items()],
+                             description="why samples were rejected")] if report.reasons else []),
+        ]
 
 
 def funnel_figures(folder: Path) -> VerifyReport:

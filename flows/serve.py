@@ -11,12 +11,13 @@ from typing import Any
 
 from prefect import serve
 
-from flows.collect import collect_flow
-from flows.env import probe_flow
-from flows.pipeline import pipeline_flow
+from flows.end_to_end import pipeline_flow
+from flows.stage_flows import flow_for
 from pipeline.settings import Settings
 
-FLOWS = {"collect": collect_flow, "probe": probe_flow, "pipeline": pipeline_flow}
+
+def _flow_named(name: str) -> Any:
+    return pipeline_flow if name == "pipeline" else flow_for(name)
 
 
 def build_deployments(settings: Settings, config: Path | None) -> list[Any]:
@@ -27,7 +28,7 @@ def build_deployments(settings: Settings, config: Path | None) -> list[Any]:
         if schedule.run_name:
             parameters["run_name"] = schedule.run_name
         deployments.append(
-            FLOWS[schedule.flow].to_deployment(
+            _flow_named(schedule.flow).to_deployment(
                 name=schedule.name,
                 cron=schedule.cron,
                 interval=schedule.interval_s,

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
@@ -20,7 +21,8 @@ from rich.logging import RichHandler
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from pipeline.settings import ConfigError, Settings, load_settings
+from pipeline.errors import ConfigError, StageError, ToolgenError, UsageError
+from pipeline.settings import Settings, load_settings
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -74,16 +76,62 @@ def _main_options(
 
 
 def _settings(config: Path | None, out: Path | None, **overrides: Any) -> Settings:
-    try:
+    with _user_errors():
         return load_settings(config, run_dir=out, **overrides)
-    except ConfigError as error:
-        console.print(f"[red]configuration error:[/red] {error}")
-        raise typer.Exit(2) from error
 
 
-def _fail(message: str) -> typer.Exit:
-    console.print(f"[red]error:[/red] {message}")
-    return typer.Exit(1)
+@contextmanager
+def _user_errors() -> Iterator[None]:
+    """Turn the errors a user can act on into one message and their exit code (2 for
+    configuration and usage, 1 for a stage that failed). Anything else is a bug and keeps its
+    traceback."""
+    try:
+        yield
+    except ToolgenError as error:
+        label = "configuration error" if isinstance(error, ConfigError) else (
+            "usage error" if isinstance(error, UsageError) else "error")
+        console.print(f"[red]{label}:[/red] {error}", markup=True, highlight=False)
+        raise typer.Exit(error.exit_code) from error
+
+
+def _usage_error(message: str) -> typer.Exit:
+    console.print(f"[red]usage error:[/red] {message}")
+    return typer.Exit(2)
+
+
+def _stage_command(name: str, config: Path | None, out: Path | None, engine: Engine,
+                   options: dict[str, Any], **overrides: Any) -> Any:
+    """What every stage command does: settings, options, the stage (as a Prefect flow or
+    directly, with a progress bar), its figures. Returns the stage's report."""
+    from pipeline.stages import stage_named
+
+    settings = _settings(config, out, **overrides)
+    with _user_errors():
+        stage = stage_named(name)
+        chosen = stage.options(options)
+        try:
+            if engine is Engine.prefect:
+                from flows.stage_flows import flow_for
+
+                report = asyncio.run(flow_for(name)(settings=settings, options=chosen.model_dump(mode="json")))
+            else:
+                report = asyncio.run(_run_with_progress(stage, settings, chosen))
+        except StageError:
+            if name == "collect":
+                _show_errors(settings.run_dir)
+            raise
+    _print_table(name, stage.summary(report), settings.run_dir)
+    return report
+
+
+async def _run_with_progress(stage: Any, settings: Settings, options: Any) -> Any:
+    from pipeline.stages import StageContext, run_stage
+
+    with _progress() as progress:
+        task = progress.add_task(stage.title, total=None)
+        context = StageContext.of(settings, progress=lambda done, total: progress.update(task, completed=done,
+                                                                                        total=total))
+        return await run_stage(stage, context, options)
 
 
 @app.command()
@@ -99,23 +147,10 @@ def collect(
     engine: EngineOption = Engine.prefect,
 ) -> None:
     """Collect API specs into the run's catalog (catalog/tools.jsonl, errors.jsonl, graph.json)."""
-    from pipeline.specs.collect import NothingCollected, collect_summary
-
     settings = _settings(config, out, collect=_drop_none({"workers": workers}))
     _check_sources(sources or settings.collect.sources)
-    try:
-        if engine is Engine.prefect:
-            from flows.collect import collect_flow
-
-            report = asyncio.run(collect_flow(sources=sources, settings=settings))
-        else:
-            from pipeline.specs.collect import collect_catalog
-
-            report = asyncio.run(_with_progress("reading specs", collect_catalog, sources, settings))
-    except NothingCollected as error:
-        _show_errors(settings.run_dir)
-        raise _fail(str(error)) from error
-    _print_table("collect", collect_summary(report), settings.run_dir)
+    _stage_command("collect", config, out, engine, {"sources": sources},
+                   collect=_drop_none({"workers": workers}))
 
 
 def _show_errors(run_dir: Path, limit: int = 5) -> None:
@@ -142,34 +177,26 @@ def run(
     engine: EngineOption = Engine.prefect,
 ) -> None:
     """Run every stage end to end (collect, probe every API, generate instructions, annotate solution paths, verify, export datasets, report) on the bundled specs, offline by default."""
-    from pipeline.generate.stage import NothingGenerated, generate_summary
-    from pipeline.search.stage import NothingAnnotated, annotate_summary
-    from pipeline.specs.collect import NothingCollected, collect_summary
-    from pipeline.verify.stage import NothingToVerify, verify_summary
+    from pipeline.stages import registry
 
     settings = _settings(config, out)
     _check_sources(specs or settings.collect.sources)
-    try:
-        if engine is Engine.prefect:
-            from flows.pipeline import pipeline_flow
+    options = {"collect": {"sources": specs}}
+    with _user_errors():
+        try:
+            if engine is Engine.prefect:
+                from flows.end_to_end import pipeline_flow
 
-            results = asyncio.run(pipeline_flow(specs=specs, settings=settings))
-        else:
-            from pipeline.run import run_pipeline
+                reports = asyncio.run(pipeline_flow(settings=settings, options=options))
+            else:
+                from pipeline.run import run_pipeline
 
-            results = asyncio.run(run_pipeline(settings, specs=specs))
-    except NothingCollected as error:
-        _show_errors(settings.run_dir)
-        raise _fail(str(error)) from error
-    except (NothingGenerated, NothingAnnotated, NothingToVerify) as error:
-        raise _fail(str(error)) from error
-    _print_table("collect", collect_summary(results["collect"]), settings.run_dir)
-    _print_table("probe", probe_summary(results["probe"]), settings.run_dir)
-    _print_table("generate", generate_summary(results["generate"]), settings.run_dir)
-    _print_table("annotate", annotate_summary(results["annotate"]), settings.run_dir)
-    _print_table("verify", verify_summary(results["verify"]), settings.run_dir)
-    _print_table("export", export_summary(results["export"]), settings.run_dir)
-    console.print(f"[green]report[/green]: {results['report'].markdown_path}")
+                reports = asyncio.run(run_pipeline(settings, options=options))
+        except StageError:
+            _show_errors(settings.run_dir)
+            raise
+    for stage in registry():
+        _print_table(stage.name, stage.summary(reports[stage.name]), settings.run_dir)
     console.print(f"[green]done[/green]: {settings.run_dir}/manifest.json")
 
 
@@ -182,29 +209,12 @@ def generate(
     engine: EngineOption = Engine.prefect,
 ) -> None:
     """Sample API sets (G1/G2/G3) and write instructions for them into queries/<group>.jsonl."""
-    from pipeline.generate.stage import NothingGenerated, generate_summary
-    from pipeline.specs.catalog import CatalogMissing
-
-    settings = _settings(config, out)
     chosen = None
     if groups is not None:
         chosen = [g.strip().upper() for g in groups.split(",") if g.strip()]
-        bad = [g for g in chosen if g not in ("G1", "G2", "G3")]
-        if bad or not chosen:
-            console.print(f"[red]usage error:[/red] --groups {groups!r}: use a comma-separated subset of G1,G2,G3")
-            raise typer.Exit(2)
-    try:
-        if engine is Engine.prefect:
-            from flows.generate import generate_flow
-
-            report = asyncio.run(generate_flow(settings=settings, groups=chosen, per_group=per_group))
-        else:
-            from pipeline.generate.stage import generate_queries
-
-            report = asyncio.run(generate_queries(settings, groups=chosen, per_group=per_group))
-    except (CatalogMissing, NothingGenerated) as error:
-        raise _fail(str(error)) from error
-    _print_table("generate", generate_summary(report), settings.run_dir)
+        if not chosen or any(g not in ("G1", "G2", "G3") for g in chosen):
+            raise _usage_error(f"--groups {groups!r}: use a comma-separated subset of G1,G2,G3")
+    _stage_command("generate", config, out, engine, {"groups": chosen, "per_group": per_group})
 
 
 class Algorithm(str, Enum):
@@ -231,32 +241,14 @@ def annotate(
     engine: EngineOption = Engine.prefect,
 ) -> None:
     """Search a solution path for every query (DFSDT or ReACT, calling the APIs); writes trajectories/<group>.jsonl."""
-    from pipeline.search.stage import NothingAnnotated, annotate_summary
-    from pipeline.specs.catalog import CatalogMissing
-
-    settings = _settings(config, out)
-    chosen = algorithm.value if algorithm is not None else None
-    files = list(queries) if queries else None
-    try:
-        if engine is Engine.prefect:
-            from flows.annotate import annotate_flow
-
-            report = asyncio.run(annotate_flow(settings=settings, query_files=[str(f) for f in files] if files else None,
-                                               algorithm=chosen, width=width))
-        else:
-            from pipeline.search.stage import annotate_queries
-
-            report = asyncio.run(_with_progress("searching", annotate_queries, settings, query_files=files,
-                                                algorithm=chosen, width=width))
-    except (CatalogMissing, NothingAnnotated) as error:
-        raise _fail(str(error)) from error
-    except ValueError as error:  # an unreadable query file
-        raise _fail(str(error)) from error
-    _print_table("annotate", annotate_summary(report), settings.run_dir)
+    options = {"algorithm": algorithm.value if algorithm is not None else None, "width": width,
+               "query_files": [str(f) for f in queries] if queries else None}
+    _stage_command("annotate", config, out, engine, options)
     if export_toolbench is not None:
         from pipeline.search.stage import iter_trajectories
         from pipeline.search.toolbench_export import export_toolbench_answers
 
+        settings = _settings(config, out)
         count = export_toolbench_answers(iter_trajectories(settings.run_dir), export_toolbench)
         console.print(f"wrote {count} ToolBench answer files to {export_toolbench}")
 
@@ -264,23 +256,7 @@ def annotate(
 @app.command()
 def verify(config: ConfigOption = None, out: OutOption = None, engine: EngineOption = Engine.prefect) -> None:
     """Check every trajectory (format, execution, semantic judge); writes verified/accepted.jsonl and rejected.jsonl."""
-    from pipeline.verify.stage import NothingToVerify, verify_summary
-
-    settings = _settings(config, out)
-    try:
-        if engine is Engine.prefect:
-            from flows.verify import verify_flow
-
-            report = asyncio.run(verify_flow(settings=settings))
-        else:
-            from pipeline.verify.stage import verify_trajectories
-
-            report = asyncio.run(_with_progress("verifying", verify_trajectories, settings))
-    except NothingToVerify as error:
-        raise _fail(str(error)) from error
-    except ValueError as error:  # verify.judge = "llm" without a model
-        raise _fail(str(error)) from error
-    _print_table("verify", verify_summary(report), settings.run_dir)
+    _stage_command("verify", config, out, engine, {})
 
 
 @app.command()
@@ -294,49 +270,14 @@ def export(
     engine: EngineOption = Engine.prefect,
 ) -> None:
     """Write the verified samples as training datasets into datasets/<format>/ (train/eval split, card, checksums)."""
-    from pipeline.export.stage import NothingToExport
-    from pipeline.settings import EXPORT_FORMATS
-
-    settings = _settings(config, out)
-    chosen = [f.strip().lower() for f in formats] if formats else list(settings.export.formats)
-    unknown = [f for f in chosen if f not in EXPORT_FORMATS]
-    if unknown:
-        console.print(f"[red]usage error:[/red] --format {', '.join(unknown)}: choose from {', '.join(EXPORT_FORMATS)}")
-        raise typer.Exit(2)
-    try:
-        if engine is Engine.prefect:
-            from flows.export import export_flow
-
-            reports = asyncio.run(export_flow(settings=settings, formats=chosen))
-        else:
-            from pipeline.export.stage import export_datasets
-
-            reports = export_datasets(settings, chosen)
-    except NothingToExport as error:
-        raise _fail(str(error)) from error
-    _print_table("export", export_summary(reports), settings.run_dir)
-
-
-def export_summary(reports: dict[str, Any]) -> dict[str, Any]:
-    return {fmt: " / ".join(f"{split} {n}" for split, n in r.rows.items()) + f"  ({r.directory})"
-            for fmt, r in reports.items()}
+    chosen = [f.strip().lower() for f in formats] if formats else None
+    _stage_command("export", config, out, engine, {"formats": chosen})
 
 
 @app.command()
 def report(config: ConfigOption = None, out: OutOption = None, engine: EngineOption = Engine.prefect) -> None:
     """Write report/report.md with plots (catalog, instructions, funnel, search trees, cost, caches) for the run."""
-    settings = _settings(config, out)
-    if not (settings.run_dir / "manifest.json").is_file():
-        raise _fail(f"{settings.run_dir / 'manifest.json'} does not exist: run a stage first (toolgen run)")
-    if engine is Engine.prefect:
-        from flows.report import report_flow
-
-        built = asyncio.run(report_flow(settings=settings))
-    else:
-        from pipeline.report.build import build_report
-
-        built = build_report(settings.run_dir)
-    console.print(f"[green]report[/green]: {built.markdown_path} ({len(built.figures)} figures, {len(built.tables)} tables)")
+    _stage_command("report", config, out, engine, {})
 
 
 @app.command()
@@ -348,7 +289,8 @@ def serve(config: ConfigOption = None) -> None:
         raise typer.Exit(2)
     from flows.serve import serve_schedules
 
-    serve_schedules(settings, config)
+    with _user_errors():
+        serve_schedules(settings, config)
 
 
 @sandbox_app.command("serve")
@@ -379,21 +321,7 @@ def sandbox_serve(
 @env_app.command("probe")
 def env_probe(config: ConfigOption = None, out: OutOption = None, engine: EngineOption = Engine.prefect) -> None:
     """Call every API once with its documented values; writes env/probe.jsonl."""
-    from pipeline.specs.catalog import CatalogMissing
-
-    settings = _settings(config, out)
-    try:
-        if engine is Engine.prefect:
-            from flows.env import probe_flow
-
-            report = asyncio.run(probe_flow(settings=settings))
-        else:
-            from pipeline.env.probe import probe_catalog
-
-            report = asyncio.run(probe_catalog(settings))
-    except CatalogMissing as error:
-        raise _fail(str(error)) from error
-    _print_table("probe", probe_summary(report), settings.run_dir)
+    _stage_command("probe", config, out, engine, {})
 
 
 @env_app.command("call")
@@ -408,27 +336,23 @@ def env_call(
     import orjson
 
     from pipeline.env.environment import open_environment
-    from pipeline.specs.catalog import CatalogMissing, iter_tools
+    from pipeline.specs.catalog import iter_tools
 
     settings = _settings(config, out)
     try:
         parsed = orjson.loads(arguments)
     except orjson.JSONDecodeError as error:
-        console.print(f"[red]usage error:[/red] --args is not JSON: {error}")
-        raise typer.Exit(2) from error
+        raise _usage_error(f"--args is not JSON: {error}") from error
     if not isinstance(parsed, dict):
-        console.print(f"[red]usage error:[/red] --args must be a JSON object, got {arguments!r}")
-        raise typer.Exit(2)
+        raise _usage_error(f"--args must be a JSON object, got {arguments!r}")
 
     async def call() -> Any:
         tools = list(iter_tools(settings.run_dir))
         async with open_environment(tools, settings, run_dir=settings.run_dir) as environment:
             return await environment.call(tool, api, parsed)
 
-    try:
+    with _user_errors():
         observation = asyncio.run(call())
-    except CatalogMissing as error:
-        raise _fail(str(error)) from error
     typer.echo(orjson.dumps(observation.model_dump(mode="json"), option=orjson.OPT_INDENT_2).decode())
     if observation.error:
         raise typer.Exit(1)
@@ -442,14 +366,12 @@ def catalog_export(
     out: OutOption = None,
 ) -> None:
     """Export the run's catalog in ToolBench's tool-document layout."""
-    from pipeline.specs.catalog import CatalogMissing, iter_tools
+    from pipeline.specs.catalog import iter_tools
     from pipeline.specs.toolbench import export_toolbench
 
     settings = _settings(config, out)
-    try:
+    with _user_errors():
         count = export_toolbench(iter_tools(settings.run_dir), directory)
-    except CatalogMissing as error:
-        raise _fail(str(error)) from error
     console.print(f"wrote {count} tool documents to {directory}")
 
 
@@ -461,41 +383,22 @@ def catalog_show(config: ConfigOption = None, out: OutOption = None) -> None:
     settings = _settings(config, out)
     section = read_manifest(settings.run_dir).get("stages", {}).get("collect")
     if not section:
-        raise _fail(f"{settings.run_dir} has no collected catalog: run `toolgen collect` first")
+        console.print(f"[red]error:[/red] {settings.run_dir} has no collected catalog: run `toolgen collect` first")
+        raise typer.Exit(1)
     _print_table("categories", section["categories"], settings.run_dir)
     _print_table("collections", section["collections"] or {"(none)": 0}, settings.run_dir)
     _print_table("filtered", section["filtered"] or {"(none)": 0}, settings.run_dir)
     _print_table("errors by stage", section["errors_by_stage"] or {"(none)": 0}, settings.run_dir)
 
 
-def probe_summary(report: Any) -> dict[str, Any]:
-    return {
-        "APIs probed": report.apis,
-        "answered": report.ok,
-        "failed": report.failed,
-        "skipped (no documented value)": report.skipped,
-        "modes": report.modes,
-        "seconds": report.seconds,
-    }
-
-
 def _check_sources(sources: list[str]) -> None:
     if not sources:
-        console.print("[red]usage error:[/red] no sources given and collect.sources is empty")
-        raise typer.Exit(2)
+        raise _usage_error("no sources given and collect.sources is empty")
 
 
 def _drop_none(values: dict[str, Any]) -> dict[str, Any] | None:
     kept = {key: value for key, value in values.items() if value is not None}
     return kept or None
-
-
-async def _with_progress(label: str, stage: Callable[..., Awaitable[Any]], *args: Any, **kwargs: Any) -> Any:
-    """Await ``stage(*args, **kwargs, progress=...)`` with a progress bar fed by its callback."""
-    with _progress() as progress:
-        task = progress.add_task(label, total=None)
-        return await stage(*args, **kwargs,
-                           progress=lambda done, total: progress.update(task, completed=done, total=total))
 
 
 def _progress() -> Progress:

@@ -27,6 +27,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from pipeline.errors import ConfigError
 from pipeline.specs.fetch import FetchOptions
 
 CategoryOrigin = Literal["x-apisguru-categories", "tags", "folder"]
@@ -397,8 +398,6 @@ class Settings(BaseSettings):
 DEFAULT_CONFIG_NAME = "toolgen.toml"
 
 
-class ConfigError(Exception):
-    """A configuration that cannot be used; the message names the file and field."""
 
 
 def load_settings(config: Path | None = None, **overrides: Any) -> Settings:

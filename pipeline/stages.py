@@ -283,8 +283,8 @@ def stage_named(name: str) -> Stage[Any, Any]:
     raise UsageError(f"no stage named {name!r}; stages: {', '.join(s.name for s in registry())}")
 
 
-def first_stage_options(options: Mapping[str, Mapping[str, Any]] | None, names: Sequence[str]) -> None:
-    """Refuse options for a stage that does not exist (a misspelt name in ``toolgen run``'s options)."""
+def check_stage_names(options: Mapping[str, Any] | None, names: Sequence[str]) -> None:
+    """Refuse options for a stage that does not exist (a misspelt name in a pipeline's options)."""
     unknown = sorted(set(options or {}) - set(names))
     if unknown:
         raise UsageError(f"options for unknown stage(s) {', '.join(unknown)}; stages: {', '.join(names)}")

@@ -19,13 +19,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from pipeline.errors import NothingToDo
 from pipeline.generate.dedup import Deduplicator, HashingEmbedder, SentenceTransformerEmbedder
 from pipeline.generate.offline_writer import MODEL_NAME as OFFLINE_MODEL_NAME
 from pipeline.generate.offline_writer import OfflineInstructionWriter
@@ -34,10 +37,19 @@ from pipeline.generate.prompt import build_writer_messages, set_members
 from pipeline.generate.sampling import ApiSet, SamplingSettings, sample_api_sets
 from pipeline.io import JsonlAppender, read_jsonl, write_jsonl
 from pipeline.llm.types import ChatModel, ChatReply, ChatRequest, ModelError, close_chat_model, model_usage
-from pipeline.manifest import now_iso, record_stage
 from pipeline.models import Api, Tool
 from pipeline.settings import Settings
 from pipeline.specs.catalog import iter_tools, load_graph
+from pipeline.stages import (
+    Artifact,
+    BatchedStage,
+    Plan,
+    StageContext,
+    StageOptions,
+    StageReport,
+    TableArtifact,
+    run_stage,
+)
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +57,7 @@ GROUPS = ("G1", "G2", "G3")
 QUERIES_DIR = "queries"
 
 
-class NothingGenerated(Exception):
+class NothingGenerated(NothingToDo):
     """The stage produced no query at all (the message says why)."""
 
 
@@ -57,7 +69,7 @@ class GroupCounts(BaseModel):
     failed_sets: int = 0
 
 
-class GenerateReport(BaseModel):
+class GenerateReport(StageReport):
     """Totals over every set of the run folder (earlier, resumed runs included), except
     ``model_calls``/``tokens``/``sets_skipped`` which are this invocation's."""
 
@@ -76,7 +88,7 @@ class GenerateReport(BaseModel):
     )
     prompt_tokens: int = 0
     completion_tokens: int = 0
-    seconds: float = 0.0
+    files: dict[str, str] = Field(default_factory=dict, description="where the dropped and failed items are")
 
 
 class _Paths:
@@ -288,69 +300,143 @@ async def generate_queries(
     ``llm.backend = "offline"``). Raises :class:`NothingGenerated` if the run folder ends with
     no query at all.
     """
-    started, clock = now_iso(), time.perf_counter()
-    run_dir = Path(run_dir or settings.run_dir)
-    tools = list(iter_tools(run_dir))
-    graph = load_graph(run_dir)
-    tools_by_id = {t.id: t for t in tools}
-    sets, reasons = sample_api_sets(tools, graph, _sampling_settings(settings, groups, per_group))
-    seed = settings.generate.seed if settings.generate.seed is not None else settings.seed
+    options = GenerateOptions(groups=groups, per_group=per_group)  # type: ignore[arg-type]
+    return await run_stage(GenerateStage(model=model), StageContext.of(settings, run_dir), options)
 
-    paths = _Paths(run_dir)
-    paths.folder.mkdir(parents=True, exist_ok=True)
-    finished = {r["api_set_id"]: r for r in read_jsonl(paths.sets)} if paths.sets.is_file() else {}
-    _drop_unfinished(paths, set(finished))
-    todo = [s for s in sets if s.id not in finished]
 
-    dedup = Deduplicator(_embedder(settings), settings.generate.dedup_threshold)
-    next_id = 1
-    for group in GROUPS:
-        if paths.group(group).is_file():
-            previous = list(read_jsonl(paths.group(group)))
-            dedup.filter([r["query"] for r in previous])
-            next_id = max([next_id] + [int(r["query_id"]) + 1 for r in previous])
+Group = Literal["G1", "G2", "G3"]
 
-    owned = model is None
-    if model is None:
-        from pipeline.llm.factory import build_chat_model
 
-        built = build_chat_model(settings, run_dir=run_dir)
-        # not `or`: the cached model defines __len__, and an empty cache is falsy
-        model = built if built is not None else OfflineInstructionWriter()
-    default_name = (
-        OFFLINE_MODEL_NAME if settings.llm.backend == "offline" and owned else settings.llm.model_for("writer")
-    )
-    usage = _Usage()
-    limit = asyncio.Semaphore(settings.generate.concurrency)
-    chunk = settings.generate.concurrency * 4  # results are written in order, a chunk at a time
-    out = _Outputs(paths, dedup, tools_by_id, next_id=next_id, seed=seed)
-    try:
-        for start in range(0, len(todo), chunk):
-            batch = todo[start : start + chunk]
-            answers = await asyncio.gather(*(_ask(model, s, tools_by_id, settings, usage, limit) for s in batch))
-            for api_set, answer in zip(batch, answers):
-                finished[api_set.id] = out.settle(api_set, answer, default_name)
-        llm_usage = model_usage(model)
-    finally:
-        out.close()
-        if owned:
-            await close_chat_model(model)
+class GenerateOptions(StageOptions):
+    groups: list[Group] | None = None  # default: the groups of generate.per_group
+    per_group: int | None = Field(default=None, ge=1)  # API sets per group
+    batch_size: int | None = Field(default=None, ge=1)  # default: 4 × generate.concurrency
 
-    report = _totals(finished, sets, reasons)
-    report.sets_skipped = len(sets) - len(todo)
-    report.model = default_name
-    report.model_calls = usage.calls
-    report.llm_usage = llm_usage
-    report.prompt_tokens = usage.prompt_tokens
-    report.completion_tokens = usage.completion_tokens
-    report.seconds = round(time.perf_counter() - clock, 3)
-    record_stage(run_dir, "generate", {"started": started, "finished": now_iso(), **report.model_dump()}, settings)
-    log.info("generated %d queries (%d made, dropped %s) from %d API sets",
-             report.kept, report.made, report.dropped, len(finished))
-    if report.kept == 0:
-        why = "; ".join(reasons.values()) or "every instruction was dropped or every reply failed"
-        raise NothingGenerated(f"no queries generated: {why} (see {paths.dropped} and {paths.failed})")
-    return report
+
+@dataclass
+class GeneratePlan(Plan[list[ApiSet]]):
+    sets: list[ApiSet] = field(default_factory=list)  # every sampled set, finished or not
+    reasons: dict[str, str] = field(default_factory=dict)
+    finished: dict[str, dict[str, Any]] = field(default_factory=dict)
+    tools_by_id: dict[str, Tool] = field(default_factory=dict)
+    seed: int = 0
+
+
+@dataclass
+class _GenerateSession:
+    context: StageContext
+    plan: GeneratePlan
+    model: ChatModel
+    default_name: str
+    outputs: _Outputs
+    usage: _Usage
+    limit: asyncio.Semaphore
+
+
+class GenerateStage(BatchedStage[GenerateOptions, GeneratePlan, _GenerateSession, list[ApiSet], int,
+                                 GenerateReport]):
+    """``queries/<group>.jsonl``: instructions written for sampled API sets (G1/G2/G3), filtered."""
+
+    name = "generate"
+    title = "writing instructions"
+    inputs = ("catalog/",)
+    outputs = (QUERIES_DIR + "/",)
+    options_type = GenerateOptions
+    parallel_batches = 1  # in sampling order: query ids and dedup decisions must not depend on timing
+
+    def __init__(self, model: ChatModel | None = None) -> None:
+        self.model = model  # the caller's writer model (it closes it); default: the configured one
+
+    async def plan(self, context: StageContext, options: GenerateOptions) -> GeneratePlan:
+        settings, run_dir = context.settings, context.run_dir
+        tools = list(iter_tools(run_dir))
+        graph = load_graph(run_dir)
+        groups = list(options.groups) if options.groups is not None else None
+        sets, reasons = sample_api_sets(tools, graph, _sampling_settings(settings, groups, options.per_group))
+        paths = _Paths(run_dir)
+        paths.folder.mkdir(parents=True, exist_ok=True)
+        finished = {r["api_set_id"]: r for r in read_jsonl(paths.sets)} if paths.sets.is_file() else {}
+        _drop_unfinished(paths, set(finished))
+        todo = [s for s in sets if s.id not in finished]
+        size = options.batch_size or settings.generate.concurrency * 4
+        return GeneratePlan(
+            batches=[todo[start:start + size] for start in range(0, len(todo), size)], items=len(todo),
+            sets=sets, reasons=reasons, finished=finished, tools_by_id={t.id: t for t in tools},
+            seed=settings.generate.seed if settings.generate.seed is not None else settings.seed,
+        )
+
+    @asynccontextmanager
+    async def open(self, context: StageContext, plan: GeneratePlan) -> AsyncIterator[_GenerateSession]:
+        settings = context.settings
+        paths = _Paths(context.run_dir)
+        dedup = Deduplicator(_embedder(settings), settings.generate.dedup_threshold)
+        next_id = 1
+        for group in GROUPS:
+            if paths.group(group).is_file():
+                previous = list(read_jsonl(paths.group(group)))
+                dedup.filter([r["query"] for r in previous])
+                next_id = max([next_id] + [int(r["query_id"]) + 1 for r in previous])
+        model = self.model
+        if model is None:
+            from pipeline.llm.factory import build_chat_model
+
+            built = build_chat_model(settings, run_dir=context.run_dir)
+            # not `or`: the cached model defines __len__, and an empty cache is falsy
+            model = built if built is not None else OfflineInstructionWriter()
+        default_name = (OFFLINE_MODEL_NAME if settings.llm.backend == "offline" and self.model is None
+                        else settings.llm.model_for("writer"))
+        outputs = _Outputs(paths, dedup, plan.tools_by_id, next_id=next_id, seed=plan.seed)
+        try:
+            yield _GenerateSession(context=context, plan=plan, model=model, default_name=default_name,
+                                   outputs=outputs, usage=_Usage(),
+                                   limit=asyncio.Semaphore(settings.generate.concurrency))
+        finally:
+            outputs.close()
+            if self.model is None:
+                await close_chat_model(model)
+
+    async def run_batch(self, session: _GenerateSession, batch: list[ApiSet]) -> int:
+        todo = [api_set for api_set in batch if api_set.id not in session.plan.finished]  # a retried batch
+        answers = await asyncio.gather(*(
+            _ask(session.model, api_set, session.plan.tools_by_id, session.context.settings, session.usage,
+                 session.limit)
+            for api_set in todo
+        ))
+        for api_set, answer in zip(todo, answers, strict=True):  # settled in sampling order
+            session.plan.finished[api_set.id] = session.outputs.settle(api_set, answer, session.default_name)
+            session.context.advance()
+        return len(todo)
+
+    async def finalize(self, session: _GenerateSession, results: list[int]) -> GenerateReport:
+        plan, usage = session.plan, session.usage
+        report = _totals(plan.finished, plan.sets, plan.reasons)
+        report.sets_skipped = len(plan.sets) - plan.items
+        report.model = session.default_name
+        report.model_calls = usage.calls
+        report.llm_usage = model_usage(session.model)
+        report.prompt_tokens = usage.prompt_tokens
+        report.completion_tokens = usage.completion_tokens
+        report.files = {"dropped": str(_Paths(session.context.run_dir).dropped),
+                        "failed": str(_Paths(session.context.run_dir).failed)}
+        log.info("generated %d queries (%d made, dropped %s) from %d API sets",
+                 report.kept, report.made, report.dropped, len(plan.finished))
+        return report
+
+    def check(self, report: GenerateReport) -> None:
+        if report.kept == 0:
+            why = "; ".join(report.sampler_reasons.values()) or "every instruction was dropped or every reply failed"
+            raise NothingGenerated(
+                f"no queries generated: {why} (see {report.files['dropped']} and {report.files['failed']})")
+
+    def summary(self, report: GenerateReport) -> dict[str, Any]:
+        return generate_summary(report)
+
+    def artifacts(self, report: GenerateReport) -> list[Artifact]:
+        return [TableArtifact(
+            key="generate-groups",
+            rows=[{"group": group, **counts.model_dump()} for group, counts in report.per_group.items()],
+            description=f"{report.kept} queries kept of {report.made} made; dropped {report.dropped}",
+        )]
 
 
 def _totals(finished: dict[str, dict[str, Any]], sets: list[ApiSet], reasons: dict[str, str]) -> GenerateReport:

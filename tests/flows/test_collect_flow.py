@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -18,10 +19,10 @@ async def test_collect_flow_writes_the_catalog_and_artifacts(prefect_server: Non
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
-    from flows.collect import collect_flow
+    from flows.stage_flows import collect_flow  # type: ignore[attr-defined]
 
     settings = load_settings(run_dir=tmp_path / "run", collect={"workers": 1})
-    state = await collect_flow(sources=[str(spec_folder)], settings=settings, return_state=True)
+    state = await collect_flow(options={"sources": [str(spec_folder)]}, settings=settings, return_state=True)
     assert state.is_completed()
     report = await state.result()
     assert report.tools == 3
@@ -45,6 +46,44 @@ def test_toolgen_run_with_prefect_runs_the_pipeline_flow(prefect_server: None, t
     assert "Verification" in (out / "report" / "report.md").read_text()
     assert set(stages["export"]) == {"toolllama", "openai", "sharegpt", "rl", "retriever"}
     assert (out / "datasets" / "openai" / "SHA256SUMS").is_file()
+
+
+async def test_a_batched_stage_runs_its_batches_as_prefect_tasks(
+    prefect_server: None, tmp_path: Path, spec_folder: Path
+) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    from flows.stage_flows import flow_for
+
+    settings = load_settings(run_dir=tmp_path / "run", collect={"workers": 0})
+    await flow_for("collect")(settings=settings, options={"sources": [str(spec_folder)]})
+    await flow_for("generate")(settings=settings, options={"per_group": 2, "batch_size": 1})
+    state = await flow_for("annotate")(settings=settings, options={"batch_size": 2}, return_state=True)
+
+    assert state.is_completed()
+    report = await state.result()
+    batches = -(-report.searched // 2)
+    expected = sorted(["annotate-plan", "annotate-finalize", *["annotate-batch"] * batches])
+    names: list[str] = []
+    async with get_client() as client:
+        for _ in range(50):  # task runs reach the server through events, a moment after the flow ends
+            runs = await client.read_task_runs(
+                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[state.state_details.flow_run_id])))
+            names = sorted(run.name.rsplit("-", 1)[0] for run in runs)
+            if len(names) >= len(expected):
+                break
+            await asyncio.sleep(0.2)
+    assert names == expected
+    assert report.answered + report.failed == report.searched > 0
+
+
+async def test_a_flow_refuses_unknown_options_naming_them(prefect_server: None, tmp_path: Path) -> None:
+    from flows.stage_flows import flow_for
+    from pipeline.errors import UsageError
+
+    with pytest.raises(UsageError, match="generate options: per_groop"):
+        await flow_for("generate")(settings=load_settings(run_dir=tmp_path), options={"per_groop": 2})
 
 
 def test_schedules_become_deployments_that_load_the_config_at_run_time(tmp_path: Path) -> None:
@@ -76,8 +115,9 @@ def test_a_schedule_needs_exactly_one_trigger(tmp_path: Path) -> None:
 async def test_a_scheduled_run_loads_its_settings_from_the_config_path(
     prefect_server: None, tmp_path: Path, spec_folder: Path
 ) -> None:
-    from flows.collect import collect_flow
+    from flows.stage_flows import flow_for
 
+    collect_flow = flow_for("collect")
     config = tmp_path / "toolgen.toml"
     config.write_text(f'run_dir = "{tmp_path / "scheduled"}"\n[collect]\nworkers = 0\nsources = ["{spec_folder}"]\n')
     report = await collect_flow(config=str(config))

@@ -30,7 +30,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from pipeline.errors import NothingToDo
+from pipeline.errors import ConfigError, NothingToDo
 from pipeline.io import JsonlAppender, read_jsonl
 from pipeline.llm.types import ChatModel, ModelError, close_chat_model, model_usage
 from pipeline.search.stage import ApiResolver, iter_trajectory_file
@@ -148,7 +148,7 @@ def build_judge(settings: Settings, *, run_dir: Path, model: ChatModel | None) -
 
             model = built = build_chat_model(settings, run_dir=run_dir)
         if model is None:
-            raise ValueError("verify.judge = 'llm' needs a model: set llm.backend (and llm.base_url / api_key)")
+            raise ConfigError("verify.judge = 'llm' needs a model: set llm.backend (and llm.base_url / api_key)")
         name = str(getattr(model, "model_name", None) or settings.llm.model_for("judge"))
         return LLMJudge(model, model_name=name, votes=cfg.votes, trajectory_chars=cfg.trajectory_chars), built
     try:

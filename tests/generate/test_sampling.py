@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from pathlib import Path
 
 import networkx as nx
@@ -124,16 +123,15 @@ def test_no_two_sets_share_an_id_and_ids_depend_only_on_group_and_apis(sandbox) 
     assert api_set_id("G2", [("a", "x")]) != api_set_id("G3", [("a", "x")])
 
 
+@pytest.mark.timeout(60)  # a hang fails here; speed itself is not a unit test's business
 def test_asking_for_more_sets_than_exist_returns_what_exists_without_hanging(sandbox) -> None:
     tools, graph = sandbox
     # Finance has two tools: with every API kept there is exactly one G2 set of that category
     finance = [t for t in tools if t.category == "Finance"]
     settings = SamplingSettings(per_group={"G1": 50, "G2": 1000, "G3": 1000}, max_apis_per_tool=50)
 
-    started = time.monotonic()
     sets, reasons = sample_api_sets(finance, graph, settings)
 
-    assert time.monotonic() - started < 10
     assert len(by_group(sets, "G1")) == 2
     assert len(by_group(sets, "G2")) == 1
     assert 1 <= len(by_group(sets, "G3")) <= 1000

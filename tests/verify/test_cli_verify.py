@@ -34,4 +34,4 @@ def test_an_llm_judge_without_a_backend_is_a_clear_failure(tmp_path: Path) -> No
     config = tmp_path / "toolgen.toml"
     config.write_text('[verify]\njudge = "llm"\n')
     result = runner.invoke(app, ["verify", "--out", str(tmp_path), "--engine", "local", "--config", str(config)])
-    assert result.exit_code == 1 and "llm.backend" in result.output
+    assert result.exit_code == 2 and "configuration error" in result.output and "llm.backend" in result.output

@@ -12,8 +12,8 @@ from typing import Any
 from prefect import serve
 
 from flows.collect import collect_flow
+from flows.end_to_end import pipeline_flow
 from flows.env import probe_flow
-from flows.pipeline import pipeline_flow
 from pipeline.settings import Settings
 
 FLOWS = {"collect": collect_flow, "probe": probe_flow, "pipeline": pipeline_flow}

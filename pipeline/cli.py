@@ -151,7 +151,7 @@ def run(
     _check_sources(specs or settings.collect.sources)
     try:
         if engine is Engine.prefect:
-            from flows.pipeline import pipeline_flow
+            from flows.end_to_end import pipeline_flow
 
             results = asyncio.run(pipeline_flow(specs=specs, settings=settings))
         else:

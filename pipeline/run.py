@@ -1,6 +1,6 @@
 """The whole pipeline as one library call: every stage that exists, in order.
 
-``toolgen run --engine local`` calls this; the Prefect flow ``pipeline`` (``flows/pipeline.py``)
+``toolgen run --engine local`` calls this; the Prefect flow ``pipeline`` (``flows/end_to_end.py``)
 runs the same stages as subflows. Each stage reads what the earlier ones wrote to the run folder.
 """
 

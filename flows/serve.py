@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from prefect import serve
+from prefect.types.entrypoint import EntrypointType
 
 from flows.collect import collect_flow
 from flows.end_to_end import pipeline_flow
@@ -34,6 +35,9 @@ def build_deployments(settings: Settings, config: Path | None) -> list[Any]:
                 parameters=parameters,
                 description=f"toolgen {schedule.flow} on a schedule",
                 tags=["toolgen"],
+                # A file-path entrypoint (Prefect's default) is loaded with flows/ first on
+                # sys.path; a module path is imported like any other module.
+                entrypoint_type=EntrypointType.MODULE_PATH,
             )
         )
     return deployments

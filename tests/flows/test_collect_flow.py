@@ -58,6 +58,9 @@ def test_schedules_become_deployments_that_load_the_config_at_run_time(tmp_path:
     settings = load_settings(config)
     nightly, hourly = build_deployments(settings, config)
     assert nightly.name == "nightly" and nightly.flow_name == "collect"
+    # imported as modules by the run's process, never loaded by file path (see flows/__init__.py)
+    assert nightly.entrypoint == "flows.collect.collect_flow"
+    assert hourly.entrypoint == "flows.end_to_end.pipeline_flow"
     assert nightly.schedules[0].schedule.cron == "0 3 * * *"
     assert nightly.parameters == {"config": str(config.resolve()), "run_name": "nightly"}
     assert hourly.flow_name == "pipeline"

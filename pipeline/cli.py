@@ -17,6 +17,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -77,8 +78,12 @@ def _settings(config: Path | None, out: Path | None, **overrides: Any) -> Settin
     try:
         return load_settings(config, run_dir=out, **overrides)
     except ConfigError as error:
-        console.print(f"[red]configuration error:[/red] {error}")
-        raise typer.Exit(2) from error
+        raise _bad_config(error) from error
+
+
+def _bad_config(error: ConfigError) -> typer.Exit:
+    console.print(f"[red]configuration error:[/red] {escape(str(error))}")
+    return typer.Exit(2)
 
 
 def _fail(message: str) -> typer.Exit:
@@ -348,7 +353,10 @@ def serve(config: ConfigOption = None) -> None:
         raise typer.Exit(2)
     from flows.serve import serve_schedules
 
-    serve_schedules(settings, config)
+    try:
+        serve_schedules(settings, config)
+    except ConfigError as error:  # a schedule Prefect refuses, or no Prefect server to serve on
+        raise _bad_config(error) from error
 
 
 @sandbox_app.command("serve")

@@ -18,6 +18,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -90,7 +91,7 @@ def _user_errors() -> Iterator[None]:
     except ToolgenError as error:
         label = "configuration error" if isinstance(error, ConfigError) else (
             "usage error" if isinstance(error, UsageError) else "error")
-        console.print(f"[red]{label}:[/red] {error}", markup=True, highlight=False)
+        console.print(f"[red]{label}:[/red] {escape(str(error))}", highlight=False)
         raise typer.Exit(error.exit_code) from error
 
 

@@ -92,12 +92,17 @@ def test_schedules_become_deployments_that_load_the_config_at_run_time(tmp_path:
     config = tmp_path / "toolgen.toml"
     config.write_text(
         '[[schedules]]\nname = "nightly"\nflow = "collect"\ncron = "0 3 * * *"\nrun_name = "nightly"\n'
+        'timezone = "Europe/Paris"\n'
         '[[schedules]]\nname = "hourly"\ninterval_s = 3600\n'
     )
     settings = load_settings(config)
     nightly, hourly = build_deployments(settings, config)
     assert nightly.name == "nightly" and nightly.flow_name == "collect"
+    # imported as modules by the run's process, never loaded by file path (see flows/__init__.py)
+    assert nightly.entrypoint == "flows.stage_flows.collect_flow"
+    assert hourly.entrypoint == "flows.end_to_end.pipeline_flow"
     assert nightly.schedules[0].schedule.cron == "0 3 * * *"
+    assert nightly.schedules[0].schedule.timezone == "Europe/Paris"
     assert nightly.parameters == {"config": str(config.resolve()), "run_name": "nightly"}
     assert hourly.flow_name == "pipeline"
     assert hourly.schedules[0].schedule.interval.total_seconds() == 3600
@@ -110,6 +115,45 @@ def test_a_schedule_needs_exactly_one_trigger(tmp_path: Path) -> None:
     config.write_text('[[schedules]]\nname = "both"\ncron = "* * * * *"\ninterval_s = 5\n')
     with pytest.raises(ConfigError, match="exactly one of cron or interval_s"):
         load_settings(config)
+
+
+@pytest.mark.parametrize(
+    ("schedule", "reason"),
+    [
+        ('name = "x"\ncron = "not a cron"', "Invalid cron string"),
+        ('name = "x"\ncron = "0 3 * * *"\ntimezone = "Mars/Olympus"', "Mars/Olympus"),
+        ('name = "a/b"\ninterval_s = 60', "invalid character"),
+    ],
+)
+def test_serve_reports_a_schedule_prefect_refuses_as_a_configuration_error(
+    tmp_path: Path, schedule: str, reason: str
+) -> None:
+    config = tmp_path / "toolgen.toml"
+    config.write_text(f"[[schedules]]\n{schedule}\n")
+    result = CliRunner().invoke(app, ["serve", "--config", str(config)])
+    assert result.exit_code == 2, result.output
+    assert "schedules.0" in result.output and reason in result.output
+
+
+@pytest.mark.timeout(60)  # serving against Prefect's temporary server would wait for ever
+@pytest.mark.parametrize("server", ["not configured", "not listening"])
+def test_serve_without_a_prefect_server_exits_two_instead_of_serving_nothing(tmp_path: Path, server: str) -> None:
+    import socket
+
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    if server == "not configured":
+        settings = temporary_settings(restore_defaults={PREFECT_API_URL})
+    else:
+        with socket.socket() as probe:  # a free loopback port: nothing listens there
+            probe.bind(("127.0.0.1", 0))
+            settings = temporary_settings({PREFECT_API_URL: f"http://127.0.0.1:{probe.getsockname()[1]}/api"})
+    config = tmp_path / "toolgen.toml"
+    config.write_text('[[schedules]]\nname = "hourly"\ninterval_s = 3600\n')
+    with settings:
+        result = CliRunner().invoke(app, ["serve", "--config", str(config)])
+    assert result.exit_code == 2, result.output
+    assert "PREFECT_API_URL" in result.output
 
 
 async def test_a_scheduled_run_loads_its_settings_from_the_config_path(

@@ -26,21 +26,13 @@ from typing import Any
 import orjson
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
-from pydantic import BaseModel, Field
 
 from pipeline.search.functions import FINISH_NAME
+from pipeline.verify.verdict import CheckResult
 
 GIVE_ANSWER = "give_answer"
 # Keys our function schemas carry for the model that are not JSON Schema (ToolBench's legacy).
 _NOT_SCHEMA_KEYS = ("optional",)
-
-
-class CheckResult(BaseModel):
-    """One check's outcome: ``reasons`` name every failure (empty when passed)."""
-
-    passed: bool
-    reasons: list[str] = Field(default_factory=list)
-    corrected: list[str] = Field(default_factory=list, description="failed calls a later call put right")
 
 
 @dataclass

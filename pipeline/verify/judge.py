@@ -19,28 +19,19 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 import orjson
-from pydantic import BaseModel, Field
 
 from pipeline.llm.jsonparse import NotJson, find_json
 from pipeline.llm.types import ChatModel, ChatRequest
 from pipeline.verify.checks import PathCall
+from pipeline.verify.verdict import Judgement, Verdict
 
-Verdict = Literal["solved", "unsolved", "unsure"]
 OFFLINE_JUDGE_NAME = "offline-rule-judge"
 
 # (tool name, API name) of a relevant API → (tool id, API id) in the catalog, or None.
 ApiLookup = Callable[[str, str], tuple[str, str] | None]
-
-
-class Judgement(BaseModel):
-    verdict: Verdict
-    votes: list[Verdict] = Field(default_factory=list)
-    reasons: list[str] = Field(default_factory=list)
-    kinds: list[str] = Field(default_factory=list, description="the reasons as categories, for counting")
-    judge: str = ""
 
 
 class Judge(Protocol):

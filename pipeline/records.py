@@ -152,11 +152,38 @@ class SearchParameters(BaseModel):
     restarts: int | None = None
 
 
+class FunctionCall(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    name: str = ""
+    arguments: Any = None  # the text the model sent; some writers store the object instead
+
+
+class ToolCall(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    id: str | None = None
+    type: str = "function"
+    function: FunctionCall = Field(default_factory=FunctionCall)
+
+
+class ChatMessage(BaseModel):
+    """One OpenAI chat message of a trajectory's ``messages``, read for its parts."""
+
+    model_config = ConfigDict(extra="allow")
+
+    role: str = ""
+    content: Any = None  # text, or OpenAI content parts
+    tool_calls: list[ToolCall] = Field(default_factory=list)
+    tool_call_id: str | None = None
+
+
 class TrajectoryRecord(Trajectory, Record):
     """One finished search: the :class:`Trajectory` plus what the annotate stage adds.
 
-    ``tree`` stays the search's ``SearchTree.as_dict()`` (written and copied on as it is);
-    :meth:`tree_nodes` and :meth:`path_nodes` read it as :class:`SearchNode` models.
+    ``tree`` and ``messages`` stay as the search wrote them (``SearchTree.as_dict()`` and OpenAI
+    chat messages, copied on as they are); :meth:`tree_nodes`, :meth:`path_nodes` and
+    :meth:`chat` read them as models.
     """
 
     model_config = ConfigDict(extra="allow", populate_by_name=True)
@@ -213,6 +240,10 @@ class TrajectoryRecord(Trajectory, Record):
         """The nodes of the chosen path, root first (ids the tree lacks are skipped)."""
         nodes = self.tree_nodes()
         return [nodes[i] for i in self.chosen_path if i in nodes]
+
+    def chat(self) -> list[ChatMessage]:
+        """The chosen path's messages as models (system, user, then assistant / tool turns)."""
+        return [ChatMessage.model_validate(message) for message in self.messages]
 
     def path_calls_ok(self) -> bool:
         """Every API call on the chosen path returned without an error."""

@@ -369,11 +369,17 @@ def trajectory_files(run_dir: Path) -> list[Path]:
     return sorted(folder.glob("*.jsonl")) if folder.is_dir() else []
 
 
+def iter_trajectory_file(path: Path) -> Iterator[TrajectoryRecord]:
+    """The trajectories of one file, streamed; a line without ``group`` gets the file's stem,
+    as the annotate stage named the file after the group."""
+    return read_records(Path(path), TrajectoryRecord, group=Path(path).stem)
+
+
 def iter_trajectories(run_dir: Path) -> Iterator[TrajectoryRecord]:
     """Every finished trajectory of the run, file by file, streamed (100k trees never need to be
-    in memory at once). A line without ``group`` gets its file's stem, as the stage named it."""
+    in memory at once); see :func:`iter_trajectory_file`."""
     for path in trajectory_files(run_dir):
-        yield from read_records(path, TrajectoryRecord, group=path.stem)
+        yield from iter_trajectory_file(path)
 
 
 def accepted_path(run_dir: Path) -> Path:

@@ -226,8 +226,8 @@ class TrajectoryRecord(Trajectory, Record):
 
     @property
     def node_count(self) -> int:
-        """Nodes of the tree, root included (``counts.nodes`` when the search counted them)."""
-        return self.counts.nodes or len(self.tree.get("nodes") or ())
+        """Nodes of the tree as written, root included."""
+        return len(self.tree.get("nodes") or ())
 
     def search_tree(self) -> SearchTree:
         return SearchTree.from_dict(self.tree)

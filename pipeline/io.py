@@ -125,6 +125,12 @@ def read_jsonl(path: Path) -> Iterator[Any]:
     A final line without its newline is what a killed writer leaves behind; it is dropped
     rather than trusted. A malformed line elsewhere is a real error and names its line.
     """
+    for _, record in read_jsonl_numbered(path):
+        yield record
+
+
+def read_jsonl_numbered(path: Path) -> Iterator[tuple[int, Any]]:
+    """:func:`read_jsonl` with each record's 1-based line number, for errors that name the line."""
     path = Path(path)
     with path.open("rb") as handle:
         for number, line in enumerate(handle, start=1):
@@ -132,12 +138,12 @@ def read_jsonl(path: Path) -> Iterator[Any]:
                 continue
             if not line.endswith(b"\n"):
                 try:
-                    yield orjson.loads(line)
+                    yield number, orjson.loads(line)
                 except orjson.JSONDecodeError:
                     return  # torn tail from an interrupted append
                 continue
             try:
-                yield orjson.loads(line)
+                yield number, orjson.loads(line)
             except orjson.JSONDecodeError as error:
                 raise ValueError(f"{path}:{number}: not valid JSON ({error})") from error
 

@@ -23,6 +23,7 @@ from pydantic import BaseModel, Field
 
 from pipeline.errors import NothingToDo
 from pipeline.io import dumps, read_jsonl
+from pipeline.records import ApiPair, TrajectoryRecord
 from pipeline.search.functions import FINISH_NAME
 from pipeline.settings import Settings
 
@@ -61,7 +62,11 @@ def accepted_path(run_dir: Path) -> Path:
 
 
 def iter_accepted(run_dir: Path) -> Iterator[dict[str, Any]]:
-    """Stream the verified samples; raises :class:`NothingToExport` when there is no file."""
+    """Stream the verified samples as dicts; raises :class:`NothingToExport` when there is no file.
+
+    Transitional: the export stage's loop still reads dicts. The typed reader is
+    :func:`pipeline.records.iter_accepted`; :func:`dialogue_of` and the exporters take either.
+    """
     path = accepted_path(run_dir)
     if not path.is_file():
         raise NothingToExport(f"{path} does not exist: run `toolgen verify` first")
@@ -118,6 +123,7 @@ class Dialogue:
     steps: list[Step]
     final_answer: str
     tools: list[dict[str, Any]]  # OpenAI tools as the policy saw them (Finish included)
+    relevant_apis: tuple[ApiPair, ...] = ()  # ToolBench's "relevant APIs": (tool name, API name)
 
     @property
     def calls(self) -> list[Step]:
@@ -138,26 +144,23 @@ def strip_thought(content: Any) -> str:
     return _THOUGHT_PREFIX.sub("", str(content or ""), count=1).strip()
 
 
-def dialogue_of(record: Mapping[str, Any]) -> Dialogue | None:
+def dialogue_of(record: TrajectoryRecord | Mapping[str, Any]) -> Dialogue | None:
     """The chosen path of an answered sample, or None when it has no Finish(give_answer) step."""
-    messages = record.get("messages") or []
-    if len(messages) < 3 or messages[0].get("role") != "system" or messages[1].get("role") != "user":
+    record = TrajectoryRecord.of(record)
+    messages = record.chat()
+    if len(messages) < 3 or messages[0].role != "system" or messages[1].role != "user":
         return None
-    observations = {
-        str(m.get("tool_call_id")): _text(m.get("content")) for m in messages if m.get("role") == "tool"
-    }
+    observations = {str(m.tool_call_id): _text(m.content) for m in messages if m.role == "tool"}
     steps: list[Step] = []
     for index, message in enumerate(messages):
-        if message.get("role") != "assistant" or not message.get("tool_calls"):
+        if message.role != "assistant" or not message.tool_calls:
             continue
-        call = message["tool_calls"][0]  # ToolBench's policy makes one call per step
-        function = call.get("function") or {}
-        raw = function.get("arguments")
+        call = message.tool_calls[0]  # ToolBench's policy makes one call per step
+        raw = call.function.arguments
         arguments = raw if isinstance(raw, str) else dumps(raw or {}).decode()
-        call_id = str(call.get("id") or "")
-        steps.append(Step(index=index, thought=strip_thought(message.get("content")),
-                          name=str(function.get("name") or ""), arguments=arguments, call_id=call_id,
-                          observation=observations.get(call_id)))
+        call_id = call.id or ""
+        steps.append(Step(index=index, thought=strip_thought(message.content), name=call.function.name,
+                          arguments=arguments, call_id=call_id, observation=observations.get(call_id)))
     if not steps or not steps[-1].is_finish or any(s.is_finish for s in steps[:-1]):
         return None
     finish = steps[-1].arguments_object()
@@ -165,14 +168,13 @@ def dialogue_of(record: Mapping[str, Any]) -> Dialogue | None:
         return None
     answer = finish.get("final_answer")
     if not isinstance(answer, str) or not answer.strip():
-        answer = str(record.get("final_answer") or "")
+        answer = record.final_answer or ""
     if not answer.strip() or any(step.observation is None for step in steps[:-1]):
         return None
     return Dialogue(
-        query_id=str(record.get("query_id", "")), group=str(record.get("group", "")),
-        query=str(record.get("query", "")), system=_text(messages[0].get("content")),
-        user=_text(messages[1].get("content")), steps=steps, final_answer=answer,
-        tools=list(record.get("tools") or []),
+        query_id="" if record.query_id is None else str(record.query_id), group=record.group,
+        query=record.query, system=_text(messages[0].content), user=_text(messages[1].content),
+        steps=steps, final_answer=answer, tools=list(record.tools), relevant_apis=tuple(record.relevant_apis or ()),
     )
 
 
@@ -334,7 +336,7 @@ class SplitRowsExporter:
         self._files = SplitFiles(folder, suffix, writer)
         self._rows_of = rows_of
 
-    def add(self, record: Mapping[str, Any], dialogue: Dialogue, split: Split) -> None:
+    def add(self, record: TrajectoryRecord | Mapping[str, Any], dialogue: Dialogue, split: Split) -> None:
         for row in self._rows_of(dialogue, split):
             self._files.write(split, row)
 
@@ -362,9 +364,10 @@ class ExportContext:
 
 
 class Exporter(Protocol):
-    """One format's writer: fed each sample with its split, closed once at the end."""
+    """One format's writer: fed each sample with its split, closed once at the end. Formats read
+    the :class:`Dialogue`; ``record`` (the accepted sample) is there for what a dialogue lacks."""
 
-    def add(self, record: Mapping[str, Any], dialogue: Dialogue, split: Split) -> None: ...
+    def add(self, record: TrajectoryRecord | Mapping[str, Any], dialogue: Dialogue, split: Split) -> None: ...
 
     def close(self) -> None: ...
 

@@ -28,6 +28,7 @@ from typing import IO, Any
 
 from pipeline.export.common import EVAL, Dialogue, ExportContext, Split, normalise_query
 from pipeline.models import Api, Tool
+from pipeline.records import TrajectoryRecord
 from pipeline.search.stage import name_key
 from pipeline.specs.catalog import iter_tools
 from pipeline.specs.toolbench import toolbench_param
@@ -86,15 +87,14 @@ class RetrieverExporter:
         self._unresolved = 0
         self._duplicates = 0
 
-    def add(self, record: Mapping[str, Any], dialogue: Dialogue, split: Split) -> None:
+    def add(self, record: TrajectoryRecord | Mapping[str, Any], dialogue: Dialogue, split: Split) -> None:
         key = hashlib.sha256(normalise_query(dialogue.query).encode()).digest()[:8]
         if key in self._qids:
             self._duplicates += 1
             return
         docids = sorted({
-            docid for pair in record.get("relevant APIs") or []
-            if isinstance(pair, (list, tuple)) and len(pair) == 2
-            and (docid := self._docids.get((name_key(pair[0]), name_key(pair[1])))) is not None
+            docid for tool, api in dialogue.relevant_apis
+            if (docid := self._docids.get((name_key(tool), name_key(api)))) is not None
         })
         if not docids:
             self._unresolved += 1

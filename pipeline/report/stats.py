@@ -9,17 +9,16 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipeline.io import read_jsonl
 from pipeline.manifest import read_manifest
-from pipeline.search.stage import iter_trajectories
+from pipeline.records import ACCEPTED_FILE as VERIFIED_ACCEPTED
+from pipeline.records import VERIFIED_DIR, TrajectoryRecord, accepted_path, iter_accepted, iter_trajectories
+from pipeline.search.tree import SearchNode
 from pipeline.specs.catalog import CatalogMissing, iter_tools
-from pipeline.verify.stage import ACCEPTED_FILE as VERIFIED_ACCEPTED
-from pipeline.verify.stage import VERIFIED_DIR
 
 ACCEPTED_FILE = Path(VERIFIED_DIR) / VERIFIED_ACCEPTED
 
@@ -119,21 +118,18 @@ class TreeSample:
     finish_type: str
     backtracks: int
     chosen_path: tuple[int, ...]
-    nodes: tuple[dict[str, Any], ...]
+    nodes: tuple[SearchNode, ...]
 
 
-def _tree_preference(record: dict[str, Any]) -> tuple[bool, bool, bool, int]:
+def _tree_preference(record: TrajectoryRecord) -> tuple[bool, bool, bool, int]:
     """Higher is a better picture: backtracking first, then a legible size, then an answer."""
-    counts = record.get("counts") or {}
-    backtracks = int(counts.get("backtracks") or 0)
-    size = len((record.get("tree") or {}).get("nodes") or ())
-    return backtracks > 0, size in _DRAWABLE_NODES, record.get("finish_type") == "give_answer", min(backtracks, 3)
+    backtracks = record.counts.backtracks
+    return backtracks > 0, record.node_count in _DRAWABLE_NODES, record.answered, min(backtracks, 3)
 
 
-def chosen_path_calls(record: dict[str, Any]) -> int:
+def chosen_path_calls(record: TrajectoryRecord | Mapping[str, Any]) -> int:
     """How many API calls (not Finish) the trajectory's chosen path makes."""
-    nodes = {node.get("id"): node for node in (record.get("tree") or {}).get("nodes") or ()}
-    return sum(1 for node_id in record.get("chosen_path") or () if nodes.get(node_id, {}).get("kind") == "call")
+    return sum(1 for node in TrajectoryRecord.of(record).path_nodes() if node.kind == "call")
 
 
 @dataclass(slots=True)
@@ -146,16 +142,19 @@ class SampleStats:
     calls_per_path: Distribution = field(default_factory=Distribution)
     cost: dict[str, Distribution] = field(default_factory=lambda: {name: Distribution() for name in COST_FIGURES})
 
-    def add(self, record: dict[str, Any]) -> None:
-        counts = record.get("counts") or {}
+    def add(self, record: TrajectoryRecord | Mapping[str, Any]) -> None:
+        record = TrajectoryRecord.of(record)
         self.count += 1
         self.calls_per_path.add(chosen_path_calls(record))
-        for name in COST_FIGURES:
-            if name == "total_tokens":
-                value = (counts.get("prompt_tokens") or 0) + (counts.get("completion_tokens") or 0)
-            else:
-                value = counts.get(name) or 0
+        for name, value in _cost_figures(record).items():
             self.cost[name].add(value)
+
+
+def _cost_figures(record: TrajectoryRecord) -> dict[str, int]:
+    counts = record.counts
+    return {"model_calls": counts.model_calls, "prompt_tokens": counts.prompt_tokens,
+            "completion_tokens": counts.completion_tokens,
+            "total_tokens": counts.prompt_tokens + counts.completion_tokens, "api_calls": counts.api_calls}
 
 
 @dataclass(slots=True)
@@ -171,35 +170,30 @@ class TrajectoryStats:
     drawn: TreeSample | None = None
     _drawn_preference: tuple[bool, bool, bool, int] | None = None
 
-    def add(self, record: dict[str, Any]) -> None:
-        counts = record.get("counts") or {}
-        tree_nodes = (record.get("tree") or {}).get("nodes") or ()
+    def add(self, record: TrajectoryRecord | Mapping[str, Any]) -> None:
+        record = TrajectoryRecord.of(record)
         self.trees += 1
-        self.finish_types[str(record.get("finish_type"))] += 1
-        self.nodes.add(int(counts.get("nodes") or len(tree_nodes)))
-        backtracks = int(counts.get("backtracks") or 0)
+        self.finish_types[record.finish_type] += 1
+        self.nodes.add(record.counts.nodes or record.node_count)
+        backtracks = record.counts.backtracks
         self.backtracks.add(backtracks)
         self.backtracking_trees += backtracks > 0
-        for name in COST_FIGURES:
-            if name != "total_tokens":
-                self.totals[name] += counts.get(name) or 0
-        self.totals["total_tokens"] += (counts.get("prompt_tokens") or 0) + (counts.get("completion_tokens") or 0)
+        self.totals.update(_cost_figures(record))
         self._consider_for_picture(record)
 
-    def _consider_for_picture(self, record: dict[str, Any]) -> None:
+    def _consider_for_picture(self, record: TrajectoryRecord) -> None:
         preference = _tree_preference(record)
         # Strictly better only, so the earliest of equally good trees wins and reruns agree.
         if self._drawn_preference is not None and preference <= self._drawn_preference:
             return
         self._drawn_preference = preference
-        counts = record.get("counts") or {}
         self.drawn = TreeSample(
-            group=str(record.get("group", "")),
-            query_id=str(record.get("query_id", "")),
-            finish_type=str(record.get("finish_type", "")),
-            backtracks=int(counts.get("backtracks") or 0),
-            chosen_path=tuple(record.get("chosen_path") or ()),
-            nodes=tuple((record.get("tree") or {}).get("nodes") or ()),
+            group=record.group,
+            query_id="" if record.query_id is None else str(record.query_id),
+            finish_type=record.finish_type,
+            backtracks=record.counts.backtracks,
+            chosen_path=tuple(record.chosen_path),
+            nodes=tuple(record.tree_nodes().values()),
         )
 
     @property
@@ -238,7 +232,7 @@ def gather_catalog(run_dir: Path) -> CatalogStats | None:
     return stats
 
 
-def gather_samples(records: Iterable[dict[str, Any]], source: str) -> SampleStats:
+def gather_samples(records: Iterable[TrajectoryRecord | Mapping[str, Any]], source: str) -> SampleStats:
     stats = SampleStats(source=source)
     for record in records:
         stats.add(record)
@@ -252,9 +246,8 @@ def gather_run(run_dir: Path) -> RunStats:
     answered = SampleStats(source="answered")
     for record in iter_trajectories(run_dir):
         trajectories.add(record)
-        if record.get("finish_type") == "give_answer":
+        if record.answered:
             answered.add(record)
-    accepted_path = run_dir / ACCEPTED_FILE
-    samples = gather_samples(read_jsonl(accepted_path), "accepted") if accepted_path.is_file() else answered
+    samples = gather_samples(iter_accepted(run_dir), "accepted") if accepted_path(run_dir).is_file() else answered
     return RunStats(run_dir=run_dir, manifest=read_manifest(run_dir), catalog=gather_catalog(run_dir),
                     trajectories=trajectories, samples=samples)

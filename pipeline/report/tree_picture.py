@@ -17,6 +17,7 @@ from matplotlib.patches import Patch
 
 from pipeline.report.plots import new_figure, save
 from pipeline.report.stats import TreeSample
+from pipeline.search.tree import SearchNode
 
 STATUS_COLOURS: Mapping[str, str] = {
     "ok": "#55A868",
@@ -30,26 +31,24 @@ _UNKNOWN_COLOUR = "#FFFFFF"
 _LABEL_CHARS = 20
 
 
-def short_label(node: Mapping[str, Any]) -> str:
+def short_label(node: SearchNode) -> str:
     """A label that fits under a node: the function without its ``_for_<tool>`` suffix."""
-    kind = node.get("kind")
-    if kind == "root":
+    if node.kind == "root":
         return "start"
-    if kind == "finish":
-        return "give up" if node.get("status") == "give_up" else "Finish"
-    name = str(node.get("name") or "?").split("_for_", 1)[0]
+    if node.kind == "finish":
+        return "give up" if node.status == "give_up" else "Finish"
+    name = (node.name or "?").split("_for_", 1)[0]
     return name if len(name) <= _LABEL_CHARS else name[: _LABEL_CHARS - 1] + "…"
 
 
-def tree_graph(nodes: Sequence[Mapping[str, Any]]) -> nx.DiGraph:
+def tree_graph(nodes: Sequence[SearchNode]) -> nx.DiGraph:
     """The tree as a directed graph (parent → child) carrying status, kind and label."""
     graph = nx.DiGraph()
     for node in nodes:
-        graph.add_node(node["id"], status=node.get("status"), kind=node.get("kind"), label=short_label(node),
-                       order=list(node.get("children") or ()))
+        graph.add_node(node.id, status=node.status, kind=node.kind, label=short_label(node), order=list(node.children))
     for node in nodes:
-        if node.get("parent") is not None and node["parent"] in graph:
-            graph.add_edge(node["parent"], node["id"])
+        if node.parent is not None and node.parent in graph:
+            graph.add_edge(node.parent, node.id)
     return graph
 
 

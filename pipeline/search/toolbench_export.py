@@ -20,93 +20,92 @@ Thought/Action/Action-Input nodes.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from pipeline.io import write_json
+from pipeline.records import ChatMessage, TrajectoryRecord
 
 
-def method_name(record: dict[str, Any]) -> str:
-    if record.get("algorithm") == "react":
+def method_name(record: TrajectoryRecord | Mapping[str, Any]) -> str:
+    record = TrajectoryRecord.of(record)
+    if record.algorithm == "react":
         return "CoT"
-    width = (record.get("search") or {}).get("width", 2)
-    return f"DFS_woFilter_w{width}"
+    return f"DFS_woFilter_w{record.search.width or 2}"
 
 
-def legacy_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def legacy_messages(messages: list[ChatMessage] | list[dict[str, Any]]) -> list[dict[str, Any]]:
     """OpenAI tool-call messages → ToolBench's ``function_call`` / ``function`` messages."""
     converted: list[dict[str, Any]] = []
     names: dict[str, str] = {}
-    for message in messages:
-        role = message.get("role")
-        if role == "assistant" and message.get("tool_calls"):
-            call = message["tool_calls"][0]
-            names[call.get("id", "")] = call["function"]["name"]
+    for message in (ChatMessage.model_validate(m) if isinstance(m, dict) else m for m in messages):
+        if message.role == "assistant" and message.tool_calls:
+            function = message.tool_calls[0].function
+            names[message.tool_calls[0].id or ""] = function.name
             converted.append({
                 "role": "assistant",
-                "content": message.get("content"),
-                "function_call": {"name": call["function"]["name"], "arguments": call["function"]["arguments"]},
+                "content": message.content,
+                "function_call": {"name": function.name, "arguments": function.arguments},
             })
-        elif role == "tool":
-            converted.append({"role": "function", "name": names.get(message.get("tool_call_id", ""), ""),
-                              "content": message.get("content", "")})
+        elif message.role == "tool":
+            converted.append({"role": "function", "name": names.get(message.tool_call_id or "", ""),
+                              "content": message.content if message.content is not None else ""})
         else:
-            converted.append({"role": role, "content": message.get("content")})
+            converted.append({"role": message.role, "content": message.content})
     return converted
 
 
-def train_messages(messages: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+def train_messages(messages: list[ChatMessage] | list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
     """One prefix per assistant step, ending with that step (ToolBench's ``train_messages``)."""
     legacy = legacy_messages(messages)
     return [legacy[: k + 1] for k, m in enumerate(legacy) if m["role"] == "assistant"]
 
 
-def _final_answer_text(record: dict[str, Any]) -> str:
-    if record.get("finish_type") != "give_answer":
+def _final_answer_text(record: TrajectoryRecord) -> str:
+    if not record.answered:
         return ""
-    nodes = record.get("tree", {}).get("nodes", [])
-    last = record.get("chosen_path", [])[-1:] or [None]
-    for node in nodes:
-        if node.get("id") == last[0] and node.get("raw_arguments"):
-            return str(node["raw_arguments"])
-    return str(record.get("final_answer") or "")
+    last = record.tree_nodes().get(record.chosen_path[-1]) if record.chosen_path else None
+    if last is not None and last.raw_arguments:
+        return last.raw_arguments  # ToolBench keeps the Finish call's arguments text
+    return record.final_answer or ""
 
 
-def answer_document(record: dict[str, Any]) -> dict[str, Any]:
+def answer_document(record: TrajectoryRecord | Mapping[str, Any]) -> dict[str, Any]:
     """One trajectory record (a line of ``trajectories/*.jsonl``) as a ToolBench answer file."""
-    counts = record.get("counts", {})
-    search = record.get("search") or {}
+    record = TrajectoryRecord.of(record)
+    counts = record.counts
     return {
         "answer_generation": {
-            "valid_data": record.get("finish_type") == "give_answer",
-            "query_count": int(counts.get("model_calls", 0)),
-            "total_tokens": int(counts.get("prompt_tokens", 0)) + int(counts.get("completion_tokens", 0)),
+            "valid_data": record.answered,
+            "query_count": counts.model_calls,
+            "total_tokens": counts.prompt_tokens + counts.completion_tokens,
             "final_answer": _final_answer_text(record),
-            "finish_type": record.get("finish_type", "give_up"),
-            "function": [t.get("function", t) for t in record.get("tools", [])],
+            "finish_type": record.finish_type,
+            # the function schemas without OpenAI's {"type": "function"} wrapper
+            "function": [t.get("function", t) for t in record.tools],
             "chain": [],
-            "train_messages": train_messages(record.get("messages", [])),
-            "query": record.get("query", ""),
+            "train_messages": train_messages(record.chat()),
+            "query": record.query,
         },
         "forward_args": {
-            "single_chain_max_step": search.get("max_depth"),
-            "tree_beam_size": search.get("width"),
-            "max_query_count": search.get("max_model_calls"),
+            "single_chain_max_step": record.search.max_depth,
+            "tree_beam_size": record.search.width,
+            "max_query_count": record.search.max_model_calls,
             "answer": 1,
             "with_filter": False,
         },
-        "tree": record.get("tree", {}),
+        "tree": record.tree,
     }
 
 
-def export_toolbench_answers(records: Iterable[dict[str, Any]], directory: Path) -> int:
+def export_toolbench_answers(records: Iterable[TrajectoryRecord | Mapping[str, Any]], directory: Path) -> int:
     """Write one answer file per record; returns how many were written."""
     directory = Path(directory)
     count = 0
-    for record in records:
-        folder = directory / f"{record.get('group', 'G')}_answer"
+    for record in map(TrajectoryRecord.of, records):
+        folder = directory / f"{record.group or 'G'}_answer"
         folder.mkdir(parents=True, exist_ok=True)
-        write_json(folder / f"{record.get('query_id')}_{method_name(record)}.json", answer_document(record))
+        write_json(folder / f"{record.query_id}_{method_name(record)}.json", answer_document(record))
         count += 1
     return count

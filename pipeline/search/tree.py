@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 NodeKind = Literal["root", "call", "finish"]
 NodeStatus = Literal["ok", "error", "pruned", "give_up", "answer", "parse_error"]
@@ -94,8 +94,17 @@ class SearchTree(BaseModel):
             "nodes": [self.nodes[i].model_dump(mode="json") for i in sorted(self.nodes)],
         }
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SearchTree:
+        """The inverse of :meth:`as_dict` (a trajectory record's ``tree``); ``{}`` is an empty tree."""
+        nodes = [SearchNode.model_validate(node) for node in data.get("nodes") or ()]
+        return cls(nodes={node.id: node for node in nodes}, root=int(data.get("root") or 0))
+
 
 class SearchCounts(BaseModel):
+    # A figure a newer search adds survives a pass through this version (see pipeline.records).
+    model_config = ConfigDict(extra="allow")
+
     model_calls: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0

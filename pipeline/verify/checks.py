@@ -1,8 +1,8 @@
 """The first two checks of the funnel: format and execution (APIGen's stages 1 and 2).
 
-Both read a trajectory record (a line of ``trajectories/*.jsonl``): its chosen path as OpenAI chat
-``messages``, the ``tools`` the policy saw, and the ``tree`` whose nodes hold each call's
-observation.
+Both read a :class:`~pipeline.records.TrajectoryRecord` (a line of ``trajectories/*.jsonl``; a
+dict of one is read as one): its chosen path as OpenAI chat ``messages``, the ``tools`` the
+policy saw, and the ``tree`` whose nodes hold each call's observation.
 
 Format: every call on the path names a function the policy was offered, its arguments are a JSON
 object that validates against that function's ``parameters`` schema (jsonschema), every call is
@@ -26,21 +26,14 @@ from typing import Any
 import orjson
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
-from pydantic import BaseModel, Field
 
+from pipeline.records import TrajectoryRecord
 from pipeline.search.functions import FINISH_NAME
+from pipeline.verify.verdict import CheckResult
 
 GIVE_ANSWER = "give_answer"
 # Keys our function schemas carry for the model that are not JSON Schema (ToolBench's legacy).
 _NOT_SCHEMA_KEYS = ("optional",)
-
-
-class CheckResult(BaseModel):
-    """One check's outcome: ``reasons`` name every failure (empty when passed)."""
-
-    passed: bool
-    reasons: list[str] = Field(default_factory=list)
-    corrected: list[str] = Field(default_factory=list, description="failed calls a later call put right")
 
 
 @dataclass
@@ -70,37 +63,31 @@ class PathCall:
         return str(error) if error else None
 
 
-def path_calls(record: Mapping[str, Any]) -> list[PathCall]:
+def path_calls(record: TrajectoryRecord | Mapping[str, Any]) -> list[PathCall]:
     """The calls of the record's chosen path, in order, with their observations from the tree."""
-    nodes = {node.get("id"): node for node in (record.get("tree") or {}).get("nodes", [])}
-    path_nodes = {
-        node["tool_call_id"]: node
-        for node_id in record.get("chosen_path") or []
-        if (node := nodes.get(node_id)) is not None and node.get("tool_call_id")
-    }
+    record = TrajectoryRecord.of(record)
+    path_nodes = {node.tool_call_id: node for node in record.path_nodes() if node.tool_call_id}
     calls: list[PathCall] = []
     by_id: dict[str, PathCall] = {}
-    for message in record.get("messages") or []:
-        role = message.get("role")
-        if role == "assistant":
-            for tool_call in message.get("tool_calls") or []:
-                function = tool_call.get("function") or {}
-                raw = function.get("arguments")
+    for message in record.chat():
+        if message.role == "assistant":
+            for tool_call in message.tool_calls:
+                raw = tool_call.function.arguments
                 raw_text = raw if isinstance(raw, str) else orjson.dumps(raw).decode()
-                node = path_nodes.get(tool_call.get("id")) or {}
+                node = path_nodes.get(tool_call.id or "")
                 call = PathCall(
                     index=len(calls) + 1,
-                    call_id=str(tool_call.get("id") or ""),
-                    name=str(function.get("name") or ""),
+                    call_id=tool_call.id or "",
+                    name=tool_call.function.name,
                     raw_arguments=raw_text,
                     arguments=_json_object(raw_text),
-                    observation=node.get("observation"),
-                    api=(node["tool_id"], node["api_id"]) if node.get("tool_id") and node.get("api_id") else None,
+                    observation=node.observation if node else None,
+                    api=(node.tool_id, node.api_id) if node and node.tool_id and node.api_id else None,
                 )
                 calls.append(call)
                 by_id[call.call_id] = call
-        elif role == "tool" and message.get("tool_call_id") in by_id:
-            by_id[message["tool_call_id"]].answered = True
+        elif message.role == "tool" and message.tool_call_id in by_id:
+            by_id[message.tool_call_id].answered = True
     return calls
 
 
@@ -143,10 +130,11 @@ def _describe(error: Any) -> str:
     return f"{where}: {error.message}" if where else error.message
 
 
-def tool_schemas(record: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+def tool_schemas(record: TrajectoryRecord | Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     """Function name → its ``parameters`` schema, for the tools the policy saw."""
     schemas: dict[str, dict[str, Any]] = {}
-    for tool in record.get("tools") or []:
+    for tool in TrajectoryRecord.of(record).tools:
+        # OpenAI's {"type": "function", "function": {...}} wrapper, or the bare function
         function = tool.get("function", tool) if isinstance(tool, dict) else {}
         name = function.get("name")
         if isinstance(name, str):
@@ -155,12 +143,14 @@ def tool_schemas(record: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     return schemas
 
 
-def check_format(record: Mapping[str, Any], calls: list[PathCall], book: SchemaBook | None = None) -> CheckResult:
+def check_format(record: TrajectoryRecord | Mapping[str, Any], calls: list[PathCall],
+                 book: SchemaBook | None = None) -> CheckResult:
     """Stage 1: names exist, arguments validate, calls are answered, the path ends in an answer."""
+    record = TrajectoryRecord.of(record)
     book = book or SchemaBook()
     schemas = tool_schemas(record)
     reasons: list[str] = []
-    if record.get("finish_type") != GIVE_ANSWER:
+    if not record.answered:
         reasons.append("the search gave up: the path does not end in give_answer")
     for call in calls:
         if call.name not in schemas:
@@ -173,7 +163,7 @@ def check_format(record: Mapping[str, Any], calls: list[PathCall], book: SchemaB
         if not call.is_finish and not call.answered:
             reasons.append(f"call {call.index} ({call.name}): no tool message answers it")
     last = calls[-1] if calls else None
-    if record.get("finish_type") != GIVE_ANSWER:
+    if not record.answered:
         pass  # said above; a give-up path's last Finish is not an answer to check
     elif last is None or not last.is_finish:
         reasons.append("the path does not end with a Finish call")

@@ -19,34 +19,26 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 import orjson
-from pydantic import BaseModel, Field
 
 from pipeline.llm.jsonparse import NotJson, find_json
 from pipeline.llm.types import ChatModel, ChatRequest
+from pipeline.records import TrajectoryRecord
 from pipeline.verify.checks import PathCall
+from pipeline.verify.verdict import Judgement, Verdict
 
-Verdict = Literal["solved", "unsolved", "unsure"]
 OFFLINE_JUDGE_NAME = "offline-rule-judge"
 
 # (tool name, API name) of a relevant API → (tool id, API id) in the catalog, or None.
 ApiLookup = Callable[[str, str], tuple[str, str] | None]
 
 
-class Judgement(BaseModel):
-    verdict: Verdict
-    votes: list[Verdict] = Field(default_factory=list)
-    reasons: list[str] = Field(default_factory=list)
-    kinds: list[str] = Field(default_factory=list, description="the reasons as categories, for counting")
-    judge: str = ""
-
-
 class Judge(Protocol):
     name: str
 
-    async def judge(self, record: Mapping[str, Any], calls: list[PathCall]) -> Judgement: ...
+    async def judge(self, record: TrajectoryRecord | Mapping[str, Any], calls: list[PathCall]) -> Judgement: ...
 
 
 def final_answer(calls: list[PathCall]) -> str:
@@ -78,10 +70,11 @@ class OfflineJudge:
     def __init__(self, lookup: ApiLookup | None = None) -> None:
         self._lookup = lookup
 
-    async def judge(self, record: Mapping[str, Any], calls: list[PathCall]) -> Judgement:
+    async def judge(self, record: TrajectoryRecord | Mapping[str, Any], calls: list[PathCall]) -> Judgement:
         return self.judge_now(record, calls)
 
-    def judge_now(self, record: Mapping[str, Any], calls: list[PathCall]) -> Judgement:
+    def judge_now(self, record: TrajectoryRecord | Mapping[str, Any], calls: list[PathCall]) -> Judgement:
+        record = TrajectoryRecord.of(record)
         reasons: list[str] = []
         succeeded = [c for c in calls if not c.is_finish and c.error is None and not c.schema_errors]
         if not succeeded:
@@ -94,26 +87,23 @@ class OfflineJudge:
         returned: set[str] = set()
         for call in succeeded:
             returned |= _tokens(orjson.dumps((call.observation or {}).get("response")).decode())
-        grounded = (_tokens(answer) & returned) - _tokens(str(record.get("query") or ""))
+        grounded = (_tokens(answer) & returned) - _tokens(record.query)
         if succeeded and not grounded:
             reasons.append("the final answer repeats nothing the APIs returned")
         verdict: Verdict = "unsolved" if reasons else "solved"
         kinds = [r.split(":", 1)[0] for r in reasons]
         return Judgement(verdict=verdict, votes=[verdict], reasons=reasons, kinds=kinds, judge=self.name)
 
-    def _uncovered(self, record: Mapping[str, Any], succeeded: list[PathCall]) -> list[tuple[str, str]]:
-        relevant = record.get("relevant APIs") or []
-        if self._lookup is None or not isinstance(relevant, list):
+    def _uncovered(self, record: TrajectoryRecord, succeeded: list[PathCall]) -> list[tuple[str, str]]:
+        if self._lookup is None:
             return []
         called = {c.api for c in succeeded}
         missing = []
-        for pair in relevant:
-            if not (isinstance(pair, list | tuple) and len(pair) == 2):
-                continue
+        for tool, api in record.relevant_apis or []:
             # An API the catalog lacks was never offered to the policy, so it cannot be demanded.
-            ids = self._lookup(str(pair[0]), str(pair[1]))
+            ids = self._lookup(tool, api)
             if ids is not None and ids not in called:
-                missing.append((str(pair[0]), str(pair[1])))
+                missing.append((tool, api))
         return missing
 
 
@@ -130,9 +120,9 @@ Reply with one JSON object only: {"answer_status": "Solved" | "Unsolved" | "Unsu
 _STATUS = {"solved": "solved", "unsolved": "unsolved", "unsure": "unsure"}
 
 
-def render_path(record: Mapping[str, Any], calls: list[PathCall], limit: int) -> str:
+def render_path(record: TrajectoryRecord | Mapping[str, Any], calls: list[PathCall], limit: int) -> str:
     """The task, calls, observations and answer as the judge reads them, cut to ``limit`` chars."""
-    lines = [f"Task: {record.get('query', '')}", ""]
+    lines = [f"Task: {TrajectoryRecord.of(record).query}", ""]
     for call in calls:
         if call.is_finish:
             continue
@@ -181,7 +171,7 @@ class LLMJudge:
         # One vote at temperature 0 is deterministic; several need sampling to be worth having.
         self.temperature = temperature if temperature is not None else (0.0 if votes == 1 else 0.7)
 
-    async def judge(self, record: Mapping[str, Any], calls: list[PathCall]) -> Judgement:
+    async def judge(self, record: TrajectoryRecord | Mapping[str, Any], calls: list[PathCall]) -> Judgement:
         shown = render_path(record, calls, self.trajectory_chars)
         messages = [{"role": "system", "content": JUDGE_SYSTEM_PROMPT}, {"role": "user", "content": shown}]
         votes: list[Verdict] = []

@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-import re
 from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -28,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from pipeline.errors import ConfigError, NothingToDo
 from pipeline.io import JsonlAppender, read_jsonl
@@ -47,8 +46,9 @@ from pipeline.stages import (
     TableArtifact,
     run_stage,
 )
-from pipeline.verify.checks import CheckResult, SchemaBook, check_execution, check_format, path_calls
-from pipeline.verify.judge import Judge, Judgement, LLMJudge, OfflineJudge
+from pipeline.verify.checks import SchemaBook, check_execution, check_format, path_calls
+from pipeline.verify.judge import Judge, LLMJudge, OfflineJudge
+from pipeline.verify.verdict import Verification, reason_kind
 
 log = logging.getLogger(__name__)
 
@@ -62,34 +62,6 @@ FailedAt = Literal["format", "execution", "semantic"]
 
 class NothingToVerify(NothingToDo):
     """The run has no trajectories (the message says where it looked)."""
-
-
-class Verification(BaseModel):
-    """What the funnel found for one sample."""
-
-    passed: bool
-    failed_at: FailedAt | None = None
-    format: CheckResult
-    execution: CheckResult | None = None
-    semantic: Judgement | None = None
-    corrected_errors: int = Field(default=0, description="failed calls the path put right (kept: they teach recovery)")
-
-    @property
-    def reasons(self) -> list[str]:
-        if self.failed_at == "format":
-            return self.format.reasons
-        if self.failed_at == "execution" and self.execution is not None:
-            return self.execution.reasons
-        if self.failed_at == "semantic" and self.semantic is not None:
-            return [f"the judge said {self.semantic.verdict}", *self.semantic.reasons]
-        return []
-
-    @property
-    def reason_kinds(self) -> list[str]:
-        """The reasons as categories (no call numbers, names or values), for the funnel table."""
-        if self.failed_at == "semantic" and self.semantic is not None:
-            return [f"semantic: {kind}" for kind in self.semantic.kinds or [f"the judge said {self.semantic.verdict}"]]
-        return list(dict.fromkeys(reason_kind(self.failed_at or "", r) for r in self.reasons))
 
 
 class VerifyReport(StageReport):
@@ -127,14 +99,6 @@ async def verify_record(
     passed = judgement.verdict == "solved" or (unsure_passes and judgement.verdict == "unsure")
     return Verification(passed=passed, failed_at=None if passed else "semantic", format=formatted,
                         execution=executed, semantic=judgement, corrected_errors=corrected)
-
-
-def reason_kind(failed_at: str, reason: str) -> str:
-    """A reason without its particulars (call numbers, names, values), for counting."""
-    text = re.sub(r"^call \d+(?: \([^)]*\))?:?\s*", "", reason)
-    text = re.sub(r"'[^']*'|\"[^\"]*\"|\b\d+(?:\.\d+)?\b", "…", text)
-    text = text.split(":", 1)[0].strip()
-    return f"{failed_at}: {text[:90]}"
 
 
 def build_judge(settings: Settings, *, run_dir: Path, model: ChatModel | None) -> tuple[Judge, ChatModel | None]:

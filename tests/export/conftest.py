@@ -34,7 +34,7 @@ def accepted_records(run_dir: Path) -> list[dict[str, Any]]:
     for path in sorted((run_dir / "trajectories").glob("*.jsonl")):
         for record in read_jsonl(path):
             if record["finish_type"] == "give_answer":
-                records.append({**record, "verification": {"passed": True}})
+                records.append({**record, "verification": {"passed": True, "format": {"passed": True}}})
     for record in records[:DUPLICATE_COPIES]:
         copy = dict(record)
         copy["query_id"] = f"{record['query_id']}-dup"

@@ -12,10 +12,11 @@ import pytest
 from datasets import load_dataset
 from jsonschema import Draft202012Validator
 
-from pipeline.export.common import EVAL, TRAIN, normalise_query
+from pipeline.export.common import EVAL, TRAIN, accepted_path, dialogue_of, normalise_query
 from pipeline.export.stage import ExportReport, export_datasets
 from pipeline.io import read_jsonl
 from pipeline.manifest import read_manifest
+from pipeline.records import iter_accepted
 from pipeline.settings import EXPORT_FORMATS
 from tests.export.conftest import settings_for
 
@@ -269,3 +270,11 @@ def test_rl_rows_have_verl_layout_and_ground_truth_round_trips(exported: dict[st
         assert info["split"] == split and isinstance(info["step"], int)
         assert row["prompt"][1]["content"].count("<obs>") == info["step"]
     assert responses == len(accepted(offline_run))
+
+
+def test_the_accepted_samples_read_as_typed_records_and_as_dicts_alike(offline_run: Path) -> None:
+    typed = list(iter_accepted(offline_run))
+    plain = list(read_jsonl(accepted_path(offline_run)))
+    assert len(typed) == len(plain) and all(sample.verification.passed for sample in typed)
+    assert [dialogue_of(sample) for sample in typed] == [dialogue_of(record) for record in plain]
+    assert all(d is not None and d.relevant_apis for d in map(dialogue_of, typed))

@@ -88,7 +88,7 @@ def test_a_failed_export_keeps_the_previous_one_and_leaves_no_partial_files(
 
 def test_samples_without_an_answer_or_failing_verification_are_skipped(run_copy: Path) -> None:
     records = list(read_jsonl(accepted_path(run_copy)))[:3]
-    records[0] = {**records[0], "verification": {"passed": False}}
+    records[0] = {**records[0], "verification": {"passed": False, "failed_at": "semantic", "format": {"passed": True}}}
     records[1] = {**records[1], "messages": records[1]["messages"][:-1]}  # no Finish step
     write_jsonl(accepted_path(run_copy), records)
     report = export_dataset(settings_for(run_copy), "openai", run_dir=run_copy)
@@ -121,7 +121,8 @@ def tiny_records(count: int) -> Iterator[dict[str, Any]]:
         answer = json.dumps({"return_type": "give_answer", "final_answer": f"It said {n}."})
         yield {
             "query": query, "query_id": n, "group": "G1", "finish_type": "give_answer",
-            "relevant APIs": [["demo", "echo"]], "tools": [tool, finish], "verification": {"passed": True},
+            "relevant APIs": [["demo", "echo"]], "tools": [tool, finish],
+            "verification": {"passed": True, "format": {"passed": True}},
             "messages": [
                 {"role": "system", "content": "You are AutoGPT.\nYou have access of the following tools:\n1.demo: d\n"},
                 {"role": "user", "content": f"\n{query}\nBegin!\n"},

@@ -67,7 +67,7 @@ def verified_run(annotated_run: Path) -> Path:
     run_dir = annotated_run.parent / "verified"
     shutil.copytree(annotated_run, run_dir)
     answered = [r for r in iter_trajectories(run_dir) if r["finish_type"] == "give_answer"]
-    accepted = [{**record, "verification": {"accepted": True, "stage": "semantic"}} for record in answered[:12]]
+    accepted = [{**record, "verification": {"passed": True, "format": {"passed": True}}} for record in answered[:12]]
     write_jsonl(run_dir / ACCEPTED_FILE, accepted)
     settings = settings_for(run_dir)
     record_stage(run_dir, "verify", VERIFY_SECTION, settings)

@@ -12,6 +12,7 @@ from pipeline.report.markdown import table_markdown
 from pipeline.report.models import ReportTable
 from pipeline.report.stats import Distribution, SampleStats, TrajectoryStats, chosen_path_calls
 from pipeline.report.tree_picture import draw_tree, short_label, top_down_layout, tree_graph
+from pipeline.search.tree import SearchNode
 
 
 def node(node_id: int, parent: int | None, kind: str, status: str, name: str | None = None,
@@ -32,7 +33,7 @@ def record(query_id: int, *, backtracks: int, finish_type: str = "give_answer", 
         extra = size + b
         nodes.append(node(extra, 1, "call", "pruned", "other_for_tool"))
         nodes[1]["children"].append(extra)
-    return {"group": "G1", "query_id": query_id, "finish_type": finish_type,
+    return {"query": f"task {query_id}", "group": "G1", "query_id": query_id, "finish_type": finish_type,
             "chosen_path": list(range(size)), "tree": {"root": 0, "nodes": nodes},
             "counts": {"model_calls": size, "prompt_tokens": 1000 * size, "completion_tokens": 10 * size,
                        "api_calls": size - 2, "backtracks": backtracks, "nodes": len(nodes)}}
@@ -81,7 +82,7 @@ def test_sample_stats_sum_prompt_and_completion_tokens() -> None:
 
 
 def test_layout_puts_root_on_top_and_parents_over_their_children() -> None:
-    graph = tree_graph(record(1, backtracks=2)["tree"]["nodes"])
+    graph = tree_graph([SearchNode.model_validate(n) for n in record(1, backtracks=2)["tree"]["nodes"]])
     positions = top_down_layout(graph, 0)
     assert set(positions) == set(graph.nodes)
     assert positions[0][1] == 0 and all(y <= 0 for _, y in positions.values())
@@ -96,10 +97,10 @@ def test_layout_puts_root_on_top_and_parents_over_their_children() -> None:
 
 
 def test_labels_drop_the_tool_suffix_and_name_finishes() -> None:
-    assert short_label({"kind": "call", "name": "getquote_for_marketpulse_stocks"}) == "getquote"
-    assert short_label({"kind": "finish", "status": "give_up"}) == "give up"
-    assert short_label({"kind": "root"}) == "start"
-    assert len(short_label({"kind": "call", "name": "x" * 80})) <= 20
+    assert short_label(SearchNode(id=1, kind="call", name="getquote_for_marketpulse_stocks")) == "getquote"
+    assert short_label(SearchNode(id=1, kind="finish", status="give_up")) == "give up"
+    assert short_label(SearchNode(id=0, kind="root")) == "start"
+    assert len(short_label(SearchNode(id=1, kind="call", name="x" * 80))) <= 20
 
 
 def test_tree_picture_is_a_png(tmp_path: Path) -> None:

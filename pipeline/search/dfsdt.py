@@ -218,8 +218,8 @@ class SearchBase:
         except ValueError as error:
             parsed, problem = None, f"arguments are not JSON: {error}"
         else:
-            problem = None if isinstance(parsed, dict) else "arguments are not a JSON object"
-        if problem is not None:
+            problem = "arguments are not a JSON object"  # reported only if it is not one
+        if not isinstance(parsed, dict):
             return self.tree.add(node, kind=kind, status="parse_error", detail=problem, **fields)
         child = self.tree.add(node, kind=kind, arguments=parsed, **fields)
         child.tool_call_id = self._call_id(call.id, child.id)

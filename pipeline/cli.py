@@ -298,7 +298,7 @@ def export(
     from pipeline.settings import EXPORT_FORMATS
 
     settings = _settings(config, out)
-    chosen = [f.strip().lower() for f in formats] if formats else list(settings.export.formats)
+    chosen: list[str] = [f.strip().lower() for f in formats] if formats else list(settings.export.formats)
     unknown = [f for f in chosen if f not in EXPORT_FORMATS]
     if unknown:
         console.print(f"[red]usage error:[/red] --format {', '.join(unknown)}: choose from {', '.join(EXPORT_FORMATS)}")

@@ -41,9 +41,9 @@ def short_label(node: Mapping[str, Any]) -> str:
     return name if len(name) <= _LABEL_CHARS else name[: _LABEL_CHARS - 1] + "…"
 
 
-def tree_graph(nodes: Sequence[Mapping[str, Any]]) -> nx.DiGraph:
+def tree_graph(nodes: Sequence[Mapping[str, Any]]) -> nx.DiGraph[int]:
     """The tree as a directed graph (parent → child) carrying status, kind and label."""
-    graph = nx.DiGraph()
+    graph: nx.DiGraph[int] = nx.DiGraph()
     for node in nodes:
         graph.add_node(node["id"], status=node.get("status"), kind=node.get("kind"), label=short_label(node),
                        order=list(node.get("children") or ()))
@@ -53,7 +53,7 @@ def tree_graph(nodes: Sequence[Mapping[str, Any]]) -> nx.DiGraph:
     return graph
 
 
-def top_down_layout(graph: nx.DiGraph, root: Any) -> dict[Any, tuple[float, float]]:
+def top_down_layout(graph: nx.DiGraph[int], root: Any) -> dict[Any, tuple[float, float]]:
     """Positions with the root on top: leaves at x = 0, 1, 2… in search order, parents centred."""
     def children(node: Any) -> list[Any]:
         ordered = [c for c in graph.nodes[node].get("order", []) if graph.has_edge(node, c)]

@@ -5,14 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from prefect import flow, task
-from prefect.artifacts import create_table_artifact
+from prefect.artifacts import acreate_table_artifact
+from prefect.cache_policies import NO_CACHE
 
 from flows.common import resolve_settings
 from pipeline.search.stage import AnnotateReport, annotate_queries
 from pipeline.settings import Settings
 
 
-@task(name="annotate-queries", cache_policy=None)
+@task(name="annotate-queries", cache_policy=NO_CACHE)
 async def annotate_task(
     settings: Settings, query_files: list[str] | None, algorithm: str | None, width: int | None
 ) -> AnnotateReport:
@@ -32,7 +33,7 @@ async def annotate_flow(
     """Write trajectories/<group>.jsonl for the run's queries (offline rule-based policy by default)."""
     settings = resolve_settings(settings, config, run_name)
     report = await annotate_task(settings, query_files, algorithm, width)
-    await create_table_artifact(
+    await acreate_table_artifact(
         key="annotate-groups",
         table=[{"group": group, **figures.model_dump()} for group, figures in report.per_group.items()],
         description=(f"{report.answered} answered, {report.failed} failed, {report.skipped} skipped; "

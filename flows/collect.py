@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from prefect import flow, task
-from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.artifacts import acreate_markdown_artifact, acreate_table_artifact
+from prefect.cache_policies import NO_CACHE
 
 from flows.common import resolve_settings
 from pipeline.settings import Settings
 from pipeline.specs.collect import CollectReport, collect_catalog
 
 
-@task(name="collect-catalog", retries=1, retry_delay_seconds=5, cache_policy=None)
+@task(name="collect-catalog", retries=1, retry_delay_seconds=5, cache_policy=NO_CACHE)
 async def collect_catalog_task(sources: list[str] | None, settings: Settings) -> CollectReport:
     # One coarse task: readers already run in parallel processes inside it, and re-running
     # it after a failure is safe because every catalog file is written atomically.
@@ -32,7 +33,7 @@ async def collect_flow(
 
 
 async def publish_collect_artifacts(report: CollectReport, settings: Settings) -> None:
-    await create_table_artifact(
+    await acreate_table_artifact(
         key="collect-categories",
         table=[{"category": name, "tools": count} for name, count in report.categories.items()],
         description=f"Tools per category in {settings.run_dir}",
@@ -45,4 +46,4 @@ async def publish_collect_artifacts(report: CollectReport, settings: Settings) -
         f"- filtered APIs: {report.filtered}",
         f"- collections: {len(report.collections)}",
     ]
-    await create_markdown_artifact(key="collect-summary", markdown="\n".join(lines))
+    await acreate_markdown_artifact(key="collect-summary", markdown="\n".join(lines))

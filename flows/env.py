@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from prefect import flow, task
-from prefect.artifacts import create_table_artifact
+from prefect.artifacts import acreate_table_artifact
+from prefect.cache_policies import NO_CACHE
 
 from flows.common import resolve_settings
 from pipeline.env.probe import ProbeReport, probe_catalog
 from pipeline.settings import Settings
 
 
-@task(name="probe-apis", cache_policy=None)
+@task(name="probe-apis", cache_policy=NO_CACHE)
 async def probe_task(settings: Settings) -> ProbeReport:
     return await probe_catalog(settings)
 
@@ -22,7 +23,7 @@ async def probe_flow(
     """Probe the run's catalog (the sandbox is started when its tools are in the catalog)."""
     settings = resolve_settings(settings, config, run_name)
     report = await probe_task(settings)
-    await create_table_artifact(
+    await acreate_table_artifact(
         key="probe-modes",
         table=[{"mode": mode, "apis": count} for mode, count in report.modes.items()],
         description=f"{report.ok}/{report.apis} APIs answered their documented call",

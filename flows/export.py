@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from prefect import flow, task
-from prefect.artifacts import create_table_artifact
+from prefect.artifacts import acreate_table_artifact
+from prefect.cache_policies import NO_CACHE
 
 from flows.common import resolve_settings
 from pipeline.export.stage import ExportReport, export_dataset
 from pipeline.settings import Settings
 
 
-@task(name="export-format", cache_policy=None)
+@task(name="export-format", cache_policy=NO_CACHE)
 def export_task(settings: Settings, fmt: str) -> ExportReport:
     return export_dataset(settings, fmt)
 
@@ -24,7 +25,7 @@ async def export_flow(
     settings = resolve_settings(settings, config, run_name)
     # one format at a time: each merges its part into the manifest's export section
     reports = {fmt: export_task(settings, fmt) for fmt in formats or settings.export.formats}
-    await create_table_artifact(
+    await acreate_table_artifact(
         key="export-formats",
         table=[{"format": fmt, **{f"{split} rows": n for split, n in r.rows.items()}} for fmt, r in reports.items()],
         description="datasets written from the verified samples",

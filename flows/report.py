@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from prefect import flow, task
-from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.artifacts import acreate_markdown_artifact, acreate_table_artifact
+from prefect.cache_policies import NO_CACHE
 
 from flows.common import resolve_settings
 from pipeline.report.build import build_report
@@ -11,7 +12,7 @@ from pipeline.report.models import Report
 from pipeline.settings import Settings
 
 
-@task(name="build-report", cache_policy=None)
+@task(name="build-report", cache_policy=NO_CACHE)
 def report_task(settings: Settings) -> Report:
     return build_report(settings.run_dir)
 
@@ -25,9 +26,9 @@ async def report_flow(
     report = report_task(settings)
     for table in report.tables:
         # artifact keys allow lowercase letters, digits and dashes only
-        await create_table_artifact(key=f"report-{table.key.replace('_', '-')}", table=table.records(),
-                                    description=table.title)
-    await create_markdown_artifact(
+        await acreate_table_artifact(key=f"report-{table.key.replace('_', '-')}", table=table.records(),
+                                     description=table.title)
+    await acreate_markdown_artifact(
         key="report-summary",
         markdown=f"Report written to `{report.markdown_path}` with {len(report.figures)} figures.",
     )

@@ -9,14 +9,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from prefect import serve
+from prefect import Flow, serve
 
 from flows.collect import collect_flow
 from flows.env import probe_flow
 from flows.pipeline import pipeline_flow
 from pipeline.settings import Settings
 
-FLOWS = {"collect": collect_flow, "probe": probe_flow, "pipeline": pipeline_flow}
+FLOWS: dict[str, Flow[..., Any]] = {"collect": collect_flow, "probe": probe_flow, "pipeline": pipeline_flow}
 
 
 def build_deployments(settings: Settings, config: Path | None) -> list[Any]:

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from prefect import flow, task
-from prefect.artifacts import create_table_artifact
+from prefect.artifacts import acreate_table_artifact
+from prefect.cache_policies import NO_CACHE
 
 from flows.common import resolve_settings
 from pipeline.settings import Settings
 from pipeline.verify.stage import STAGES, VerifyReport, verify_trajectories
 
 
-@task(name="verify-trajectories", cache_policy=None)
+@task(name="verify-trajectories", cache_policy=NO_CACHE)
 async def verify_task(settings: Settings) -> VerifyReport:
     return await verify_trajectories(settings)
 
@@ -23,7 +24,7 @@ async def verify_flow(
     settings = resolve_settings(settings, config, run_name)
     report = await verify_task(settings)
     candidates = report.funnel.get("candidates", 0)
-    await create_table_artifact(
+    await acreate_table_artifact(
         key="verify-funnel",
         table=[{"check": "candidates", "passed": candidates, "rejected": 0},
                *({"check": stage, "passed": report.funnel.get(stage, 0), "rejected": report.rejected.get(stage, 0)}
@@ -31,7 +32,7 @@ async def verify_flow(
         description=f"{report.accepted} of {candidates} accepted by {report.judge}",
     )
     if report.reasons:
-        await create_table_artifact(
+        await acreate_table_artifact(
             key="verify-reasons",
             table=[{"reason": kind, "samples": count} for kind, count in report.reasons.items()],
             description="why samples were rejected",

@@ -8,12 +8,16 @@ response schemas, base URL, auth, category provenance, source).
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
 ParamLocation = Literal["path", "query", "header", "cookie", "body", "formData"]
+PARAM_LOCATIONS: tuple[ParamLocation, ...] = get_args(ParamLocation)
+AuthLocation = Literal["header", "query", "cookie"]
+AUTH_LOCATIONS: tuple[AuthLocation, ...] = get_args(AuthLocation)
 SourceFormat = Literal["openapi-3.0", "openapi-3.1", "swagger-2.0", "toolbench"]
+ToolCategoryOrigin = Literal["x-apisguru-categories", "index", "tags", "folder", "toolbench", "default"]
 
 
 class _Model(BaseModel):
@@ -47,7 +51,7 @@ class Auth(_Model):
 
     name: str
     kind: Literal["apiKey", "http", "oauth2", "openIdConnect", "unknown"] = "unknown"
-    location: Literal["header", "query", "cookie"] | None = None
+    location: AuthLocation | None = None
     parameter: str | None = None  # header or query parameter name for apiKey
     scheme: str | None = None  # "bearer" / "basic" for http
 
@@ -96,9 +100,7 @@ class Tool(_Model):
     title: str = ""
     tool_description: str = ""
     category: str = "Uncategorized"
-    category_origin: Literal[
-        "x-apisguru-categories", "index", "tags", "folder", "toolbench", "default"
-    ] = "default"
+    category_origin: ToolCategoryOrigin = "default"
     base_url: str = ""
     version: str = ""
     auth: list[Auth] = Field(default_factory=list)

@@ -40,7 +40,7 @@ def backoff_delay(attempt: int, base_s: float, max_s: float, rng: random.Random)
     At least half the backoff, so retries still slow down, but spread so that many clients
     failing together do not come back together.
     """
-    ceiling = min(max_s, base_s * 2 ** (attempt - 1))
+    ceiling = min(max_s, base_s * 2.0 ** (attempt - 1))
     return ceiling / 2 + rng.uniform(0, ceiling / 2)
 
 

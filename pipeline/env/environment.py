@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
+from pydantic import SecretStr
+
 from pipeline.env.arguments import ArgumentValidator
 from pipeline.env.cache import ResponseCache
 from pipeline.env.credentials import CredentialResolver
@@ -76,8 +78,8 @@ class Environment:
             return f"unknown tool {tool_id!r} (known: {shown})"
         api = self._apis[tool_id].get(api_id)
         if api is None:
-            known = ", ".join(sorted(self._apis[tool_id]))
-            return f"tool {tool_id!r} has no API {api_id!r} (available: {known})"
+            available = ", ".join(sorted(self._apis[tool_id]))
+            return f"tool {tool_id!r} has no API {api_id!r} (available: {available})"
         return tool, api
 
     async def call(
@@ -222,7 +224,7 @@ async def _open(
         always_allowed.append(urlsplit(sandbox_url).netloc)
         for tool in tools:
             if tool.base_url.startswith(settings.sandbox.spec_base_url) and tool.auth:
-                defaults[tool.id] = Credential(value=SANDBOX_API_KEY)
+                defaults[tool.id] = Credential(value=SecretStr(SANDBOX_API_KEY))
     policy = HostPolicy(
         settings.allowed_hosts, allow_private=settings.allow_private_networks, always_allowed=always_allowed
     )

@@ -16,7 +16,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Literal, Protocol
+from typing import IO, Any, Final, Literal, Protocol
 
 import orjson
 from pydantic import BaseModel, Field
@@ -30,8 +30,8 @@ from pipeline.settings import Settings
 VERIFIED_DIR = "verified"
 ACCEPTED_NAME = "accepted.jsonl"
 DATASETS_DIR = "datasets"
-TRAIN = "train"
-EVAL = "eval"
+TRAIN: Final = "train"
+EVAL: Final = "eval"
 Split = Literal["train", "eval"]
 SPLITS: tuple[Split, ...] = (TRAIN, EVAL)
 

@@ -15,7 +15,7 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -180,7 +180,7 @@ def _write(settings: Settings, fmt: str, run_dir: Path, staging: Path) -> Export
     return report
 
 
-def _passed(record: dict) -> bool:
+def _passed(record: Mapping[str, object]) -> bool:
     verification = record.get("verification")
     return not isinstance(verification, dict) or verification.get("passed", True) is not False
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, cast
 
 from pydantic import BaseModel
 
@@ -284,7 +284,8 @@ class _Lookup:
         self._joined: dict[str, set[ApiPair]] = {}
         for key, value in allowed.items():
             if isinstance(key, tuple):
-                self._add(key[0], key[1], (value[0], value[1]))
+                canonical = cast(ApiPair, value)  # a pair key's value is a pair (see AllowedApis)
+                self._add(key[0], key[1], (canonical[0], canonical[1]))
             else:
                 for api in value:
                     self._add(key, api, (key, api))

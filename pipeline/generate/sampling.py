@@ -217,7 +217,7 @@ def _weighted_order(rng: random.Random, items: Sequence[Any], weights: Sequence[
     return [items[i] for _, i in sorted(keyed, reverse=True)]
 
 
-def _pools(graph: nx.DiGraph, kind: str, edge_kind: str, catalog: _Catalog) -> dict[str, list[str]]:
+def _pools(graph: nx.DiGraph[str], kind: str, edge_kind: str, catalog: _Catalog) -> dict[str, list[str]]:
     """Category or collection name → its member tools that are in the catalog (sorted)."""
     pools: dict[str, list[str]] = {}
     for node, data in graph.nodes(data=True):
@@ -347,7 +347,7 @@ def _rng(seed: int, group: str) -> random.Random:
 
 
 def sample_api_sets(
-    tools: list[Tool], graph: nx.DiGraph, settings: SamplingSettings
+    tools: list[Tool], graph: nx.DiGraph[str], settings: SamplingSettings
 ) -> tuple[list[ApiSet], dict[str, str]]:
     """Draw ``settings.per_group`` API sets per group from ``tools``.
 

@@ -20,8 +20,12 @@ class Seed:
 
 
 def _seed(query: str, apis: dict[str, str]) -> Seed:
-    pairs = tuple(tuple(key.split("/", 1)) for key in apis)
-    return Seed(query=query, relevant_apis=pairs, apis=apis)  # type: ignore[arg-type]
+    return Seed(query=query, relevant_apis=tuple(_tool_and_api(key) for key in apis), apis=apis)
+
+
+def _tool_and_api(key: str) -> tuple[str, str]:
+    tool, api = key.split("/", 1)
+    return tool, api
 
 
 SINGLE_TOOL_SEEDS: tuple[Seed, ...] = (

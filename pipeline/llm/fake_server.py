@@ -216,10 +216,10 @@ class FakeOpenAIServer:
 
     async def _next_step(self, body: dict[str, Any]) -> Step:
         if callable(self.script):
-            step = self.script(body)
-            if inspect.isawaitable(step):
-                step = await step
-            return step
+            scripted = self.script(body)
+            if inspect.isawaitable(scripted):
+                return await scripted
+            return scripted
         assert self._steps is not None
         step = next(self._steps, None)
         if step is not None:

@@ -65,7 +65,7 @@ def funnel_chart(path: Path, stages: Sequence[str], remaining: Sequence[int], *,
     positions = np.arange(len(stages))
     ax.barh(positions, remaining, color=_COLOURS[0])
     first = remaining[0] if remaining and remaining[0] else 1
-    for position, value in zip(positions, remaining, strict=True):
+    for position, value in enumerate(remaining):
         ax.text(value, position, f" {value} ({100 * value / first:.0f}%)", va="center")
     ax.set_yticks(positions, labels=list(stages))
     ax.invert_yaxis()

@@ -6,8 +6,11 @@ that its stage has not run.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from pipeline.report import plots
 from pipeline.report.markdown import MarkdownDocument
+from pipeline.report.models import Cell
 from pipeline.report.stats import RunStats
 from pipeline.report.tables import (
     annotate_table,
@@ -76,7 +79,7 @@ def catalog(doc: MarkdownDocument, stats: RunStats) -> None:
     doc.table(table)
     labels = [str(row[0]) for row in table.rows]
     doc.image(plots.bar_chart(doc.folder / "catalog_by_category.png", labels,
-                              {"tools": [row[1] for row in table.rows], "APIs": [row[2] for row in table.rows]},
+                              {"tools": _numbers(table.rows, 1), "APIs": _numbers(table.rows, 2)},
                               title="Catalog by category", value_label="count"),
               "Tools and APIs per category")
 
@@ -92,7 +95,7 @@ def instructions(doc: MarkdownDocument, stats: RunStats) -> None:
     groups = [row for row in table.rows if row[0] != "all"]
     if groups:
         doc.image(plots.bar_chart(doc.folder / "instructions_per_group.png", [str(row[0]) for row in groups],
-                                  {"kept": [row[2] for row in groups], "dropped": [row[3] for row in groups]},
+                                  {"kept": _numbers(groups, 2), "dropped": _numbers(groups, 3)},
                                   title="Instructions per group", value_label="instructions", stacked=True),
                   "Instructions kept and dropped per group")
 
@@ -195,6 +198,11 @@ def export(doc: MarkdownDocument, stats: RunStats) -> None:
         doc.not_run("export")
         return
     doc.table(table)
+
+
+def _numbers(rows: Sequence[Sequence[Cell]], column: int) -> list[float]:
+    """A column of counts of a table, as the charts plot it."""
+    return [float(row[column]) for row in rows]
 
 
 SECTIONS = (header, catalog, instructions, solution_paths, verification, cost, caches, tree_picture, export)

@@ -41,9 +41,9 @@ def short_label(node: SearchNode) -> str:
     return name if len(name) <= _LABEL_CHARS else name[: _LABEL_CHARS - 1] + "…"
 
 
-def tree_graph(nodes: Sequence[SearchNode]) -> nx.DiGraph:
+def tree_graph(nodes: Sequence[SearchNode]) -> nx.DiGraph[int]:
     """The tree as a directed graph (parent → child) carrying status, kind and label."""
-    graph = nx.DiGraph()
+    graph: nx.DiGraph[int] = nx.DiGraph()
     for node in nodes:
         graph.add_node(node.id, status=node.status, kind=node.kind, label=short_label(node), order=list(node.children))
     for node in nodes:
@@ -52,7 +52,7 @@ def tree_graph(nodes: Sequence[SearchNode]) -> nx.DiGraph:
     return graph
 
 
-def top_down_layout(graph: nx.DiGraph, root: Any) -> dict[Any, tuple[float, float]]:
+def top_down_layout(graph: nx.DiGraph[int], root: Any) -> dict[Any, tuple[float, float]]:
     """Positions with the root on top: leaves at x = 0, 1, 2… in search order, parents centred."""
     def children(node: Any) -> list[Any]:
         ordered = [c for c in graph.nodes[node].get("order", []) if graph.has_edge(node, c)]

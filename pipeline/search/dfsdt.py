@@ -46,7 +46,7 @@ from typing import Any, Protocol
 from pipeline.env.observation import Observation, error_observation
 from pipeline.llm.types import ChatModel, ChatReply, ChatRequest
 from pipeline.search.functions import FINISH_NAME, FunctionCatalog
-from pipeline.search.tree import SearchCounts, SearchNode, SearchTree, Trajectory
+from pipeline.search.tree import NodeStatus, SearchCounts, SearchNode, SearchTree, Trajectory
 
 DIVERSITY_PROMPT = (
     "This is not the first time you try this task, all previous trails failed.\n"
@@ -107,6 +107,10 @@ class SearchBase:
         self.observation_chars = observation_chars
         self.client_id = client_id
         self.temperature = temperature
+
+    async def run(self, query: str, query_id: Any = None) -> Trajectory:
+        """Search for an answer to ``query``: the whole tree and the chosen path."""
+        raise NotImplementedError
 
     # --- one search's state ----------------------------------------------------------------------
 
@@ -218,8 +222,8 @@ class SearchBase:
         except ValueError as error:
             parsed, problem = None, f"arguments are not JSON: {error}"
         else:
-            problem = None if isinstance(parsed, dict) else "arguments are not a JSON object"
-        if problem is not None:
+            problem = "arguments are not a JSON object"  # reported only if it is not one
+        if not isinstance(parsed, dict):
             return self.tree.add(node, kind=kind, status="parse_error", detail=problem, **fields)
         child = self.tree.add(node, kind=kind, arguments=parsed, **fields)
         child.tool_call_id = self._call_id(call.id, child.id)
@@ -250,12 +254,12 @@ class SearchBase:
                 status="error",
             )
 
-    def _observe(self, child: SearchNode, observation: dict[str, Any], *, status: str) -> None:
+    def _observe(self, child: SearchNode, observation: dict[str, Any], *, status: NodeStatus) -> None:
         child.observation = observation
         child.observation_text = Observation(
             error=observation["error"], response=observation["response"]
         ).for_model(self.observation_chars)
-        child.status = status  # type: ignore[assignment]
+        child.status = status
 
     async def _run(self, child: SearchNode, arguments: dict[str, Any]) -> None:
         assert child.name is not None

@@ -321,7 +321,7 @@ class FunctionCatalog:
 
 def system_prompt(tools: Sequence[Tool]) -> str:
     """ToolBench's DFSDT system prompt with the numbered tool list ``{k}.{tool}: {desc[:512]}``."""
-    lines = []
+    lines: list[str] = []
     seen: set[str] = set()
     for tool in tools:
         key = tool.id or tool.tool_name

@@ -152,7 +152,9 @@ def _entry(key: str, api: dict[str, Any], index_url: str) -> IndexEntry | None:
     if not isinstance(spec_url, str) or not spec_url.strip():
         logger.warning("%s: API %r %r lists no spec URL; skipped", index_url, key, preferred)
         return None
-    info = version.get("info") if isinstance(version.get("info"), dict) else {}
+    info = version.get("info")
+    if not isinstance(info, dict):
+        info = {}
     categories = info.get("x-apisguru-categories")
     title = info.get("title")
     updated = version.get("updated") or api.get("updated")

@@ -56,7 +56,7 @@ def iter_tools(run_dir: Path) -> Iterator[Tool]:
         yield Tool.model_validate(record)
 
 
-def load_graph(run_dir: Path) -> nx.DiGraph:
+def load_graph(run_dir: Path) -> nx.DiGraph[str]:
     paths = CatalogPaths(run_dir)
     if not paths.graph.is_file():
         raise CatalogMissing(f"{paths.graph} does not exist: run `toolgen collect` first")

@@ -14,7 +14,7 @@ import fnmatch
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import networkx as nx
 
@@ -134,7 +134,7 @@ def derive_collections(
     k = min(neighbours + 1, len(tools))
     finder = NearestNeighbors(n_neighbors=k, metric="cosine", algorithm="brute")
     distances, indices = finder.fit(matrix).kneighbors(matrix)
-    graph = nx.Graph()
+    graph: nx.Graph[int] = nx.Graph()
     graph.add_nodes_from(range(len(tools)))
     for row in range(len(tools)):
         for distance, column in zip(distances[row], indices[row], strict=True):
@@ -142,7 +142,7 @@ def derive_collections(
             if column != row and similarity >= min_similarity:
                 graph.add_edge(row, int(column), weight=similarity)
     communities = nx.algorithms.community.louvain_communities(graph, weight="weight", seed=seed)
-    result = []
+    result: list[Collection] = []
     for community in sorted(communities, key=lambda c: (-len(c), min(c))):
         members = sorted(community, key=lambda i: -graph.degree(i, weight="weight"))[:max_size]
         categories = sorted({tools[i].category for i in members})
@@ -163,9 +163,9 @@ def derive_collections(
     return result
 
 
-def build_graph(tools: list[ToolSummary], collections: list[Collection]) -> nx.DiGraph:
+def build_graph(tools: list[ToolSummary], collections: list[Collection]) -> nx.DiGraph[str]:
     """Nodes ``category:<name>``, ``tool:<id>``, ``api:<tool>/<api>``, ``collection:<name>``."""
-    graph = nx.DiGraph()
+    graph: nx.DiGraph[str] = nx.DiGraph()
     for tool in tools:
         category = f"category:{tool.category}"
         graph.add_node(category, kind="category", name=tool.category)
@@ -189,12 +189,14 @@ def build_graph(tools: list[ToolSummary], collections: list[Collection]) -> nx.D
     return graph
 
 
-def graph_to_json(graph: nx.DiGraph) -> dict[str, Any]:
+def graph_to_json(graph: nx.DiGraph[str]) -> dict[str, Any]:
     return nx.node_link_data(graph, edges="edges")
 
 
-def graph_from_json(data: dict[str, Any]) -> nx.DiGraph:
-    return nx.node_link_graph(data, directed=True, edges="edges")
+def graph_from_json(data: dict[str, Any]) -> nx.DiGraph[str]:
+    # directed=True makes a DiGraph (a MultiDiGraph if the data says multigraph); the stubs
+    # promise only a Graph
+    return cast("nx.DiGraph[str]", nx.node_link_graph(data, directed=True, edges="edges"))
 
 
 def category_counts(tools: list[ToolSummary]) -> dict[str, int]:

@@ -13,12 +13,26 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-from pipeline.models import Api, Auth, Param, SourceFormat, SourceRef, Tool
+from pipeline.models import (
+    AUTH_LOCATIONS,
+    PARAM_LOCATIONS,
+    Api,
+    Auth,
+    AuthLocation,
+    Param,
+    ParamLocation,
+    SourceFormat,
+    SourceRef,
+    Tool,
+    ToolCategoryOrigin,
+)
 from pipeline.specs.refs import Doc, RefError, RefResolver
 from pipeline.specs.schemas import (
     Budget,
     SchemaExpander,
     bounded_copy,
+    choice_of,
+    instance_or,
     template_from_schema,
     text_of,
     toolbench_type,
@@ -77,7 +91,7 @@ def read_openapi(doc: Any, context: ReadContext, resolver: RefResolver, options:
         raise NotASpec("not an OpenAPI 3.x or Swagger 2.0 document (no 'openapi'/'swagger' field)")
     context.source.format = version
     reader = _OperationReader(doc, version, context, resolver, options)
-    info = doc.get("info") if isinstance(doc.get("info"), dict) else {}
+    info = instance_or(doc.get("info"), dict, {})
     title = text_of(info.get("title"), 200) or _stem(context.source.location)
     description = text_of(info.get("description") or info.get("summary"), options.max_description_chars)
     apis = reader.read_all()
@@ -87,7 +101,7 @@ def read_openapi(doc: Any, context: ReadContext, resolver: RefResolver, options:
         title=title,
         tool_description=description or title,
         category=category,
-        category_origin=origin,  # type: ignore[arg-type]
+        category_origin=origin,
         base_url=reader.base_url,
         version=text_of(info.get("version"), 100),
         auth=reader.auth_schemes(),
@@ -127,8 +141,8 @@ class _OperationReader:
         origin = self.context.source.location if self.context.source.kind == "url" else ""
         if self.swagger:
             host = self.doc.get("host")
-            base_path = self.doc.get("basePath") if isinstance(self.doc.get("basePath"), str) else ""
-            schemes = self.doc.get("schemes") if isinstance(self.doc.get("schemes"), list) else []
+            base_path = instance_or(self.doc.get("basePath"), str, "")
+            schemes = instance_or(self.doc.get("schemes"), list, [])
             scheme = "https" if "https" in schemes or not schemes else text_of(schemes[0], 20)
             if isinstance(host, str) and host:
                 return f"{scheme}://{host}{base_path}".rstrip("/")
@@ -189,7 +203,7 @@ class _OperationReader:
                 continue
             if not isinstance(item, dict):
                 continue
-            shared = item.get("parameters") if isinstance(item.get("parameters"), list) else []
+            shared = instance_or(item.get("parameters"), list, [])
             for method in HTTP_METHODS:
                 operation = item.get(method)
                 if not isinstance(operation, dict):
@@ -247,7 +261,7 @@ class _OperationReader:
         self, op: dict[str, Any], shared: list[Any], doc: Doc, budget: Budget
     ) -> tuple[list[Param], dict[str, Any] | None, str | None]:
         merged: dict[tuple[str, str], tuple[dict[str, Any], Doc]] = {}
-        own = op.get("parameters") if isinstance(op.get("parameters"), list) else []
+        own = instance_or(op.get("parameters"), list, [])
         for raw in [*shared, *own]:  # operation-level parameters override path-level ones
             try:
                 spec, spec_doc, _ = self.resolver.deref(raw, doc)
@@ -262,15 +276,16 @@ class _OperationReader:
         body_schema: dict[str, Any] | None = None
         body_type: str | None = None
         form_fields: list[Param] = []
-        for (name, location), (spec, spec_doc) in merged.items():
-            if location == "body":  # Swagger 2.0 request body
+        for (name, where), (spec, spec_doc) in merged.items():
+            if where == "body":  # Swagger 2.0 request body
                 body_schema = self.expander.expand(spec.get("schema"), spec_doc, budget)
                 body_type = _first_media(op.get("consumes") or self.doc.get("consumes")) or "application/json"
                 params.extend(self._body_params(body_schema, spec.get("required") is True))
                 continue
-            if location not in ("path", "query", "header", "cookie", "formData"):
+            location = choice_of(where, PARAM_LOCATIONS, None)
+            if location is None:
                 # checked before building the Param, which would refuse it and cost the operation
-                self.context.warnings.append(f"parameter {name}: unknown location {location!r}, skipped")
+                self.context.warnings.append(f"parameter {name}: unknown location {where!r}, skipped")
                 continue
             schema = self._parameter_schema(spec, spec_doc, budget)
             param = _param(name, location, spec, schema, self.options.max_description_chars)
@@ -326,7 +341,7 @@ class _OperationReader:
                 return []
             return [_param("body", "body", {"required": body_required}, schema, self.options.max_description_chars)]
         required = set(schema.get("required", [])) if body_required else set()
-        example = schema.get("example") if isinstance(schema.get("example"), dict) else {}
+        example = instance_or(schema.get("example"), dict, {})
         params = []
         for name, sub in properties.items():
             if sub.get("readOnly") is True:
@@ -379,7 +394,7 @@ class _OperationReader:
 
 
 def _param(
-    name: str, location: str, spec: dict[str, Any], schema: dict[str, Any], max_chars: int
+    name: str, location: ParamLocation, spec: dict[str, Any], schema: dict[str, Any], max_chars: int
 ) -> Param:
     description = text_of(spec.get("description"), max_chars) or schema.get("description", "")
     example = spec.get("example", spec.get("x-example"))
@@ -394,11 +409,11 @@ def _param(
         type=toolbench_type(schema),
         description=description,
         default=bounded_copy(default) if default is not None else "",
-        location=location,  # type: ignore[arg-type]
+        location=location,
         required=location == "path" or spec.get("required") is True,
         enum=schema.get("enum"),
         example=bounded_copy(example),
-        schema=schema,
+        schema_=schema,
     )
 
 
@@ -454,7 +469,7 @@ def _security_names(requirements: Any) -> set[str]:
 def _auth(name: str, spec: dict[str, Any]) -> Auth:
     kind = spec.get("type")
     if kind == "apiKey":
-        location = spec.get("in") if spec.get("in") in ("header", "query", "cookie") else "header"
+        location: AuthLocation = choice_of(spec.get("in"), AUTH_LOCATIONS, "header")
         return Auth(name=name, kind="apiKey", location=location, parameter=text_of(spec.get("name"), 200))
     if kind == "http":
         return Auth(name=name, kind="http", location="header", scheme=text_of(spec.get("scheme"), 50).lower())
@@ -473,12 +488,12 @@ def _category(
     apis: list[Api],
     context: ReadContext,
     precedence: tuple[str, ...],
-) -> tuple[str, str]:
+) -> tuple[str, ToolCategoryOrigin]:
     for origin in precedence:
         if origin == "x-apisguru-categories":
             declared = info.get("x-apisguru-categories") or doc.get("x-apisguru-categories")
             if isinstance(declared, list) and declared and text_of(declared[0], 100):
-                return _category_label(text_of(declared[0], 100)), origin
+                return _category_label(text_of(declared[0], 100)), "x-apisguru-categories"
             if context.index_categories:
                 return _category_label(context.index_categories[0]), "index"
         elif origin == "tags":
@@ -487,12 +502,12 @@ def _category(
                 for tag in tags:
                     label = text_of(tag.get("name") if isinstance(tag, dict) else tag, 100)
                     if label:
-                        return _category_label(label), origin
+                        return _category_label(label), "tags"
             counted = Counter(tag for api in apis for tag in api.tags if tag)
             if counted:
-                return _category_label(counted.most_common(1)[0][0]), origin
+                return _category_label(counted.most_common(1)[0][0]), "tags"
         elif origin == "folder" and context.folder_category:
-            return _category_label(context.folder_category), origin
+            return _category_label(context.folder_category), "folder"
     return "Uncategorized", "default"
 
 

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import datetime as _dt
 import itertools
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from pipeline.specs.refs import Doc, RefError, RefResolver
 
@@ -38,6 +39,9 @@ _VALUE_KEYWORDS = ("default", "example", "enum")
 _JSON_TYPES = {"string", "integer", "number", "boolean", "array", "object", "null"}
 _MAX_ALTERNATIVES = 8
 _MAX_ENUM = 200
+
+T = TypeVar("T")
+D = TypeVar("D")
 _TEXT_MAX_DEPTH = 8
 _TEXT_MAX_ITEMS = 1000
 
@@ -306,6 +310,19 @@ def _copy_bounded(item: Any, depth: int, max_depth: int, remaining: list[int]) -
     if isinstance(item, bytes):
         return item.decode("utf-8", errors="replace")[:2000]
     return str(item)[:2000]
+
+
+def instance_or(value: object, kind: type[T], default: D) -> T | D:
+    """``value`` when it is a ``kind``, else ``default``: a document field read as the shape it must have."""
+    return value if isinstance(value, kind) else default
+
+
+def choice_of(value: object, choices: Iterable[T], default: D) -> T | D:
+    """The one of ``choices`` (say, a ``Literal``'s values) equal to ``value``, else ``default``."""
+    for choice in choices:
+        if value == choice:
+            return choice
+    return default
 
 
 def text_of(value: Any, max_chars: int = 2000) -> str:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipeline.models import SourceError
-from pipeline.specs.fetch import is_http_url
+from pipeline.net import is_http_url
 from pipeline.specs.read import SourceTask
 
 SPEC_SUFFIXES = (".json", ".yaml", ".yml")
@@ -47,7 +47,7 @@ def discover(inputs: list[str]) -> Discovery:
 
 
 def _walk(root: Path) -> list[Path]:
-    files = []
+    files: list[Path] = []
     for folder, dirs, names in os.walk(root):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         files.extend(

@@ -15,9 +15,16 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from pipeline.io import write_json
-from pipeline.models import Api, Auth, Param, Tool
+from pipeline.models import PARAM_LOCATIONS, Api, Auth, Param, Tool, ToolCategoryOrigin
 from pipeline.specs.openapi import NotASpec, ReadContext, ReadOptions
-from pipeline.specs.schemas import bounded_copy, json_type_for_toolbench, text_of, toolbench_type
+from pipeline.specs.schemas import (
+    bounded_copy,
+    choice_of,
+    instance_or,
+    json_type_for_toolbench,
+    text_of,
+    toolbench_type,
+)
 
 _BODY_METHODS = {"POST", "PUT", "PATCH"}
 
@@ -45,7 +52,9 @@ def read_toolbench(doc: Any, context: ReadContext, options: ReadOptions) -> Tool
         apis.append(_read_api(raw, options))
     base_url = text_of(doc.get("base_url"), 500) or _origin(apis)
     category = text_of(doc.get("category") or doc.get("category_name"), 100)
-    origin = "toolbench" if category else ("folder" if context.folder_category else "default")
+    origin: ToolCategoryOrigin = (
+        "toolbench" if category else ("folder" if context.folder_category else "default")
+    )
     auth = [Auth.model_validate(a) for a in doc.get("auth", []) if isinstance(a, dict)]
     return Tool(
         tool_name=name,
@@ -54,7 +63,7 @@ def read_toolbench(doc: Any, context: ReadContext, options: ReadOptions) -> Tool
         tool_description=text_of(doc.get("tool_description") or doc.get("description"), max_chars)
         or name,
         category=category or context.folder_category or "Uncategorized",
-        category_origin=origin,  # type: ignore[arg-type]
+        category_origin=origin,
         base_url=base_url,
         version=text_of(doc.get("version"), 100),
         auth=auth,
@@ -71,7 +80,7 @@ def _read_api(raw: dict[str, Any], options: ReadOptions) -> Api:
     params = [
         _read_param(p, required, url, method, options)
         for key, required in (("required_parameters", True), ("optional_parameters", False))
-        for p in (raw.get(key) if isinstance(raw.get(key), list) else [])
+        for p in instance_or(raw.get(key), list, [])
         if isinstance(p, dict) and text_of(p.get("name"), 200)
     ]
     template = raw.get("template_response")
@@ -84,7 +93,7 @@ def _read_api(raw: dict[str, Any], options: ReadOptions) -> Api:
         required_parameters=[p for p in params if p.required],
         optional_parameters=[p for p in params if not p.required],
         body_schema=_schema_copy(raw.get("body_schema"), options),
-        body_content_type=raw.get("body_content_type") if isinstance(raw.get("body_content_type"), str) else None,
+        body_content_type=instance_or(raw.get("body_content_type"), str, None),
         response_schema=_schema_copy(raw.get("response_schema") or raw.get("schema"), options) or None,
         template_response=bounded_copy(template) if isinstance(template, (dict, list)) else None,
         response_example=bounded_copy(raw.get("response_example")),
@@ -100,8 +109,8 @@ def _read_param(raw: dict[str, Any], required: bool, url: str, method: str, opti
     schema = _schema_copy(raw.get("schema"), options)
     if schema is None:
         schema = json_type_for_toolbench(label)
-    location = raw.get("location")
-    if location not in ("path", "query", "header", "cookie", "body", "formData"):
+    location = choice_of(raw.get("location"), PARAM_LOCATIONS, None)
+    if location is None:
         if re.search(r"\{" + re.escape(name) + r"\}|/:" + re.escape(name) + r"(/|$)", url):
             location = "path"
         else:
@@ -116,7 +125,7 @@ def _read_param(raw: dict[str, Any], required: bool, url: str, method: str, opti
         required=required,
         enum=bounded_copy(raw["enum"]) if isinstance(raw.get("enum"), list) else None,
         example=bounded_copy(raw.get("example")),
-        schema=schema,
+        schema_=schema,
     )
 
 
@@ -128,9 +137,10 @@ def _schema_copy(value: Any, options: ReadOptions) -> dict[str, Any] | None:
     """
     if not isinstance(value, dict):
         return None  # ToolBench's own "schema" is often "" or a JSON string
-    return bounded_copy(
+    copied = bounded_copy(
         value, max_nodes=options.max_schema_nodes * 10, max_depth=options.max_schema_depth * 3 + 8
     )
+    return copied if isinstance(copied, dict) else None  # None: cut at the top (no budget)
 
 
 def _origin(apis: list[Api]) -> str:

@@ -117,7 +117,7 @@ Decide:
 - "Unsure": you cannot tell from what is shown.
 Reply with one JSON object only: {"answer_status": "Solved" | "Unsolved" | "Unsure", "reason": "<one sentence>"}"""
 
-_STATUS = {"solved": "solved", "unsolved": "unsolved", "unsure": "unsure"}
+_STATUS: dict[str, Verdict] = {"solved": "solved", "unsolved": "unsolved", "unsure": "unsure"}
 
 
 def render_path(record: TrajectoryRecord | Mapping[str, Any], calls: list[PathCall], limit: int) -> str:
@@ -142,11 +142,11 @@ def read_verdict(text: str | None) -> tuple[Verdict, str] | None:
         value = find_json(text, accept=lambda v: isinstance(v, dict) and "answer_status" in v)
     except NotJson:
         match = re.search(r"\b(unsolved|solved|unsure)\b", text, re.IGNORECASE)
-        return (_STATUS[match.group(1).lower()], text.strip()[:300]) if match else None  # type: ignore[return-value]
+        return (_STATUS[match.group(1).lower()], text.strip()[:300]) if match else None
     status = _STATUS.get(str(value.get("answer_status", "")).strip().lower())
     if status is None:
         return None
-    return status, str(value.get("reason") or "")[:300]  # type: ignore[return-value]
+    return status, str(value.get("reason") or "")[:300]
 
 
 def majority(votes: Iterable[Verdict]) -> Verdict:
@@ -155,7 +155,7 @@ def majority(votes: Iterable[Verdict]) -> Verdict:
     total = sum(counted.values())
     for verdict in ("solved", "unsolved"):
         if counted[verdict] * 2 > total:
-            return verdict  # type: ignore[return-value]
+            return verdict
     return "unsure"
 
 
@@ -177,9 +177,9 @@ class LLMJudge:
         votes: list[Verdict] = []
         reasons: list[str] = []
         for vote in range(self.votes):
-            verdict = await self._one_vote(messages, vote)
-            votes.append(verdict[0])
-            reasons.append(verdict[1])
+            said, reason = await self._one_vote(messages, vote)
+            votes.append(said)
+            reasons.append(reason)
         verdict = majority(votes)
         return Judgement(verdict=verdict, votes=votes, reasons=reasons, kinds=[f"the judge said {verdict}"],
                          judge=self.name)

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from ...io import dumps
 from .core import Call, Handler, Reply
@@ -29,10 +30,6 @@ SANDBOX_API_KEY = "sandbox-key"
 """The one key the sandbox accepts for tools whose spec declares an apiKey scheme."""
 
 CLIENT_HEADER = "X-Client-Id"
-
-_Middleware = Callable[
-    [web.Request, Callable[[web.Request], Awaitable[web.StreamResponse]]], Awaitable[web.StreamResponse]
-]
 
 
 def create_app(
@@ -119,7 +116,7 @@ def _presented_key(scheme: ApiKeyScheme, request: web.Request) -> str | None:
     return source.get(scheme.name)
 
 
-def _middleware(limiter: RateLimiter | None, latency_s: float) -> _Middleware:
+def _middleware(limiter: RateLimiter | None, latency_s: float) -> Middleware:
     @web.middleware
     async def sandbox_middleware(
         request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]

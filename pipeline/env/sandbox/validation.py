@@ -11,7 +11,7 @@ import math
 import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from jsonschema import Draft202012Validator, ValidationError
@@ -108,9 +108,9 @@ class RequestRules:
             value = orjson.loads(raw)
         except orjson.JSONDecodeError as error:
             raise bad_request(f"The request body is not valid JSON: {error}.", code="invalid_body") from None
-        error = best_match(self._body_validator.iter_errors(value))
-        if error is not None:
-            raise _body_error(error)
+        invalid = best_match(self._body_validator.iter_errors(value))
+        if invalid is not None:
+            raise _body_error(invalid)
         return value
 
 
@@ -181,7 +181,8 @@ def _body_error(error: ValidationError) -> ApiError:
     location = _json_path(error.absolute_path)
     param = str(error.absolute_path[0]) if error.absolute_path else None
     if error.validator == "required" and isinstance(error.instance, dict):
-        missing = [name for name in error.validator_value if name not in error.instance]
+        required = cast(list[str], error.validator_value)  # a "required" error carries that keyword's array
+        missing = [name for name in required if name not in error.instance]
         if missing:
             field = f"{location}.{missing[0]}" if location else missing[0]
             return bad_request(

@@ -80,7 +80,12 @@ class CalendarTool:
         return slice_of(found, call)
 
     def create_event(self, call: Call) -> Any:
-        event = {"id": self._ids.next_id(), "attendees": [], "description": "", "location": ""}
+        event: dict[str, Any] = {
+            "id": self._ids.next_id(),
+            "attendees": [],
+            "description": "",
+            "location": "",
+        }
         event.update({k: v for k, v in call.body.items()})
         self._normalise(event)
         event["created_at"] = NOW_ISO
@@ -148,7 +153,7 @@ class CalendarTool:
         for start, end in sorted(moments):
             name = person_name(rng)
             title, location = rng.choice(EVENT_TITLES)
-            event = {
+            event: dict[str, Any] = {
                 "id": self._ids.next_id(),
                 "title": title.format(name=name.split()[0]),
                 "start": _iso(start),

@@ -190,7 +190,7 @@ class MailTool:
         date: str,
         read: bool,
     ) -> dict[str, Any]:
-        message = {
+        message: dict[str, Any] = {
             "id": self._message_ids.next_id(),
             "folder": folder,
             "from": sender,

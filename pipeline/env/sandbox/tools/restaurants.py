@@ -7,7 +7,7 @@ actually on the menu.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, time, timedelta
 from typing import Any
@@ -237,11 +237,12 @@ class RestaurantsTool:
         if call.get("min_rating") is not None:
             found = [r for r in found if r.rating >= call["min_rating"]]
         distance = {r.id: round(haversine_km(lat, lon, r.lat, r.lon), 2) for r in found}
-        order = {
+        sort_keys: dict[str, Callable[[Restaurant], tuple[float, ...]]] = {
             "rating": lambda r: (-r.rating, -r.review_count),
-            "distance": lambda r: distance[r.id],
+            "distance": lambda r: (distance[r.id],),
             "price": lambda r: (r.price_level, -r.rating),
-        }[call["sort"]]
+        }
+        order = sort_keys[call["sort"]]
         results = [{**self._summary(r), "distance_km": distance[r.id]} for r in sorted(found, key=order)]
         return slice_of(results, call)
 

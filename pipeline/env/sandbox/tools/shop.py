@@ -321,7 +321,12 @@ class ShopTool:
         order["status"] = "delivered"
 
     def _new_cart(self, email: str | None) -> dict[str, Any]:
-        cart = {"cart_id": self._cart_ids.next_id(), "status": "open", "customer_email": email, "lines": {}}
+        cart: dict[str, Any] = {
+            "cart_id": self._cart_ids.next_id(),
+            "status": "open",
+            "customer_email": email,
+            "lines": {},
+        }
         self.carts[cart["cart_id"]] = cart
         return cart
 

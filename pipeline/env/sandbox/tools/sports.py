@@ -11,9 +11,9 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, cast
 
 from ..core import Call, Handler, fold, seeded
 from ..errors import not_found
@@ -295,7 +295,7 @@ class SportsTool:
             ),
             capacity=rng.randrange(18000, 82000, 500),
             coach=person_name(rng),
-            colours=tuple(rng.sample(COLOURS, 2)),
+            colours=cast(tuple[str, str], tuple(rng.sample(COLOURS, 2))),
             attack=rng.uniform(0.75, 1.35),
             defence=rng.uniform(0.75, 1.35),
         )
@@ -361,42 +361,18 @@ class SportsTool:
     # --- views --------------------------------------------------------------------------
 
     def _table(self, league_id: int) -> list[dict[str, Any]]:
-        rows = {
-            t.id: {
-                "team_id": t.id,
-                "team": t.name,
-                "played": 0,
-                "won": 0,
-                "drawn": 0,
-                "lost": 0,
-                "goals_for": 0,
-                "goals_against": 0,
-                "results": [],
-            }
+        standings = {
+            t.id: _Standing(team_id=t.id, team=t.name)
             for t in self.teams.values()
             if t.league_id == league_id
         }
         for fixture in sorted(self.fixtures.values(), key=lambda f: f.day):
-            if fixture.league_id != league_id or not fixture.finished:
+            home_goals, away_goals = fixture.home_goals, fixture.away_goals
+            if fixture.league_id != league_id or home_goals is None or away_goals is None:
                 continue
-            for team, scored, conceded in (
-                (fixture.home, fixture.home_goals, fixture.away_goals),
-                (fixture.away, fixture.away_goals, fixture.home_goals),
-            ):
-                row = rows[team.id]
-                outcome = "W" if scored > conceded else ("D" if scored == conceded else "L")
-                row["played"] += 1
-                row[{"W": "won", "D": "drawn", "L": "lost"}[outcome]] += 1
-                row["goals_for"] += scored
-                row["goals_against"] += conceded
-                row["results"].append(outcome)
-        table = []
-        for row in rows.values():
-            results = row.pop("results")
-            row["goal_difference"] = row["goals_for"] - row["goals_against"]
-            row["points"] = 3 * row["won"] + row["drawn"]
-            row["form"] = "".join(results[-5:])
-            table.append(row)
+            standings[fixture.home.id].record(home_goals, away_goals)
+            standings[fixture.away.id].record(away_goals, home_goals)
+        table = [standing.row() for standing in standings.values()]
         table.sort(key=lambda r: (-r["points"], -r["goal_difference"], -r["goals_for"], r["team"]))
         return [{"position": i, **row} for i, row in enumerate(table, start=1)]
 
@@ -450,10 +426,54 @@ class SportsTool:
         return team
 
 
+@dataclass
+class _Standing:
+    """One team's line of a league table while its results are added up."""
+
+    team_id: int
+    team: str
+    played: int = 0
+    won: int = 0
+    drawn: int = 0
+    lost: int = 0
+    goals_for: int = 0
+    goals_against: int = 0
+    results: list[str] = field(default_factory=list)  # "W" / "D" / "L", oldest first
+
+    def record(self, scored: int, conceded: int) -> None:
+        self.played += 1
+        if scored > conceded:
+            self.won += 1
+            self.results.append("W")
+        elif scored == conceded:
+            self.drawn += 1
+            self.results.append("D")
+        else:
+            self.lost += 1
+            self.results.append("L")
+        self.goals_for += scored
+        self.goals_against += conceded
+
+    def row(self) -> dict[str, Any]:
+        return {
+            "team_id": self.team_id,
+            "team": self.team,
+            "played": self.played,
+            "won": self.won,
+            "drawn": self.drawn,
+            "lost": self.lost,
+            "goals_for": self.goals_for,
+            "goals_against": self.goals_against,
+            "goal_difference": self.goals_for - self.goals_against,
+            "points": 3 * self.won + self.drawn,
+            "form": "".join(self.results[-5:]),
+        }
+
+
 def _double_round_robin(teams: list[Team]) -> list[list[tuple[Team, Team]]]:
     """The circle method: every team meets every other once at home and once away."""
     ring = list(teams)
-    half = []
+    half: list[list[tuple[Team, Team]]] = []
     for _ in range(len(ring) - 1):
         pairs = [(ring[i], ring[-1 - i]) for i in range(len(ring) // 2)]
         half.append([(a, b) if len(half) % 2 == 0 else (b, a) for a, b in pairs])

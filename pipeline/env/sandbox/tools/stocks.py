@@ -97,7 +97,8 @@ class Bar:
 
 
 def trading_days(last: date, count: int) -> list[date]:
-    days, day = [], last
+    days: list[date] = []
+    day = last
     while len(days) < count:
         if day.weekday() < 5:
             days.append(day)

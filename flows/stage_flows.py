@@ -13,11 +13,11 @@ so deployments can name it by module path (``flows.stage_flows.collect_flow``).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from prefect import Flow, flow, task
-from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.artifacts import acreate_markdown_artifact, acreate_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from flows.common import resolve_settings
@@ -34,6 +34,8 @@ from pipeline.stages import (
     stage_named,
 )
 
+StageFlow = Flow[..., Coroutine[Any, Any, Any]]
+
 BATCH_RETRIES = 2
 """A batch that raised is run again (a crash of a worker, a lost connection outside the model
 client's own retries); its finished items are on disk, so a retry only does the rest."""
@@ -45,12 +47,11 @@ def _phases_as_tasks(stage: Stage[Any, Any]) -> PhaseRunner:
             return await function(*phase_args)
 
         as_task = task(
-            run_phase,
             name=f"{stage.name}-{phase}",
             cache_policy=NO_CACHE,  # inputs hold clients and locks: nothing to hash or cache
             retries=BATCH_RETRIES if phase == "batch" else 0,
             retry_delay_seconds=5,
-        )
+        )(run_phase)
         return await as_task(*args)
 
     return call
@@ -66,12 +67,12 @@ async def execute_as_tasks(stage: Stage[Any, Any], context: StageContext, option
 async def publish(artifacts: list[Artifact]) -> None:
     for artifact in artifacts:
         if isinstance(artifact, MarkdownArtifact):
-            await create_markdown_artifact(key=artifact.key, markdown=artifact.markdown)
+            await acreate_markdown_artifact(key=artifact.key, markdown=artifact.markdown)
         else:
-            await create_table_artifact(key=artifact.key, table=artifact.rows, description=artifact.description)
+            await acreate_table_artifact(key=artifact.key, table=artifact.rows, description=artifact.description)
 
 
-def _make_flow(stage: Stage[Any, Any]) -> Flow[..., Any]:
+def _make_flow(stage: Stage[Any, Any]) -> StageFlow:
     name = stage.name
 
     async def run_one_stage(
@@ -93,11 +94,11 @@ def _make_flow(stage: Stage[Any, Any]) -> Flow[..., Any]:
     return flow(name=name, validate_parameters=False, log_prints=False)(run_one_stage)
 
 
-FLOWS: dict[str, Flow[..., Any]] = {stage.name: _make_flow(stage) for stage in registry()}
+FLOWS: dict[str, StageFlow] = {stage.name: _make_flow(stage) for stage in registry()}
 globals().update({f"{name}_flow": stage_flow for name, stage_flow in FLOWS.items()})
 
 
-def flow_for(name: str) -> Flow[..., Any]:
+def flow_for(name: str) -> StageFlow:
     """The flow of the stage called ``name``."""
     stage_named(name)  # a clear error for an unknown name
     return FLOWS[name]

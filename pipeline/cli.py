@@ -182,7 +182,7 @@ def run(
 
     settings = _settings(config, out)
     _check_sources(specs or settings.collect.sources)
-    options = {"collect": {"sources": specs}}
+    options: dict[str, dict[str, Any] | None] = {"collect": {"sources": specs}}
     with _user_errors():
         try:
             if engine is Engine.prefect:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -132,7 +132,7 @@ def _api_record(tool: Tool, api: Api) -> dict[str, Any]:
     }
 
 
-def _sampling_settings(settings: Settings, groups: list[str] | None, per_group: int | None) -> SamplingSettings:
+def _sampling_settings(settings: Settings, groups: Sequence[str] | None, per_group: int | None) -> SamplingSettings:
     gen = settings.generate
     wanted = dict(gen.per_group)
     if groups is not None:

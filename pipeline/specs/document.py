@@ -45,7 +45,7 @@ NESTING_MARGIN = 32
 under ``paths: /a: get: ...``), so refusing right at its limit would let some through."""
 
 
-class _Loader(_YamlLoader):  # type: ignore[misc,valid-type]
+class _Loader(_YamlLoader):
     """The safe loader, except that a date-like scalar that is no real date stays a string."""
 
 
@@ -172,7 +172,7 @@ def _deepest_accepted(document: Callable[[int], str]) -> int:
 def _parser_name() -> str:
     if issubclass(_Loader, yaml.SafeLoader):
         return f"PyYAML {yaml.__version__}, pure Python"
-    return f"PyYAML {yaml.__version__}, libyaml {yaml._yaml.get_version_string()}"  # type: ignore[attr-defined]
+    return f"PyYAML {yaml.__version__}, libyaml {yaml._yaml.get_version_string()}"
 
 
 def check_nesting(data: bytes, limit: NestingLimit | None = None) -> None:

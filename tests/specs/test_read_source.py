@@ -19,11 +19,6 @@ paths:
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="pipeline/specs/read.py read_tool reads the file a second time, and that copy's error "
-    "returns are a bare SourceOutcome instead of (None, outcome); fix pending in the read.py split",
-)
 def test_a_file_is_read_once_and_a_later_failure_cannot_crash_the_reader(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

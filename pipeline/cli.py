@@ -246,8 +246,8 @@ def annotate(
                "query_files": [str(f) for f in queries] if queries else None}
     _stage_command("annotate", config, out, engine, options)
     if export_toolbench is not None:
-        from pipeline.search.stage import iter_trajectories
-        from pipeline.search.toolbench_export import export_toolbench_answers
+        from pipeline.records import iter_trajectories
+        from pipeline.toolbench.answers import export_toolbench_answers
 
         settings = _settings(config, out)
         count = export_toolbench_answers(iter_trajectories(settings.run_dir), export_toolbench)
@@ -368,7 +368,7 @@ def catalog_export(
 ) -> None:
     """Export the run's catalog in ToolBench's tool-document layout."""
     from pipeline.specs.catalog import iter_tools
-    from pipeline.specs.toolbench import export_toolbench
+    from pipeline.toolbench.documents import export_toolbench
 
     settings = _settings(config, out)
     with _user_errors():

@@ -30,12 +30,13 @@ file would not carry the same keys. An old line read and written again gains onl
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, ClassVar, Generic, Self, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from pipeline.errors import StageError
 from pipeline.io import JsonlAppender, loads, read_jsonl_numbered, write_jsonl
 from pipeline.search.tree import SearchNode, SearchTree, Trajectory
 from pipeline.verify.verdict import FailedAt, Verification, reason_kind
@@ -52,7 +53,7 @@ GIVE_ANSWER = "give_answer"
 ApiPair = tuple[str, str]
 
 
-class RecordError(ValueError):
+class RecordError(StageError, ValueError):
     """A line that is not a valid record; the message names the file, line and field."""
 
 
@@ -311,13 +312,46 @@ def _describe(error: ValidationError) -> str:
     return "; ".join(problems[:5]) + (f" (and {len(problems) - 5} more)" if len(problems) > 5 else "")
 
 
-def read_records(path: Path, model: type[R], *, group: str | None = None) -> Iterator[R]:
+def read_records(
+    path: Path, model: type[R], *, group: str | None = None, on_error: Callable[[RecordError], None] | None = None
+) -> Iterator[R]:
     """The records of one JSONL file, streamed (a torn last line is skipped, as in
-    :func:`~pipeline.io.read_jsonl`). ``group`` fills a line's missing or empty ``group``."""
+    :func:`~pipeline.io.read_jsonl`). ``group`` fills a line's missing or empty ``group``.
+
+    A line that is not a valid record raises :class:`RecordError`, unless ``on_error`` is given:
+    then it gets the error and reading goes on with the next line.
+    """
     for number, data in read_jsonl_numbered(path):
         if group is not None and isinstance(data, dict) and not data.get("group"):
             data["group"] = group
-        yield parse_record(model, data, f"{path}:{number}")
+        try:
+            yield parse_record(model, data, f"{path}:{number}")
+        except RecordError as error:
+            if on_error is None:
+                raise
+            on_error(error)
+
+
+class RecordKey(BaseModel):
+    """Only what identifies a record, read without validating the rest (a whole search tree)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    group: str = ""
+    query_id: int | str | None = None
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.group, str(self.query_id))
+
+
+def read_keys(path: Path, *, group: str | None = None) -> Iterator[tuple[str, str]]:
+    """The (group, query id) of every line of a record file, cheaply; ``group`` as in
+    :func:`read_records`. Lines that are not objects are passed over (the full read reports them)."""
+    for _, data in read_jsonl_numbered(path):
+        if isinstance(data, dict):
+            found = RecordKey.model_validate(data)
+            yield (found.group or group or "", str(found.query_id))
 
 
 def query_files(run_dir: Path) -> list[Path]:
@@ -325,10 +359,15 @@ def query_files(run_dir: Path) -> list[Path]:
     return sorted((Path(run_dir) / QUERIES_DIR).glob("G*.jsonl"))
 
 
-def read_query_file(path: Path) -> Iterator[QueryRecord]:
+def read_query_file(path: Path, *, on_error: Callable[[RecordError], None] | None = None) -> Iterator[QueryRecord]:
     """The queries of one file: ours (``queries/G1.jsonl``) or ToolBench's, a JSON list
     (``G1_query.json``) or JSONL. A query without ``group`` gets the file's stem; one without
-    ``query_id`` gets ``<stem>-<n>`` (``n`` counts the file's queries from 1)."""
+    ``query_id`` gets ``<stem>-<n>`` (``n`` counts the file's queries from 1).
+
+    A query that is not a valid record raises :class:`RecordError`, unless ``on_error`` is given:
+    then it is handed the error and the file goes on (one bad query in a foreign file must not
+    cost the others). A file that is not a list of queries at all always raises.
+    """
     path = Path(path)
     if _starts_a_json_list(path):
         items = loads(path.read_bytes())
@@ -338,12 +377,17 @@ def read_query_file(path: Path) -> Iterator[QueryRecord]:
     else:
         numbered = ((f"{path}:{line}", item) for line, item in read_jsonl_numbered(path))
     for count, (where, data) in enumerate(numbered, start=1):
-        if not isinstance(data, dict):
-            raise RecordError(f"{where}: not a query object")
-        if not data.get("group"):
-            data["group"] = path.stem
-        data.setdefault("query_id", f"{path.stem}-{count}")
-        yield parse_record(QueryRecord, data, where)
+        try:
+            if not isinstance(data, dict):
+                raise RecordError(f"{where}: not a query object")
+            if not data.get("group"):
+                data["group"] = path.stem
+            data.setdefault("query_id", f"{path.stem}-{count}")
+            yield parse_record(QueryRecord, data, where)
+        except RecordError as error:
+            if on_error is None:
+                raise
+            on_error(error)
 
 
 def _starts_a_json_list(path: Path) -> bool:
@@ -369,10 +413,12 @@ def trajectory_files(run_dir: Path) -> list[Path]:
     return sorted(folder.glob("*.jsonl")) if folder.is_dir() else []
 
 
-def iter_trajectory_file(path: Path) -> Iterator[TrajectoryRecord]:
+def iter_trajectory_file(
+    path: Path, *, on_error: Callable[[RecordError], None] | None = None
+) -> Iterator[TrajectoryRecord]:
     """The trajectories of one file, streamed; a line without ``group`` gets the file's stem,
-    as the annotate stage named the file after the group."""
-    return read_records(Path(path), TrajectoryRecord, group=Path(path).stem)
+    as the annotate stage named the file after the group. ``on_error`` as in :func:`read_records`."""
+    return read_records(Path(path), TrajectoryRecord, group=Path(path).stem, on_error=on_error)
 
 
 def iter_trajectories(run_dir: Path) -> Iterator[TrajectoryRecord]:
@@ -390,11 +436,14 @@ def rejected_path(run_dir: Path) -> Path:
     return Path(run_dir) / VERIFIED_DIR / REJECTED_FILE
 
 
-def iter_accepted(run_dir: Path) -> Iterator[AcceptedSample]:
-    """The run's accepted samples, streamed; none when the verify stage has not written any."""
+def iter_accepted(
+    run_dir: Path, *, on_error: Callable[[RecordError], None] | None = None
+) -> Iterator[AcceptedSample]:
+    """The run's accepted samples, streamed; none when the verify stage has not written any.
+    ``on_error`` as in :func:`read_records`."""
     path = accepted_path(run_dir)
     if path.is_file():
-        yield from read_records(path, AcceptedSample)
+        yield from read_records(path, AcceptedSample, on_error=on_error)
 
 
 def iter_rejected(run_dir: Path) -> Iterator[RejectedSample]:

@@ -13,7 +13,7 @@ from pipeline.settings import Settings, load_settings
 from pipeline.specs.catalog import CatalogPaths, iter_tools, load_graph
 from pipeline.specs.collect import NothingCollected, collect_catalog
 from pipeline.specs.parallel import ordered_map
-from pipeline.specs.toolbench import export_toolbench
+from pipeline.toolbench.documents import export_toolbench
 from tests.conftest import HOTELS_SWAGGER, SpecServer
 
 

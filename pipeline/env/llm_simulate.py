@@ -38,8 +38,7 @@ import orjson
 
 from pipeline.env.cache import ResponseCache
 from pipeline.env.observation import Observation
-from pipeline.env.simulate import ResponseSimulator
-from pipeline.env.simulate import fits_schema
+from pipeline.env.simulate import ResponseSimulator, fits_schema
 from pipeline.llm.jsonparse import NotJson, find_json, parse_lenient
 from pipeline.llm.types import ChatModel, ChatRequest, ModelError
 from pipeline.models import Api, Param, Tool

@@ -99,7 +99,7 @@ _HARD_NODES_FACTOR = 2  # past the budget, required-only values may spend this m
 _MAX_PROPERTIES = 200
 _MAX_ENUM_SCAN = 500
 _MAX_LIST = 50
-_REFERENCE_START = _dt.datetime(2025, 1, 1, tzinfo=_dt.timezone.utc)
+_REFERENCE_START = _dt.datetime(2025, 1, 1, tzinfo=_dt.UTC)
 _REFERENCE_DAYS = 365
 _MISSING = object()
 
@@ -1414,7 +1414,7 @@ class _Context:
     """What the fields of one object share: a place, a person, and what the object is
     (its entity), drawn when first needed."""
 
-    __slots__ = ("rng", "entity", "_place", "_other_place", "_person")
+    __slots__ = ("_other_place", "_person", "_place", "entity", "rng")
 
     def __init__(self, rng: random.Random, entity: str | None = None) -> None:
         self.rng = rng
@@ -1464,7 +1464,7 @@ def _iso_datetime(rng: random.Random) -> _dt.datetime:
 
 
 def _format_datetime(moment: _dt.datetime) -> str:
-    return moment.astimezone(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.astimezone(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _by_format(fmt: str, name: str, rng: random.Random, context: _Context) -> str | None:

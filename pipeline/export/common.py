@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Final, Literal, Protocol
@@ -22,13 +22,11 @@ import orjson
 from pydantic import BaseModel, Field
 
 from pipeline.errors import NothingToDo
-from pipeline.io import dumps, read_jsonl
+from pipeline.io import dumps
 from pipeline.records import ApiPair, TrajectoryRecord
 from pipeline.search.functions import FINISH_NAME
 from pipeline.settings import Settings
 
-VERIFIED_DIR = "verified"
-ACCEPTED_NAME = "accepted.jsonl"
 DATASETS_DIR = "datasets"
 TRAIN: Final = "train"
 EVAL: Final = "eval"
@@ -55,22 +53,6 @@ class ExportReport(BaseModel):
     files: list[str] = Field(default_factory=list, description="files written, relative to directory")
     notes: dict[str, int] = Field(default_factory=dict, description="format-specific counts")
     seconds: float = 0.0
-
-
-def accepted_path(run_dir: Path) -> Path:
-    return Path(run_dir) / VERIFIED_DIR / ACCEPTED_NAME
-
-
-def iter_accepted(run_dir: Path) -> Iterator[dict[str, Any]]:
-    """Stream the verified samples as dicts; raises :class:`NothingToExport` when there is no file.
-
-    Transitional: the export stage's loop still reads dicts. The typed reader is
-    :func:`pipeline.records.iter_accepted`; :func:`dialogue_of` and the exporters take either.
-    """
-    path = accepted_path(run_dir)
-    if not path.is_file():
-        raise NothingToExport(f"{path} does not exist: run `toolgen verify` first")
-    yield from read_jsonl(path)
 
 
 def normalise_query(text: str) -> str:

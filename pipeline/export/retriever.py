@@ -29,9 +29,9 @@ from typing import IO, Any
 from pipeline.export.common import EVAL, Dialogue, ExportContext, Split, normalise_query
 from pipeline.models import Api, Tool
 from pipeline.records import TrajectoryRecord
-from pipeline.search.stage import name_key
 from pipeline.specs.catalog import iter_tools
-from pipeline.specs.toolbench import toolbench_param
+from pipeline.toolbench.documents import toolbench_param
+from pipeline.toolbench.names import name_key
 
 CORPUS = "corpus.tsv"
 FILE_SPLIT = {"train": "train", EVAL: "test"}

@@ -15,7 +15,7 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -30,12 +30,11 @@ from pipeline.export.common import (
     Exporter,
     ExportReport,
     NothingToExport,
-    accepted_path,
     dialogue_of,
-    iter_accepted,
     split_of,
 )
 from pipeline.manifest import read_manifest
+from pipeline.records import RecordError, accepted_path, iter_accepted
 from pipeline.settings import EXPORT_FORMATS, Settings
 from pipeline.stages import Artifact, Stage, StageContext, StageOptions, TableArtifact, run_stage
 
@@ -156,9 +155,14 @@ def _write(settings: Settings, fmt: str, run_dir: Path, staging: Path) -> Export
     report = ExportReport(format=fmt, directory=str(staging), samples=dict.fromkeys(SPLITS, 0))
     exporter = factory(staging, context)
     try:
-        for record in iter_accepted(run_dir):
+        def unreadable(error: RecordError) -> None:
             report.samples_read += 1
-            dialogue = dialogue_of(record) if _passed(record) else None
+            report.samples_skipped += 1
+            log.warning("export %s: skipped %s", fmt, error)
+
+        for record in iter_accepted(run_dir, on_error=unreadable):
+            report.samples_read += 1
+            dialogue = dialogue_of(record) if record.verification.passed else None
             if dialogue is None:
                 report.samples_skipped += 1
                 continue
@@ -178,11 +182,6 @@ def _write(settings: Settings, fmt: str, run_dir: Path, staging: Path) -> Export
     sums = write_checksums(staging, [*files, card])
     report.files = sorted(p.relative_to(staging).as_posix() for p in [*files, card, sums])
     return report
-
-
-def _passed(record: Mapping[str, object]) -> bool:
-    verification = record.get("verification")
-    return not isinstance(verification, dict) or verification.get("passed", True) is not False
 
 
 def _swap(staging: Path, target: Path) -> None:

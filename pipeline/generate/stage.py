@@ -38,6 +38,7 @@ from pipeline.generate.sampling import ApiSet, SamplingSettings, sample_api_sets
 from pipeline.io import JsonlAppender, read_jsonl, write_jsonl
 from pipeline.llm.types import ChatModel, ChatReply, ChatRequest, ModelError, close_chat_model, model_usage
 from pipeline.models import Api, Tool
+from pipeline.records import QueryApi, QueryRecord, RecordAppender, read_records, write_records
 from pipeline.settings import Settings
 from pipeline.specs.catalog import iter_tools, load_graph
 from pipeline.stages import (
@@ -116,20 +117,20 @@ def _reason_kind(reason: str) -> str:
     return "unreadable item"
 
 
-def _api_record(tool: Tool, api: Api) -> dict[str, Any]:
+def _api_record(tool: Tool, api: Api) -> QueryApi:
     """ToolBench's api_list record, plus our ids."""
-    return {
-        "category_name": tool.category,
-        "tool_name": tool.tool_name,
-        "api_name": api.name,
-        "api_description": api.description,
-        "required_parameters": [p.dump() for p in api.required_parameters],
-        "optional_parameters": [p.dump() for p in api.optional_parameters],
-        "method": api.method,
-        "template_response": api.template_response,
-        "tool_id": tool.id,
-        "api_id": api.id,
-    }
+    return QueryApi(
+        category_name=tool.category,
+        tool_name=tool.tool_name,
+        api_name=api.name,
+        api_description=api.description,
+        required_parameters=[p.dump() for p in api.required_parameters],
+        optional_parameters=[p.dump() for p in api.optional_parameters],
+        method=api.method,
+        template_response=api.template_response,
+        tool_id=tool.id,
+        api_id=api.id,
+    )
 
 
 def _sampling_settings(settings: Settings, groups: Sequence[str] | None, per_group: int | None) -> SamplingSettings:
@@ -157,13 +158,19 @@ def _embedder(settings: Settings) -> Any:
 
 def _drop_unfinished(paths: _Paths, done: set[str]) -> None:
     """Remove records of sets that are not in the resume log (a run that stopped mid-set)."""
-    for path in [paths.group(g) for g in GROUPS] + [paths.dropped, paths.failed]:
-        if not path.is_file():
-            continue
-        records = list(read_jsonl(path))
-        kept = [r for r in records if r.get("api_set_id") in done]
-        if len(kept) != len(records):
-            write_jsonl(path, kept)
+    for group in GROUPS:
+        path = paths.group(group)
+        if path.is_file():
+            queries = list(read_records(path, QueryRecord))
+            kept = [query for query in queries if query.api_set_id in done]
+            if len(kept) != len(queries):
+                write_records(path, kept)
+    for path in (paths.dropped, paths.failed):  # the funnel's own logs, keyed by set as well
+        if path.is_file():
+            lines = list(read_jsonl(path))
+            kept_lines = [line for line in lines if line["api_set_id"] in done]
+            if len(kept_lines) != len(lines):
+                write_jsonl(path, kept_lines)
 
 
 class _Usage:
@@ -213,7 +220,7 @@ class _Outputs:
 
     def __init__(self, paths: _Paths, dedup: Deduplicator, tools_by_id: dict[str, Tool], *,
                  next_id: int, seed: int) -> None:
-        self.groups = {g: JsonlAppender(paths.group(g)) for g in GROUPS}
+        self.groups: dict[str, RecordAppender[QueryRecord]] = {g: RecordAppender(paths.group(g)) for g in GROUPS}
         self.dropped = JsonlAppender(paths.dropped)
         self.failed = JsonlAppender(paths.failed)
         self.sets = JsonlAppender(paths.sets)
@@ -223,8 +230,10 @@ class _Outputs:
         self.seed = seed
 
     def close(self) -> None:
-        for appender in [*self.groups.values(), self.dropped, self.failed, self.sets]:
-            appender.close()
+        for queries in self.groups.values():
+            queries.close()
+        for log_file in (self.dropped, self.failed, self.sets):
+            log_file.close()
 
     def settle(self, api_set: ApiSet, answer: dict[str, Any], default_name: str) -> dict[str, Any]:
         """Filter one set's instructions, write what is kept and dropped; the set's resume record
@@ -267,17 +276,17 @@ class _Outputs:
             if verdict is not None:
                 drop(item.query, verdict, [names[p] for p in resolved])
                 continue
-            self.groups[api_set.group].write({
-                "query": item.query,
-                "query_id": self.next_id,
-                "api_list": api_list,
-                "relevant APIs": [names[p] for p in resolved],
-                "relevant_api_ids": [list(p) for p in resolved],
-                "group": api_set.group,
-                "api_set_id": api_set.id,
-                "model": model_name,
-                "seed": self.seed,
-            })
+            self.groups[api_set.group].write(QueryRecord(
+                query=item.query,
+                query_id=self.next_id,
+                api_list=api_list,
+                relevant_apis=[(names[p][0], names[p][1]) for p in resolved],
+                relevant_api_ids=[(p[0], p[1]) for p in resolved],
+                group=api_set.group,
+                api_set_id=api_set.id,
+                model=model_name,
+                seed=self.seed,
+            ))
             self.next_id += 1
             summary["kept"] += 1
         summary["made"] = len(answer["items"]) + len(answer["problems"])
@@ -373,9 +382,9 @@ class GenerateStage(BatchedStage[GenerateOptions, GeneratePlan, _GenerateSession
         next_id = 1
         for group in GROUPS:
             if paths.group(group).is_file():
-                previous = list(read_jsonl(paths.group(group)))
-                dedup.filter([r["query"] for r in previous])
-                next_id = max([next_id] + [int(r["query_id"]) + 1 for r in previous])
+                previous = list(read_records(paths.group(group), QueryRecord))
+                dedup.filter([query.query for query in previous])
+                next_id = max([next_id] + [int(query.query_id) + 1 for query in previous])
         model = self.model
         if model is None:
             from pipeline.llm.factory import build_chat_model

@@ -1,16 +1,15 @@
 """The annotate stage: search a solution path (DFSDT or ReACT) for every query, calling the APIs.
 
 Queries come from ``<run>/queries/G*.jsonl`` (the generate stage) or from files in ToolBench's
-query format (a JSON list such as ``G1_query.json``, or JSONL). Each query's ``api_list`` records
-are resolved against the run's catalog: by our ``tool_id``/``api_id`` when present, else by tool
-name + API name compared case-, space- and punctuation-insensitively. Unresolved records are kept
-with the trajectory; a query with none resolved is skipped with its reason. As in ToolBench, the
-policy sees every API of the query's ``api_list``, not only the relevant ones.
+query format (a JSON list such as ``G1_query.json``, or JSONL), read and resolved against the
+run's catalog by :mod:`pipeline.toolbench.queries`. Unresolved ``api_list`` entries are kept with
+the trajectory; a query with none resolved, or one that is not a valid query, is skipped with its
+reason and the others go on.
 
 All searches share one environment (one sandbox, one response cache) and run ``concurrency`` at a
 time, each with its own ``client_id``. Every finished search is appended at once to
-``<run>/trajectories/<group or file stem>.jsonl`` (the :class:`~pipeline.search.tree.Trajectory`
-plus ``group``, ``model``, ``training`` and the search settings), so a killed run loses only the
+``<run>/trajectories/<group or file stem>.jsonl`` (a :class:`~pipeline.records.TrajectoryRecord`:
+the search's trajectory plus ``group``, ``model``, ``training`` and the search settings), so a killed run loses only the
 searches in flight: a rerun reads those files (a torn last line is ignored) and skips the query
 ids already there. A search that never reaches ``give_answer`` is written too, with
 ``finish_type = "give_up"`` and ``training = false`` (unless ``include_failed_in_training``).
@@ -21,9 +20,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from collections import Counter
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,9 +31,15 @@ from pydantic import BaseModel, Field
 
 from pipeline.errors import ConfigError, NothingToDo
 from pipeline.gc_tuning import relaxed_gc
-from pipeline.io import JsonlAppender, loads, read_jsonl
 from pipeline.llm.types import ChatModel, ModelError, close_chat_model, model_usage
-from pipeline.models import Api, Tool
+from pipeline.models import Tool
+from pipeline.records import (
+    TRAJECTORIES_DIR,
+    RecordAppender,
+    TrajectoryRecord,
+    iter_trajectories,
+    query_files,
+)
 from pipeline.search.dfsdt import DFSDTSearch, SearchBase
 from pipeline.search.functions import FunctionCatalog
 from pipeline.search.react import ReActSearch
@@ -52,30 +56,14 @@ from pipeline.stages import (
     TableArtifact,
     run_stage,
 )
+from pipeline.toolbench.queries import QueryItem, load_query_items
 
 log = logging.getLogger(__name__)
 
-TRAJECTORIES_DIR = "trajectories"
 QUERIES_DIR = "queries"
 
 class NothingAnnotated(NothingToDo):
     """There was no query to annotate at all (the message says where it looked)."""
-
-
-@dataclass
-class QueryItem:
-    """One query to search, with the catalog APIs its ``api_list`` resolved to."""
-
-    query_id: Any
-    query: str
-    group: str  # the output file's stem: the query's group, else its file's stem
-    pairs: list[tuple[Tool, Api]] = field(default_factory=list)
-    unresolved: list[list[str]] = field(default_factory=list)
-    relevant: Any = None
-
-    @property
-    def key(self) -> tuple[str, str]:
-        return (self.group, str(self.query_id))
 
 
 class GroupFigures(BaseModel):
@@ -113,127 +101,11 @@ class AnnotateReport(StageReport):
     environment: dict[str, Any] = Field(default_factory=dict)
     model_errors: dict[str, int] = Field(default_factory=dict)
     query_files: list[str] = Field(default_factory=list)
+    unreadable_queries: list[str] = Field(default_factory=list, description="where and why (the first 100)")
     search: dict[str, Any] = Field(default_factory=dict)
 
 
-# --- reading queries --------------------------------------------------------------------------
-
-
-def name_key(name: Any) -> str:
-    """A tool or API name compared case-, space- and punctuation-insensitively."""
-    return re.sub(r"[^0-9a-z]+", "", str(name or "").lower())
-
-
-class ApiResolver:
-    """Finds catalog APIs for ToolBench ``api_list`` records."""
-
-    def __init__(self, tools: Iterable[Tool]) -> None:
-        self.by_ids: dict[tuple[str, str], tuple[Tool, Api]] = {}
-        self.by_names: dict[tuple[str, str], tuple[Tool, Api]] = {}
-        for tool in tools:
-            for api in tool.api_list:
-                self.by_ids[(tool.id, api.id)] = (tool, api)
-                for tool_name in {tool.tool_name, tool.standardized_name or "", tool.id}:
-                    if tool_name:
-                        self.by_names.setdefault((name_key(tool_name), name_key(api.name)), (tool, api))
-
-    def resolve(self, record: dict[str, Any]) -> tuple[Tool, Api] | None:
-        found = self.by_ids.get((str(record.get("tool_id")), str(record.get("api_id"))))
-        if found is None:
-            found = self.by_names.get((name_key(record.get("tool_name")), name_key(record.get("api_name"))))
-        return found
-
-
-def _read_query_file(path: Path) -> list[dict[str, Any]]:
-    """A ToolBench query file: a JSON list (``G1_query.json``) or JSONL."""
-    text = path.read_bytes()
-    if text.lstrip().startswith(b"["):
-        records = loads(text)
-    else:
-        records = list(read_jsonl(path))
-    if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
-        raise ValueError(f"{path}: not a list of query objects")
-    return records
-
-
-def _default_query_files(run_dir: Path) -> list[Path]:
-    return sorted((Path(run_dir) / QUERIES_DIR).glob("G*.jsonl"))
-
-
-def load_query_items(
-    files: list[Path], tools: Iterable[Tool]
-) -> tuple[list[QueryItem], Counter[str], int]:
-    """The queries of ``files`` with their APIs resolved; skip reasons; unresolved API records."""
-    resolver = ApiResolver(tools)
-    items: list[QueryItem] = []
-    skipped: Counter[str] = Counter()
-    unresolved_total = 0
-    seen: set[tuple[str, str]] = set()
-    for path in files:
-        for number, record in enumerate(_read_query_file(path), start=1):
-            group = str(record.get("group") or path.stem)
-            item = QueryItem(
-                query_id=record.get("query_id", f"{path.stem}-{number}"),
-                query=str(record.get("query") or "").strip(),
-                group=group,
-                relevant=record.get("relevant APIs"),
-            )
-            if item.key in seen:
-                skipped["duplicate query id"] += 1
-                continue
-            seen.add(item.key)
-            if not item.query:
-                skipped["empty query"] += 1
-                continue
-            used: set[tuple[str, str]] = set()
-            for api_record in record.get("api_list") or []:
-                found = resolver.resolve(api_record) if isinstance(api_record, dict) else None
-                if found is None:
-                    item.unresolved.append(
-                        [str(api_record.get("tool_name")), str(api_record.get("api_name"))]
-                        if isinstance(api_record, dict) else [str(api_record), ""]
-                    )
-                    continue
-                if (found[0].id, found[1].id) not in used:
-                    used.add((found[0].id, found[1].id))
-                    item.pairs.append(found)
-            unresolved_total += len(item.unresolved)
-            if not item.pairs:
-                skipped["no API of its api_list is in the catalog"] += 1
-                log.info("%s %s skipped: none of its APIs is in the catalog (%s)", group, item.query_id,
-                         item.unresolved[:3])
-                continue
-            items.append(item)
-    return items, skipped, unresolved_total
-
-
-def _records_by_file(run_dir: Path) -> Iterator[tuple[str, dict[str, Any]]]:
-    """(output stem, record) for every finished trajectory, streamed; a torn last line is skipped."""
-    folder = Path(run_dir) / TRAJECTORIES_DIR
-    for path in sorted(folder.glob("*.jsonl")) if folder.is_dir() else []:
-        for record in read_jsonl(path):
-            yield path.stem, record
-
-
-def iter_trajectory_file(path: Path) -> Iterator[dict[str, Any]]:
-    """The records of one trajectory file, streamed, each carrying its ``group`` (default: the stem)."""
-    for record in read_jsonl(path):
-        record.setdefault("group", path.stem)
-        yield record
-
-
-def iter_trajectories(run_dir: Path) -> Iterator[dict[str, Any]]:
-    """Every finished trajectory record of the run, file by file, streamed (exports use this:
-    100k trees never need to be in memory at once). Each record carries its ``group``."""
-    for stem, record in _records_by_file(run_dir):
-        record.setdefault("group", stem)
-        yield record
-
-
-def read_trajectories(run_dir: Path) -> dict[tuple[str, str], dict[str, Any]]:
-    """Every finished trajectory of the run keyed by (output stem, query id), all in memory;
-    prefer :func:`iter_trajectories` for large runs."""
-    return {(stem, str(record.get("query_id"))): record for stem, record in _records_by_file(run_dir)}
+# --- what the totals need of finished searches -------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,16 +122,14 @@ class _Finished:
 _COUNTED = ("model_calls", "api_calls", "nodes", "backtracks", "cache_hits", "prompt_tokens", "completion_tokens")
 
 
-def _finished(record: dict[str, Any], group: str) -> _Finished:
-    counts = record.get("counts") or {}
-    answered = record.get("finish_type") == "give_answer"
-    return _Finished(group, answered, answered and path_calls_ok(record),
-                     tuple(int(counts.get(key, 0) or 0) for key in _COUNTED))
+def _finished(record: TrajectoryRecord) -> _Finished:
+    counts = record.counts.model_dump()
+    return _Finished(record.group, record.answered, record.answered and record.path_calls_ok(),
+                     tuple(int(counts.get(key) or 0) for key in _COUNTED))
 
 
 def _finished_before(run_dir: Path) -> dict[tuple[str, str], _Finished]:
-    return {(stem, str(record.get("query_id"))): _finished(record, stem)
-            for stem, record in _records_by_file(run_dir)}
+    return {record.key: _finished(record) for record in iter_trajectories(run_dir)}
 
 
 # --- searching ----------------------------------------------------------------------------------
@@ -327,6 +197,7 @@ class AnnotatePlan(Plan[list[QueryItem]]):
     total_queries: int = 0
     skipped: Counter[str] = field(default_factory=Counter)
     unresolved: int = 0
+    unreadable: list[str] = field(default_factory=list)
     done: dict[tuple[str, str], _Finished] = field(default_factory=dict)
 
 
@@ -339,15 +210,16 @@ class _AnnotateSession:
     environment: Any
     limit: asyncio.Semaphore
     search_settings: dict[str, Any]
-    appenders: dict[str, JsonlAppender] = field(default_factory=dict)
+    appenders: dict[str, RecordAppender[TrajectoryRecord]] = field(default_factory=dict)
     errors: Counter[str] = field(default_factory=Counter)
     searched: int = 0
 
-    def write(self, record: dict[str, Any], item: QueryItem) -> None:
-        if item.group not in self.appenders:
-            self.appenders[item.group] = JsonlAppender(self.context.run_dir / TRAJECTORIES_DIR / f"{item.group}.jsonl")
-        self.appenders[item.group].write(record)  # at once: a kill loses only searches in flight
-        self.plan.done[item.key] = _finished(record, item.group)
+    def write(self, record: TrajectoryRecord) -> None:
+        if record.group not in self.appenders:
+            path = self.context.run_dir / TRAJECTORIES_DIR / f"{record.group}.jsonl"
+            self.appenders[record.group] = RecordAppender(path)
+        self.appenders[record.group].write(record)  # at once: a kill loses only searches in flight
+        self.plan.done[record.key] = _finished(record)
 
 
 class AnnotateStage(BatchedStage[AnnotateOptions, AnnotatePlan, _AnnotateSession, list[QueryItem], int,
@@ -368,15 +240,15 @@ class AnnotateStage(BatchedStage[AnnotateOptions, AnnotatePlan, _AnnotateSession
         algorithm = options.algorithm or cfg.algorithm
         if algorithm not in ("dfsdt", "react"):
             raise ConfigError(f"annotate.algorithm {algorithm!r}: use dfsdt or react")
-        files = list(options.query_files) if options.query_files else _default_query_files(run_dir)
+        files = list(options.query_files) if options.query_files else query_files(run_dir)
         missing = [str(f) for f in files if not f.is_file()]
         if missing:
             raise NothingAnnotated(f"query file not found: {', '.join(missing)}")
         if not files:
             raise NothingAnnotated(
                 f"no queries: {run_dir / QUERIES_DIR} has no G*.jsonl (run `toolgen generate` first)")
-        tools = list(iter_tools(run_dir))
-        items, skipped, unresolved = load_query_items(files, tools)
+        loaded = load_query_items(files, iter_tools(run_dir))
+        items, skipped = loaded.items, loaded.skipped
         total_queries = len(items) + sum(skipped.values())
         if total_queries == 0:
             raise NothingAnnotated(f"no queries in {', '.join(str(f) for f in files)}")
@@ -388,7 +260,8 @@ class AnnotateStage(BatchedStage[AnnotateOptions, AnnotatePlan, _AnnotateSession
         return AnnotatePlan(
             batches=[todo[start:start + size] for start in range(0, len(todo), size)], items=len(todo),
             files=files, algorithm=algorithm, width=options.width if options.width is not None else cfg.width,
-            queries=items, total_queries=total_queries, skipped=skipped, unresolved=unresolved, done=done,
+            queries=items, total_queries=total_queries, skipped=skipped, unresolved=loaded.unresolved,
+            unreadable=loaded.unreadable, done=done,
         )
 
     @asynccontextmanager
@@ -447,16 +320,11 @@ class AnnotateStage(BatchedStage[AnnotateOptions, AnnotatePlan, _AnnotateSession
                     log.warning("%s %s: search stopped by a model error: %s", item.group, item.query_id, error)
                     trajectory = None
             if trajectory is not None:
-                session.write({
-                    **trajectory.model_dump(mode="json"),
-                    "query_id": item.query_id,
-                    "group": item.group,
-                    "model": session.model_name,
-                    "training": trajectory.succeeded or cfg.include_failed_in_training,
-                    "search": session.search_settings,
-                    "relevant APIs": item.relevant,
-                    "unresolved_apis": item.unresolved,
-                }, item)
+                session.write(TrajectoryRecord.from_trajectory(
+                    trajectory, query_id=item.query_id, group=item.group, model=session.model_name,
+                    training=trajectory.succeeded or cfg.include_failed_in_training,
+                    search=session.search_settings, relevant_apis=item.relevant, unresolved_apis=item.unresolved,
+                ))
                 session.searched += 1
             session.context.advance()
 
@@ -478,6 +346,7 @@ class AnnotateStage(BatchedStage[AnnotateOptions, AnnotatePlan, _AnnotateSession
         report.llm_usage = model_usage(session.policy)
         report.environment = session.environment.stats() if session.environment is not None else {}
         report.query_files = [str(f) for f in plan.files]
+        report.unreadable_queries = plan.unreadable[:100]
         report.search = session.search_settings
         log.info("annotated %d queries: %d answered, %d failed, %d skipped",
                  report.answered + report.failed, report.answered, report.failed, report.skipped)
@@ -496,13 +365,6 @@ class AnnotateStage(BatchedStage[AnnotateOptions, AnnotatePlan, _AnnotateSession
 
 
 # --- figures ------------------------------------------------------------------------------------
-
-
-def path_calls_ok(record: dict[str, Any]) -> bool:
-    """Every API call on the chosen path returned without an error."""
-    nodes = {n["id"]: n for n in record.get("tree", {}).get("nodes", [])}
-    calls = [nodes[i] for i in record.get("chosen_path", []) if i in nodes and nodes[i]["kind"] == "call"]
-    return all(n.get("observation") is not None and not n["observation"].get("error") for n in calls)
 
 
 def _totals(finished: list[_Finished], items: list[QueryItem], skipped: Counter[str]) -> AnnotateReport:

@@ -21,9 +21,9 @@ from __future__ import annotations
 import codecs
 import functools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -116,7 +116,7 @@ def parse_document(data: bytes, name: str) -> Any:
     # The decoded text, as UTF-8: in UTF-16 bytes "- - -" has NULs between the indicators.
     check_nesting(text.encode("utf-8", errors="replace"))
     try:
-        return yaml.load(text, Loader=_Loader)  # noqa: S506 - a safe loader
+        return yaml.load(text, Loader=_Loader)
     except yaml.YAMLError as error:
         if json_error is not None:
             raise DocumentError(f"not valid JSON: {json_error}") from error
@@ -161,7 +161,7 @@ def _deepest_accepted(document: Callable[[int], str]) -> int:
     while low < high:
         middle = (low + high + 1) // 2
         try:
-            yaml.load(document(middle), Loader=_Loader)  # noqa: S506 - a safe loader
+            yaml.load(document(middle), Loader=_Loader)
         except (yaml.YAMLError, RecursionError):
             high = middle - 1
         else:

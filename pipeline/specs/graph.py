@@ -24,10 +24,7 @@ from pipeline.settings import CollectionSpec
 _WORD = re.compile(r"[a-z][a-z0-9]{2,}")
 _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
 _STOPWORDS = frozenset(
-    "the and for with from this that api apis get list returns return data using use your you are "
-    "can will all any each given into its not one two more other such than then them they via "
-    "which when where who what how about also have has was were been being our per http https www "
-    "json string number integer boolean object array request response value values id ids".split()
+    ["the", "and", "for", "with", "from", "this", "that", "api", "apis", "get", "list", "returns", "return", "data", "using", "use", "your", "you", "are", "can", "will", "all", "any", "each", "given", "into", "its", "not", "one", "two", "more", "other", "such", "than", "then", "them", "they", "via", "which", "when", "where", "who", "what", "how", "about", "also", "have", "has", "was", "were", "been", "being", "our", "per", "http", "https", "www", "json", "string", "number", "integer", "boolean", "object", "array", "request", "response", "value", "values", "id", "ids"]
 )
 
 
@@ -81,7 +78,7 @@ def _already_tokenised(terms: list[str]) -> list[str]:
 
 def warm_up_imports() -> None:
     """Import what :func:`derive_collections` needs (~1 s); run it in a thread while waiting."""
-    import sklearn.feature_extraction.text  # noqa: F401
+    import sklearn.feature_extraction.text
     import sklearn.neighbors  # noqa: F401
 
 

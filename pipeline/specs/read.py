@@ -17,7 +17,7 @@ from pipeline.models import SourceError, SourceRef, Tool
 from pipeline.specs.document import DocumentError, parse_document, read_bytes
 from pipeline.specs.openapi import NotASpec, ReadContext, ReadOptions, read_openapi, spec_format
 from pipeline.specs.refs import RefResolver
-from pipeline.specs.toolbench import is_toolbench_tool, read_toolbench
+from pipeline.toolbench.documents import is_toolbench_tool, read_toolbench
 
 
 class SourceTask(BaseModel):

@@ -53,8 +53,7 @@ def final_answer(calls: list[PathCall]) -> str:
 
 _TOKEN = re.compile(r"[0-9]+(?:\.[0-9]+)?|[^\W\d_]{4,}", re.UNICODE)
 _COMMON = frozenset(
-    "here what found results result about with from that this your have which there their were "
-    "been will would could should results error response name data true false none null".split()
+    ["here", "what", "found", "results", "result", "about", "with", "from", "that", "this", "your", "have", "which", "there", "their", "were", "been", "will", "would", "could", "should", "results", "error", "response", "name", "data", "true", "false", "none", "null"]
 )
 
 

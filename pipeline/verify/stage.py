@@ -21,7 +21,7 @@ import asyncio
 import itertools
 import logging
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,9 +30,23 @@ from typing import Any, Literal
 from pydantic import Field
 
 from pipeline.errors import ConfigError, NothingToDo
-from pipeline.io import JsonlAppender, read_jsonl
 from pipeline.llm.types import ChatModel, ModelError, close_chat_model, model_usage
-from pipeline.search.stage import ApiResolver, iter_trajectory_file
+from pipeline.records import (
+    ACCEPTED_FILE,
+    REJECTED_FILE,
+    VERIFIED_DIR,
+    AcceptedSample,
+    RecordAppender,
+    RecordError,
+    RejectedSample,
+    TrajectoryRecord,
+    accepted_path,
+    iter_accepted,
+    iter_rejected,
+    iter_trajectory_file,
+    read_keys,
+    rejected_path,
+)
 from pipeline.settings import Settings
 from pipeline.specs.catalog import CatalogMissing, iter_tools
 from pipeline.stages import (
@@ -46,15 +60,13 @@ from pipeline.stages import (
     TableArtifact,
     run_stage,
 )
+from pipeline.toolbench.queries import ApiResolver
 from pipeline.verify.checks import SchemaBook, check_execution, check_format, path_calls
 from pipeline.verify.judge import Judge, LLMJudge, OfflineJudge
-from pipeline.verify.verdict import Verification, reason_kind
+from pipeline.verify.verdict import Verification
 
 log = logging.getLogger(__name__)
 
-VERIFIED_DIR = "verified"
-ACCEPTED_FILE = "accepted.jsonl"
-REJECTED_FILE = "rejected.jsonl"
 STAGES = ("format", "execution", "semantic")
 
 FailedAt = Literal["format", "execution", "semantic"]
@@ -80,12 +92,15 @@ class VerifyReport(StageReport):
     resumed: int = 0
     judge_errors: int = 0
     llm_usage: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    unreadable: list[str] = Field(default_factory=list, description="trajectory lines that are no valid record")
 
 
 async def verify_record(
-    record: dict[str, Any], judge: Judge, book: SchemaBook | None = None, *, unsure_passes: bool = False
+    record: TrajectoryRecord | Mapping[str, Any], judge: Judge, book: SchemaBook | None = None, *,
+    unsure_passes: bool = False,
 ) -> Verification:
     """Run the funnel on one trajectory record; stops at the first failed check."""
+    record = TrajectoryRecord.of(record)
     calls = path_calls(record)
     formatted = check_format(record, calls, book)
     if not formatted.passed:
@@ -121,18 +136,17 @@ def build_judge(settings: Settings, *, run_dir: Path, model: ChatModel | None) -
         resolver = None
 
     def lookup(tool_name: str, api_name: str) -> tuple[str, str] | None:
-        found = resolver.resolve({"tool_name": tool_name, "api_name": api_name}) if resolver else None
+        found = resolver.resolve_names(tool_name, api_name) if resolver else None
         return (found[0].id, found[1].id) if found else None
 
     return OfflineJudge(lookup if resolver is not None else None), None
 
 
-def _done_keys(folder: Path) -> set[tuple[str, str]]:
+def _done_keys(run_dir: Path) -> set[tuple[str, str]]:
     keys: set[tuple[str, str]] = set()
-    for name in (ACCEPTED_FILE, REJECTED_FILE):
-        path = folder / name
+    for path in (accepted_path(run_dir), rejected_path(run_dir)):
         if path.is_file():
-            keys.update((str(r.get("group")), str(r.get("query_id"))) for r in read_jsonl(path))
+            keys.update(read_keys(path))
     return keys
 
 
@@ -180,8 +194,9 @@ class _VerifySession:
     judge: Judge
     model: ChatModel | None
     limit: asyncio.Semaphore
-    accepted: JsonlAppender
-    rejected: JsonlAppender
+    accepted: RecordAppender[AcceptedSample]
+    rejected: RecordAppender[RejectedSample]
+    unreadable: list[str] = field(default_factory=list)
     book: SchemaBook = field(default_factory=SchemaBook)
     counts: Counter[str] = field(default_factory=Counter)
 
@@ -205,15 +220,15 @@ class VerifyStage(BatchedStage[VerifyOptions, VerifyPlan, _VerifySession, Trajec
         files = sorted(source.glob("*.jsonl")) if source.is_dir() else []
         if not files:
             raise NothingToVerify(f"no trajectories in {source}: run `toolgen annotate` first")
-        done = _done_keys(context.run_dir / VERIFIED_DIR)
+        done = _done_keys(context.run_dir)
         batches: list[TrajectorySlice] = []
         items = 0
         for path in files:
             # the keys of the lines still to verify; the records themselves are read per batch
             lines = 0
-            for record in read_jsonl(path):
+            for key in read_keys(path, group=path.stem):
                 lines += 1
-                items += (str(record.get("group") or path.stem), str(record.get("query_id"))) not in done
+                items += key not in done
             batches.extend(TrajectorySlice(path, start, min(start + options.batch_size, lines))
                            for start in range(0, lines, options.batch_size))
         return VerifyPlan(batches=batches, items=items, done=done, resumed=len(done))
@@ -229,8 +244,8 @@ class VerifyStage(BatchedStage[VerifyOptions, VerifyPlan, _VerifySession, Trajec
         folder = context.run_dir / VERIFIED_DIR
         session = _VerifySession(context=context, plan=plan, judge=judge, model=built or self.model,
                                  limit=asyncio.Semaphore(context.settings.verify.concurrency),
-                                 accepted=JsonlAppender(folder / ACCEPTED_FILE),
-                                 rejected=JsonlAppender(folder / REJECTED_FILE))
+                                 accepted=RecordAppender(folder / ACCEPTED_FILE),
+                                 rejected=RecordAppender(folder / REJECTED_FILE))
         try:
             yield session
         finally:
@@ -240,15 +255,18 @@ class VerifyStage(BatchedStage[VerifyOptions, VerifyPlan, _VerifySession, Trajec
                 await close_chat_model(built)
 
     async def run_batch(self, session: _VerifySession, batch: TrajectorySlice) -> int:
-        records = [
-            record for record in itertools.islice(iter_trajectory_file(batch.path), batch.start, batch.stop)
-            if (str(record.get("group")), str(record.get("query_id"))) not in session.plan.done
-        ]
+        def unreadable(error: RecordError) -> None:
+            session.unreadable.append(str(error))
+            log.warning("not verified: %s", error)
+
+        lines = iter_trajectory_file(batch.path, on_error=unreadable)
+        records = [record for record in itertools.islice(lines, batch.start, batch.stop)
+                   if record.key not in session.plan.done]
         await asyncio.gather(*(self._verify_one(session, record) for record in records))
         return len(records)
 
-    async def _verify_one(self, session: _VerifySession, record: dict[str, Any]) -> None:
-        key = (str(record.get("group")), str(record.get("query_id")))
+    async def _verify_one(self, session: _VerifySession, record: TrajectoryRecord) -> None:
+        key = record.key
         async with session.limit:
             try:
                 verification = await verify_record(record, session.judge, session.book,
@@ -260,23 +278,19 @@ class VerifyStage(BatchedStage[VerifyOptions, VerifyPlan, _VerifySession, Trajec
         if key in session.plan.done:  # a retried batch: an earlier attempt wrote it meanwhile
             return
         if verification.passed:
-            session.accepted.write({**record, "verification": verification.model_dump(mode="json")})
+            session.accepted.write(AcceptedSample.accept(record, verification))
         else:
-            session.rejected.write({
-                "group": record.get("group"), "query_id": record.get("query_id"),
-                "query": record.get("query"), "failed_at": verification.failed_at,
-                "reasons": verification.reasons, "reason_kinds": verification.reason_kinds,
-                "verification": verification.model_dump(mode="json"),
-            })
+            session.rejected.write(RejectedSample.reject(record, verification))
         session.plan.done.add(key)
         session.counts["verified"] += 1
         session.context.advance()
 
     async def finalize(self, session: _VerifySession, results: list[int]) -> VerifyReport:
-        report = funnel_figures(session.context.run_dir / VERIFIED_DIR)
+        report = funnel_figures(session.context.run_dir)
         report.judge, report.votes = session.judge.name, getattr(session.judge, "votes", 1)
         report.verified, report.resumed = session.counts["verified"], session.plan.resumed
         report.judge_errors = session.counts["judge_errors"]
+        report.unreadable = session.unreadable[:100]
         report.llm_usage = model_usage(session.model) if session.model is not None else {}
         log.info("verified %d samples: %d accepted, rejected %s", report.funnel.get("candidates", 0),
                  report.accepted, report.rejected)
@@ -301,26 +315,23 @@ class VerifyStage(BatchedStage[VerifyOptions, VerifyPlan, _VerifySession, Trajec
         ]
 
 
-def funnel_figures(folder: Path) -> VerifyReport:
-    """The funnel, rejection reasons and per-group counts over the verdict files in ``folder``."""
+def funnel_figures(run_dir: Path) -> VerifyReport:
+    """The funnel, rejection reasons and per-group counts over the run's verdict files."""
     report = VerifyReport()
     rejected: Counter[str] = Counter()
     reasons: Counter[str] = Counter()
     groups: dict[str, Counter[str]] = {}
-    accepted_path, rejected_path = folder / ACCEPTED_FILE, folder / REJECTED_FILE
-    for record in read_jsonl(accepted_path) if accepted_path.is_file() else ():
+    for accepted in iter_accepted(run_dir):
         report.accepted += 1
-        report.corrected_errors += int((record.get("verification") or {}).get("corrected_errors", 0) > 0)
-        group = groups.setdefault(str(record.get("group")), Counter())
+        report.corrected_errors += int(accepted.verification.corrected_errors > 0)
+        group = groups.setdefault(accepted.group, Counter())
         group["candidates"] += 1
         group["accepted"] += 1
-    for record in read_jsonl(rejected_path) if rejected_path.is_file() else ():
-        failed_at = str(record.get("failed_at"))
-        rejected[failed_at] += 1
-        kinds = record.get("reason_kinds") or [reason_kind(failed_at, r) for r in record.get("reasons") or [failed_at]]
-        for kind in dict.fromkeys(kinds):
+    for rejection in iter_rejected(run_dir):
+        rejected[rejection.failed_at] += 1
+        for kind in dict.fromkeys(rejection.kinds):
             reasons[kind] += 1
-        groups.setdefault(str(record.get("group")), Counter())["candidates"] += 1
+        groups.setdefault(rejection.group, Counter())["candidates"] += 1
     candidates = report.accepted + sum(rejected.values())
     report.funnel = {"candidates": candidates}
     remaining = candidates

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from pipeline.export.common import accepted_path
 from pipeline.generate.stage import generate_queries
 from pipeline.io import read_json, read_jsonl, write_json, write_jsonl
+from pipeline.records import accepted_path
 from pipeline.search.stage import annotate_queries
 from pipeline.settings import Settings, load_settings
 from pipeline.specs.collect import collect_catalog

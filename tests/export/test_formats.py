@@ -12,11 +12,11 @@ import pytest
 from datasets import load_dataset
 from jsonschema import Draft202012Validator
 
-from pipeline.export.common import EVAL, TRAIN, accepted_path, dialogue_of, normalise_query
+from pipeline.export.common import EVAL, TRAIN, dialogue_of, normalise_query
 from pipeline.export.stage import ExportReport, export_datasets
 from pipeline.io import read_jsonl
 from pipeline.manifest import read_manifest
-from pipeline.records import iter_accepted
+from pipeline.records import accepted_path, iter_accepted
 from pipeline.settings import EXPORT_FORMATS
 from tests.export.conftest import settings_for
 

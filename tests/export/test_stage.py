@@ -12,10 +12,11 @@ import pytest
 
 from pipeline.errors import UsageError
 from pipeline.export import stage as export_stage
-from pipeline.export.common import EVAL, TRAIN, accepted_path, clean_schema, normalise_query, split_of
+from pipeline.export.common import EVAL, TRAIN, clean_schema, normalise_query, split_of
 from pipeline.export.stage import NothingToExport, export_dataset, export_datasets
 from pipeline.io import read_jsonl, write_jsonl
 from pipeline.manifest import read_manifest
+from pipeline.records import accepted_path
 from tests.export.conftest import DUPLICATE_COPIES, settings_for
 
 

@@ -19,7 +19,8 @@ from pipeline.manifest import read_manifest, record_stage
 from pipeline.report.build import build_report
 from pipeline.report.models import Report, ReportTable, format_cell
 from pipeline.report.stats import ACCEPTED_FILE, gather_run
-from pipeline.search.stage import annotate_queries, iter_trajectories
+from pipeline.records import iter_trajectories
+from pipeline.search.stage import annotate_queries
 from pipeline.settings import Settings, load_settings
 from pipeline.specs.catalog import iter_tools
 from pipeline.specs.collect import collect_catalog
@@ -66,7 +67,7 @@ def verified_run(annotated_run: Path) -> Path:
     and an export section."""
     run_dir = annotated_run.parent / "verified"
     shutil.copytree(annotated_run, run_dir)
-    answered = [r for r in iter_trajectories(run_dir) if r["finish_type"] == "give_answer"]
+    answered = [r.dump() for r in iter_trajectories(run_dir) if r.answered]
     accepted = [{**record, "verification": {"passed": True, "format": {"passed": True}}} for record in answered[:12]]
     write_jsonl(run_dir / ACCEPTED_FILE, accepted)
     settings = settings_for(run_dir)
@@ -157,7 +158,7 @@ def test_every_referenced_png_exists_and_is_a_png(full_report: Report) -> None:
 
 
 def test_tree_picture_shows_a_backtracking_tree(full_report: Report, verified_run: Path) -> None:
-    assert any(r["counts"]["backtracks"] > 0 for r in iter_trajectories(verified_run)), "fixture lost its backtracking"
+    assert any(r.counts.backtracks > 0 for r in iter_trajectories(verified_run)), "fixture lost its backtracking"
     drawn = gather_run(verified_run).trajectories.drawn
     assert drawn is not None and drawn.backtracks > 0
     assert (full_report.markdown_path.parent / "search_tree.png") in full_report.figures
@@ -173,7 +174,7 @@ def test_cost_is_per_accepted_sample_once_verify_ran(full_report: Report, verifi
     calls = [r["counts"]["model_calls"] for r in accepted]
     assert rows["model calls"][1] == round(statistics.mean(calls), 2)
     assert rows["model calls"][2] == round(statistics.median(calls), 2)
-    total_calls = sum(r["counts"]["model_calls"] for r in iter_trajectories(verified_run))
+    total_calls = sum(r.counts.model_calls for r in iter_trajectories(verified_run))
     assert rows["model calls"][4] == round(total_calls / len(accepted), 2)
     assert "per answered trajectory" not in full_report.markdown_path.read_text()
 

@@ -15,17 +15,12 @@ from pipeline.cli import app
 from pipeline.generate.stage import generate_queries
 from pipeline.io import read_jsonl
 from pipeline.manifest import read_manifest
-from pipeline.search.stage import (
-    NothingAnnotated,
-    annotate_queries,
-    iter_trajectories,
-    path_calls_ok,
-    read_trajectories,
-)
-from pipeline.search.toolbench_export import answer_document, export_toolbench_answers
+from pipeline.records import TrajectoryRecord, iter_trajectories
+from pipeline.search.stage import NothingAnnotated, annotate_queries
 from pipeline.settings import Settings, load_settings
 from pipeline.specs.catalog import iter_tools
 from pipeline.specs.collect import collect_catalog
+from pipeline.toolbench.answers import answer_document, export_toolbench_answers
 
 REPO = Path(__file__).resolve().parents[2]
 ANSWER_KEYS = {"valid_data", "query_count", "total_tokens", "final_answer", "finish_type", "function",
@@ -70,7 +65,7 @@ async def test_offline_annotation_answers_most_queries_with_clean_paths(run_dir:
     assert len(records) == total == report.queries > 0
     assert {r["group"] for r in records} == {"G1", "G2", "G3"}
     answered = [r for r in records if r["finish_type"] == "give_answer"]
-    clean = [r for r in answered if path_calls_ok(r)]
+    clean = [r for r in answered if TrajectoryRecord.of(r).path_calls_ok()]
     print(f"answered {len(answered)}/{total}, clean {len(clean)}, backtracking {report.backtracking_trees}")
     assert len(clean) >= 0.5 * total
     assert report.answered == len(answered) and report.failed == total - len(answered)
@@ -131,12 +126,33 @@ async def test_toolbench_query_file_resolves_apis_by_name(run_dir: Path, tmp_pat
     assert records[0]["finish_type"] == "give_answer"
 
 
+async def test_a_query_that_is_not_a_valid_record_is_skipped_with_its_reason(run_dir: Path, tmp_path: Path) -> None:
+    geo = next(t for t in iter_tools(run_dir) if t.id.endswith("_geo"))
+    good_api = {"tool_name": geo.tool_name, "api_name": geo.api_list[0].name}
+    queries = [
+        {"query": "Find the city of Porto.", "query_id": 1, "api_list": [good_api]},
+        {"query": "A query whose api_list is not a list.", "query_id": 2, "api_list": "everything"},
+        {"query": "A query whose id is an object.", "query_id": {"id": 3}, "api_list": [good_api]},
+        ["not", "a", "query", "object"],
+        {"query": "Find the city of Braga.", "query_id": 5, "api_list": [good_api]},
+    ]
+    file = tmp_path / "G1_query.json"
+    file.write_text(json.dumps(queries))
+
+    report = await annotate_queries(settings_for(run_dir), query_files=[file])
+
+    assert report.queries == 5 and report.skipped_reasons == {"unreadable query": 3}
+    assert [r["query_id"] for r in read_jsonl(run_dir / "trajectories" / "G1_query.jsonl")] == [1, 5]
+    assert [reason.split(":")[1].strip() for reason in report.unreadable_queries] == ["item 2", "item 3", "item 4"]
+    assert "api_list" in report.unreadable_queries[0] and "query_id" in report.unreadable_queries[1]
+
+
 async def test_toolbench_export_layout(run_dir: Path, tmp_path: Path) -> None:
     await annotate_queries(settings_for(run_dir, annotate={"max_model_calls": 3}))
-    records = list(read_trajectories(run_dir).values())
+    records = list(iter_trajectories(run_dir))
     streamed = iter_trajectories(run_dir)
     assert not isinstance(streamed, list)  # a generator: exports never hold the whole run
-    assert [(r["group"], r["query_id"]) for r in streamed] == [(r["group"], r["query_id"]) for r in records]
+    assert [r.key for r in streamed] == [r.key for r in records] and len({r.key for r in records}) == len(records)
     out = tmp_path / "answers"
     assert export_toolbench_answers(iter_trajectories(run_dir), out) == len(records)
     files = sorted(out.glob("G*_answer/*_DFS_woFilter_w2.json"))
@@ -158,8 +174,8 @@ async def test_toolbench_export_layout(run_dir: Path, tmp_path: Path) -> None:
             assert last["name"] == "Finish" and generation["final_answer"] == last["arguments"]
         else:
             assert generation["final_answer"] == ""
-    react = answer_document({**records[0], "algorithm": "react"})
-    assert react["answer_generation"]["query"] == records[0]["query"]
+    react = answer_document(records[0].model_copy(update={"algorithm": "react"}))
+    assert react["answer_generation"]["query"] == records[0].query
 
 
 async def test_no_queries_at_all_is_an_error(tmp_path: Path) -> None:

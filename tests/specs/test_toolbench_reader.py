@@ -13,7 +13,7 @@ from pipeline.io import read_json
 from pipeline.models import Tool
 from pipeline.specs.openapi import ReadOptions
 from pipeline.specs.read import SourceOutcome, SourceTask, read_source
-from pipeline.specs.toolbench import (
+from pipeline.toolbench.documents import (
     export_toolbench,
     is_toolbench_tool,
     tool_to_toolbench,

@@ -14,6 +14,7 @@ from pipeline.llm.fake_server import FakeOpenAIServer, text
 from pipeline.llm.openai_backend import OpenAIChatModel
 from pipeline.llm.types import ChatReply, ChatRequest, ModelError
 from pipeline.manifest import read_manifest
+from pipeline.records import TrajectoryRecord
 from pipeline.settings import LLMSettings, load_settings
 from pipeline.verify.judge import LLMJudge, OfflineJudge, majority, read_verdict
 from pipeline.verify.stage import NothingToVerify, verify_record, verify_trajectories
@@ -164,9 +165,8 @@ async def test_llm_judge_takes_the_majority_of_its_votes() -> None:
 async def test_llm_judge_asks_again_when_a_reply_has_no_verdict_then_counts_it_unsure() -> None:
     script = [text("I think it is fine?"), judge_reply("Solved"),  # vote 1: unreadable, asked again
               text("hmm"), text("no idea")]  # vote 2: unreadable twice → unsure
-    async with FakeOpenAIServer(script) as server:
-        async with judge_model(server) as model:
-            result = await verdict(good_record(), LLMJudge(model, model_name="j", votes=2))
+    async with FakeOpenAIServer(script) as server, judge_model(server) as model:
+        result = await verdict(good_record(), LLMJudge(model, model_name="j", votes=2))
     assert result.semantic.votes == ["solved", "unsure"]
     assert result.failed_at == "semantic" and result.semantic.verdict == "unsure"  # 1 of 2 is no majority
     assert "no verdict in the judge's reply: 'no idea'" in result.semantic.reasons[1]
@@ -241,8 +241,8 @@ class FlakyJudge:
     def __init__(self) -> None:
         self.failed = False
 
-    async def judge(self, rec: dict[str, Any], calls: Any) -> Any:
-        if rec["query_id"] == 1 and not self.failed:
+    async def judge(self, rec: TrajectoryRecord, calls: Any) -> Any:
+        if rec.query_id == 1 and not self.failed:
             self.failed = True
             raise ModelError("judge model 'j' at http://x: HTTP 503")
         return JUDGE.judge_now(rec, calls)

@@ -70,6 +70,17 @@ class GroupCounts(BaseModel):
     failed_sets: int = 0
 
 
+class SetSummary(BaseModel):
+    """One line of ``queries/sets.jsonl``, the resume log: a set whose every record is on disk."""
+
+    api_set_id: str
+    group: str
+    made: int = 0
+    kept: int = 0
+    dropped: dict[str, int] = Field(default_factory=dict)
+    failed: bool = False
+
+
 class GenerateReport(StageReport):
     """Totals over every set of the run folder (earlier, resumed runs included), except
     ``model_calls``/``tokens``/``sets_skipped`` which are this invocation's."""
@@ -235,17 +246,16 @@ class _Outputs:
         for log_file in (self.dropped, self.failed, self.sets):
             log_file.close()
 
-    def settle(self, api_set: ApiSet, answer: dict[str, Any], default_name: str) -> dict[str, Any]:
+    def settle(self, api_set: ApiSet, answer: dict[str, Any], default_name: str) -> SetSummary:
         """Filter one set's instructions, write what is kept and dropped; the set's resume record
         (written last, so a set is finished only once everything of it is on disk)."""
         model_name = answer.get("model") or default_name
-        summary: dict[str, Any] = {"api_set_id": api_set.id, "group": api_set.group,
-                                   "made": 0, "kept": 0, "dropped": {}, "failed": False}
+        summary = SetSummary(api_set_id=api_set.id, group=api_set.group)
         if "error" in answer:
             self.failed.write({"api_set_id": api_set.id, "group": api_set.group, "model": model_name,
                                "error": answer["error"], "raw": answer["raws"]})
-            summary["failed"] = True
-            self.sets.write(summary)
+            summary.failed = True
+            self.sets.write(summary.model_dump())
             return summary
         members = set_members(api_set, self.tools_by_id)
         sampled = {t.id: t for t, _ in members}
@@ -288,10 +298,10 @@ class _Outputs:
                 seed=self.seed,
             ))
             self.next_id += 1
-            summary["kept"] += 1
-        summary["made"] = len(answer["items"]) + len(answer["problems"])
-        summary["dropped"] = dict(drops)
-        self.sets.write(summary)
+            summary.kept += 1
+        summary.made = len(answer["items"]) + len(answer["problems"])
+        summary.dropped = dict(drops)
+        self.sets.write(summary.model_dump())
         return summary
 
 
@@ -326,7 +336,7 @@ class GenerateOptions(StageOptions):
 class GeneratePlan(Plan[list[ApiSet]]):
     sets: list[ApiSet] = field(default_factory=list)  # every sampled set, finished or not
     reasons: dict[str, str] = field(default_factory=dict)
-    finished: dict[str, dict[str, Any]] = field(default_factory=dict)
+    finished: dict[str, SetSummary] = field(default_factory=dict)
     tools_by_id: dict[str, Tool] = field(default_factory=dict)
     seed: int = 0
 
@@ -364,7 +374,8 @@ class GenerateStage(BatchedStage[GenerateOptions, GeneratePlan, _GenerateSession
         sets, reasons = sample_api_sets(tools, graph, _sampling_settings(settings, groups, options.per_group))
         paths = _Paths(run_dir)
         paths.folder.mkdir(parents=True, exist_ok=True)
-        finished = {r["api_set_id"]: r for r in read_jsonl(paths.sets)} if paths.sets.is_file() else {}
+        finished = {summary.api_set_id: summary for summary in map(SetSummary.model_validate, read_jsonl(paths.sets))
+                    } if paths.sets.is_file() else {}
         _drop_unfinished(paths, set(finished))
         todo = [s for s in sets if s.id not in finished]
         size = options.batch_size or settings.generate.concurrency * 4
@@ -448,18 +459,18 @@ class GenerateStage(BatchedStage[GenerateOptions, GeneratePlan, _GenerateSession
         )]
 
 
-def _totals(finished: dict[str, dict[str, Any]], sets: list[ApiSet], reasons: dict[str, str]) -> GenerateReport:
+def _totals(finished: dict[str, SetSummary], sets: list[ApiSet], reasons: dict[str, str]) -> GenerateReport:
     report = GenerateReport(sets_sampled=len(sets), sampler_reasons=dict(reasons))
     dropped: Counter[str] = Counter()
     per_group: dict[str, GroupCounts] = {}
-    for record in finished.values():
-        counts = per_group.setdefault(record["group"], GroupCounts())
+    for summary in finished.values():
+        counts = per_group.setdefault(summary.group, GroupCounts())
         counts.sets += 1
-        counts.made += record["made"]
-        counts.kept += record["kept"]
-        counts.dropped += sum(record["dropped"].values())
-        counts.failed_sets += int(record["failed"])
-        dropped.update(record["dropped"])
+        counts.made += summary.made
+        counts.kept += summary.kept
+        counts.dropped += sum(summary.dropped.values())
+        counts.failed_sets += int(summary.failed)
+        dropped.update(summary.dropped)
     report.per_group = dict(sorted(per_group.items()))
     report.made = sum(c.made for c in per_group.values())
     report.kept = sum(c.kept for c in per_group.values())

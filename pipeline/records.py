@@ -51,6 +51,7 @@ GIVE_ANSWER = "give_answer"
 
 # A (tool name, API name) pair, ToolBench's entry of "relevant APIs".
 ApiPair = tuple[str, str]
+RELEVANT_APIS = "relevant APIs"  # ToolBench's key, space included
 
 
 class RecordError(StageError, ValueError):
@@ -125,7 +126,9 @@ class QueryRecord(Record):
     query: str = ""
     query_id: int | str
     api_list: list[QueryApi] = Field(default_factory=list)
-    relevant_apis: list[ApiPair] | None = Field(default=None, alias="relevant APIs")
+    relevant_apis: list[ApiPair] | None = Field(  # not `alias`: type checkers would want "relevant APIs" as a keyword
+        default=None, validation_alias=RELEVANT_APIS, serialization_alias=RELEVANT_APIS
+    )
     relevant_api_ids: list[ApiPair] | None = None  # ours: (tool id, API id) of each relevant API
     group: str = ""
     api_set_id: str | None = None
@@ -193,7 +196,9 @@ class TrajectoryRecord(Trajectory, Record):
     model: str = ""
     training: bool = False
     search: SearchParameters = Field(default_factory=SearchParameters)
-    relevant_apis: list[ApiPair] | None = Field(default=None, alias="relevant APIs")
+    relevant_apis: list[ApiPair] | None = Field(  # not `alias`: type checkers would want "relevant APIs" as a keyword
+        default=None, validation_alias=RELEVANT_APIS, serialization_alias=RELEVANT_APIS
+    )
     unresolved_apis: list[ApiPair] = Field(default_factory=list)
 
     @classmethod

@@ -114,6 +114,12 @@ def test_each_record_type_round_trips_through_its_file(tmp_path: Path) -> None:
     assert line["relevant APIs"] == [["Weather", "current"]] and "relevant_apis" not in line
 
 
+def test_relevant_apis_are_set_by_name_and_written_under_toolbenchs_key() -> None:
+    made = QueryRecord(query="Weather in Lisbon?", query_id=7, relevant_apis=[("Weather", "current")])
+    assert made.dump()["relevant APIs"] == [["Weather", "current"]] and "relevant_apis" not in made.dump()
+    assert QueryRecord.model_validate(made.dump()) == made
+
+
 def test_the_annotate_and_verify_records_are_made_from_their_parts() -> None:
     trajectory = Trajectory(query="q", query_id=3, finish_type="give_answer", succeeded=True)
     record = TrajectoryRecord.from_trajectory(

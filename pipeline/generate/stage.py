@@ -38,7 +38,7 @@ from pipeline.generate.sampling import ApiSet, SamplingSettings, sample_api_sets
 from pipeline.io import JsonlAppender, read_jsonl, write_jsonl
 from pipeline.llm.types import ChatModel, ChatReply, ChatRequest, ModelError, close_chat_model, model_usage
 from pipeline.models import Api, Tool
-from pipeline.records import QueryApi, QueryRecord, RecordAppender, read_records, write_records
+from pipeline.records import QUERIES_DIR, QueryApi, QueryRecord, RecordAppender, read_records, write_records
 from pipeline.settings import Settings
 from pipeline.specs.catalog import iter_tools, load_graph
 from pipeline.stages import (
@@ -55,7 +55,6 @@ from pipeline.stages import (
 log = logging.getLogger(__name__)
 
 GROUPS = ("G1", "G2", "G3")
-QUERIES_DIR = "queries"
 
 
 class NothingGenerated(NothingToDo):

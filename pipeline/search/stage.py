@@ -34,6 +34,7 @@ from pipeline.gc_tuning import relaxed_gc
 from pipeline.llm.types import ChatModel, ModelError, close_chat_model, model_usage
 from pipeline.models import Tool
 from pipeline.records import (
+    QUERIES_DIR,
     TRAJECTORIES_DIR,
     RecordAppender,
     TrajectoryRecord,
@@ -60,7 +61,6 @@ from pipeline.toolbench.queries import QueryItem, load_query_items
 
 log = logging.getLogger(__name__)
 
-QUERIES_DIR = "queries"
 
 class NothingAnnotated(NothingToDo):
     """There was no query to annotate at all (the message says where it looked)."""

@@ -25,7 +25,7 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import Field
 
@@ -69,7 +69,6 @@ log = logging.getLogger(__name__)
 
 STAGES = ("format", "execution", "semantic")
 
-FailedAt = Literal["format", "execution", "semantic"]
 
 
 class NothingToVerify(NothingToDo):

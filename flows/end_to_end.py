@@ -12,6 +12,7 @@ from prefect import flow
 
 from flows.common import resolve_settings
 from flows.stage_flows import flow_for
+from pipeline.runlock import run_folder_lock
 from pipeline.settings import Settings
 from pipeline.stages import check_stage_names, registry
 
@@ -28,6 +29,8 @@ async def pipeline_flow(
     stages = registry()
     check_stage_names(options, [stage.name for stage in stages])
     reports: dict[str, Any] = {}
-    for stage in stages:
-        reports[stage.name] = await flow_for(stage.name)(settings=resolved, options=(options or {}).get(stage.name))
+    # held across the stages (each also takes it): another writer cannot slip in between two
+    with run_folder_lock(resolved.run_dir, purpose="toolgen pipeline flow"):
+        for stage in stages:
+            reports[stage.name] = await flow_for(stage.name)(settings=resolved, options=(options or {}).get(stage.name))
     return reports

@@ -422,3 +422,7 @@ def _print_table(title: str, figures: dict[str, Any], run_dir: Path) -> None:
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()

@@ -32,7 +32,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, ClassVar, Generic, Self, TypeVar
+from typing import Any, ClassVar, Generic, Protocol, Self, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -418,19 +418,43 @@ def trajectory_files(run_dir: Path) -> list[Path]:
     return sorted(folder.glob("*.jsonl")) if folder.is_dir() else []
 
 
+class Keyed(Protocol):
+    @property
+    def key(self) -> tuple[str, str]: ...
+
+
+K = TypeVar("K", bound=Keyed)
+
+
+def first_of_each_key(records: Iterable[K], seen: set[tuple[str, str]] | None = None) -> Iterator[K]:
+    """``records`` without the repeats of a (group, query id) already seen, the first kept.
+
+    Every reader of stage outputs goes through this: two writers on one folder (before the run
+    folder had a lock) appended the same searches and verdicts twice, and a folder damaged so
+    must read right, so the next run heals it instead of carrying the repeats on.
+    """
+    seen = set() if seen is None else seen
+    for record in records:
+        if record.key not in seen:
+            seen.add(record.key)
+            yield record
+
+
 def iter_trajectory_file(
     path: Path, *, on_error: Callable[[RecordError], None] | None = None
 ) -> Iterator[TrajectoryRecord]:
-    """The trajectories of one file, streamed; a line without ``group`` gets the file's stem,
-    as the annotate stage named the file after the group. ``on_error`` as in :func:`read_records`."""
-    return read_records(Path(path), TrajectoryRecord, group=Path(path).stem, on_error=on_error)
+    """The trajectories of one file, streamed, each (group, query id) once; a line without
+    ``group`` gets the file's stem, as the annotate stage named the file after the group.
+    ``on_error`` as in :func:`read_records`."""
+    return first_of_each_key(read_records(Path(path), TrajectoryRecord, group=Path(path).stem, on_error=on_error))
 
 
 def iter_trajectories(run_dir: Path) -> Iterator[TrajectoryRecord]:
     """Every finished trajectory of the run, file by file, streamed (100k trees never need to be
-    in memory at once); see :func:`iter_trajectory_file`."""
+    in memory at once), each (group, query id) once; see :func:`iter_trajectory_file`."""
+    seen: set[tuple[str, str]] = set()
     for path in trajectory_files(run_dir):
-        yield from iter_trajectory_file(path)
+        yield from first_of_each_key(iter_trajectory_file(path), seen)
 
 
 def accepted_path(run_dir: Path) -> Path:
@@ -444,18 +468,19 @@ def rejected_path(run_dir: Path) -> Path:
 def iter_accepted(
     run_dir: Path, *, on_error: Callable[[RecordError], None] | None = None
 ) -> Iterator[AcceptedSample]:
-    """The run's accepted samples, streamed; none when the verify stage has not written any.
-    ``on_error`` as in :func:`read_records`."""
+    """The run's accepted samples, streamed, each (group, query id) once; none when the verify
+    stage has not written any. ``on_error`` as in :func:`read_records`."""
     path = accepted_path(run_dir)
     if path.is_file():
-        yield from read_records(path, AcceptedSample, on_error=on_error)
+        yield from first_of_each_key(read_records(path, AcceptedSample, on_error=on_error))
 
 
 def iter_rejected(run_dir: Path) -> Iterator[RejectedSample]:
-    """The run's rejected samples, streamed; none when the verify stage has not written any."""
+    """The run's rejected samples, streamed, each (group, query id) once; none when the verify
+    stage has not written any."""
     path = rejected_path(run_dir)
     if path.is_file():
-        yield from read_records(path, RejectedSample)
+        yield from first_of_each_key(read_records(path, RejectedSample))
 
 
 # --- writing ------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from pipeline.runlock import run_folder_lock
 from pipeline.settings import Settings
 from pipeline.stages import (
     ProgressCallback,
@@ -43,7 +44,9 @@ async def run_pipeline(
     stages = registry()
     check_stage_names(chosen, [stage.name for stage in stages])
     reports: dict[str, Any] = {}
-    for stage in stages:
-        context = StageContext.of(settings, progress=progress(stage) if progress else None)
-        reports[stage.name] = await run_stage(stage, context, chosen.get(stage.name), runner=runner)
+    # held across the stages (each also takes it): another writer cannot slip in between two
+    with run_folder_lock(settings.run_dir, purpose="toolgen run"):
+        for stage in stages:
+            context = StageContext.of(settings, progress=progress(stage) if progress else None)
+            reports[stage.name] = await run_stage(stage, context, chosen.get(stage.name), runner=runner)
     return reports

@@ -28,7 +28,7 @@ import asyncio
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from contextlib import AbstractAsyncContextManager
+from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
@@ -36,6 +36,7 @@ from typing import Any, ClassVar, Generic, Protocol, TypeVar
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from pipeline.errors import UsageError
+from pipeline.runlock import run_folder_lock
 from pipeline.settings import Settings
 
 OptionsT = TypeVar("OptionsT", bound=BaseModel)
@@ -118,6 +119,7 @@ class Stage(ABC, Generic[OptionsT, ReportT]):
     outputs: ClassVar[tuple[str, ...]]  # run-folder paths it writes
     options_type: ClassVar[type[BaseModel]]
     manifest_merge: ClassVar[bool] = False  # merge into the stage's manifest section (export)
+    writes_run_folder: ClassVar[bool] = True  # takes the run folder's writer lock while it runs
 
     def options(self, values: Mapping[str, Any] | BaseModel | None = None) -> OptionsT:
         """The stage's options from a mapping (flow parameters), refusing unknown names."""
@@ -241,19 +243,21 @@ async def run_stage(
     runner: StageRunner = execute_directly,
 ) -> ReportT:
     """Run ``stage`` into ``context.run_dir``: execute it, record its manifest section with start
-    and finish times, then apply its "nothing to do" check."""
+    and finish times, then apply its "nothing to do" check. A stage that writes holds the run
+    folder's writer lock meanwhile (:mod:`pipeline.runlock`): a second writer fails at once."""
     from pipeline.manifest import now_iso, record_stage
 
     chosen = stage.options(options)
-    started, clock = now_iso(), time.perf_counter()
-    report: ReportT = await runner(stage, context, chosen)
-    if isinstance(report, StageReport):
-        report.seconds = round(time.perf_counter() - clock, 3)
-    section = stage.manifest_section(report)
-    if section is not None:
-        if not stage.manifest_merge:
-            section = {"started": started, "finished": now_iso(), **section}
-        record_stage(context.run_dir, stage.name, section, context.settings, merge=stage.manifest_merge)
+    with run_folder_lock(context.run_dir, purpose=f"toolgen {stage.name}") if stage.writes_run_folder else nullcontext():
+        started, clock = now_iso(), time.perf_counter()
+        report: ReportT = await runner(stage, context, chosen)
+        if isinstance(report, StageReport):
+            report.seconds = round(time.perf_counter() - clock, 3)
+        section = stage.manifest_section(report)
+        if section is not None:
+            if not stage.manifest_merge:
+                section = {"started": started, "finished": now_iso(), **section}
+            record_stage(context.run_dir, stage.name, section, context.settings, merge=stage.manifest_merge)
     stage.check(report)
     return report
 

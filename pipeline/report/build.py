@@ -52,6 +52,7 @@ class ReportStage(Stage[ReportOptions, Report]):
     inputs = (MANIFEST_NAME, "catalog/", "queries/", "trajectories/", "verified/", "datasets/")
     outputs = (REPORT_DIR + "/",)
     options_type = ReportOptions
+    writes_run_folder = False  # a reader: it replaces only report/, atomically, and may run beside a writer
 
     async def execute(self, context: StageContext, options: ReportOptions) -> Report:
         if not (context.run_dir / MANIFEST_NAME).is_file():

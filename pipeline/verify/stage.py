@@ -320,13 +320,17 @@ def funnel_figures(run_dir: Path) -> VerifyReport:
     rejected: Counter[str] = Counter()
     reasons: Counter[str] = Counter()
     groups: dict[str, Counter[str]] = {}
+    judged: set[tuple[str, str]] = set()  # a sample both accepted and rejected (two writers) counts once
     for accepted in iter_accepted(run_dir):
+        judged.add(accepted.key)
         report.accepted += 1
         report.corrected_errors += int(accepted.verification.corrected_errors > 0)
         group = groups.setdefault(accepted.group, Counter())
         group["candidates"] += 1
         group["accepted"] += 1
     for rejection in iter_rejected(run_dir):
+        if rejection.key in judged:
+            continue
         rejected[rejection.failed_at] += 1
         for kind in dict.fromkeys(rejection.kinds):
             reasons[kind] += 1

@@ -14,10 +14,10 @@ from pipeline.llm.fake_server import FakeOpenAIServer, text
 from pipeline.llm.openai_backend import OpenAIChatModel
 from pipeline.llm.types import ChatReply, ChatRequest, ModelError
 from pipeline.manifest import read_manifest
-from pipeline.records import TrajectoryRecord
+from pipeline.records import TrajectoryRecord, iter_accepted, iter_rejected, iter_trajectories
 from pipeline.settings import LLMSettings, load_settings
 from pipeline.verify.judge import LLMJudge, OfflineJudge, majority, read_verdict
-from pipeline.verify.stage import NothingToVerify, verify_record, verify_trajectories
+from pipeline.verify.stage import NothingToVerify, funnel_figures, verify_record, verify_trajectories
 
 from .trajectories import LISBON, SUNNY, good_record, lookup, record, step
 
@@ -285,3 +285,19 @@ async def test_a_given_model_serves_as_the_judge(tmp_path: Path) -> None:
     report = await verify_trajectories(load_settings(run_dir=tmp_path, verify={"judge": "llm", "votes": 1}),
                                        model=EchoModel())
     assert report.accepted == 1
+
+
+async def test_readers_count_each_sample_once_in_a_folder_two_writers_damaged(tmp_path: Path) -> None:
+    write_trajectories(tmp_path, mixed_records())
+    await verify_trajectories(load_settings(run_dir=tmp_path), judge=JUDGE)
+    clean = funnel_figures(tmp_path)
+    for path in [*(tmp_path / "trajectories").glob("*.jsonl"), *(tmp_path / "verified").glob("*.jsonl")]:
+        path.write_bytes(path.read_bytes() * 2)  # what two appenders on one folder left behind
+
+    trajectories = list(iter_trajectories(tmp_path))
+    assert len({t.key for t in trajectories}) == len(trajectories) == len(mixed_records())
+    assert len(list(iter_accepted(tmp_path))) == clean.accepted
+    assert len(list(iter_rejected(tmp_path))) == sum(clean.rejected.values())
+    assert funnel_figures(tmp_path) == clean
+    again = await verify_trajectories(load_settings(run_dir=tmp_path), judge=JUDGE)
+    assert again.verified == 0 and again.funnel == clean.funnel

@@ -27,7 +27,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from pipeline.specs.fetch import FetchOptions
+from pipeline.specs.fetch_options import FetchOptions
 
 CategoryOrigin = Literal["x-apisguru-categories", "tags", "folder"]
 

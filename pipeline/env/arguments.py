@@ -30,7 +30,7 @@ from jsonschema import Draft202012Validator, ValidationError
 from jsonschema.exceptions import SchemaError, best_match
 from jsonschema.validators import extend
 
-from pipeline.env.canonical import json_type
+from pipeline.canonical import json_type
 from pipeline.models import Api, Param
 from pipeline.specs.schemas import json_type_for_toolbench
 

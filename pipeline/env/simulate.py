@@ -77,7 +77,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 import orjson
 
-from pipeline.env.canonical import canonical_arguments, canonical_value, json_type
+from pipeline.canonical import canonical_arguments, canonical_value, json_type
 from pipeline.env.observation import Observation
 from pipeline.models import Api, Tool
 from pipeline.settings import SimulationSettings

@@ -43,9 +43,8 @@ from pathlib import Path
 
 import aiohttp
 import pydantic
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
-from pipeline import __version__
 from pipeline.io import read_json, write_json
 from pipeline.net import (
     backoff_delay,
@@ -54,6 +53,7 @@ from pipeline.net import (
     media_type,
     parse_retry_after,
 )
+from pipeline.specs.fetch_options import FetchOptions
 
 logger = logging.getLogger(__name__)
 
@@ -66,29 +66,6 @@ _RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 _RETRY_AFTER_STATUSES = frozenset({429, 503})
 
 _ACCEPT = "application/json, application/yaml;q=0.9, text/yaml;q=0.9, */*;q=0.5"
-
-
-class FetchOptions(BaseModel):
-    """How to fetch: limits, timeouts, retries and where bodies are kept."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    concurrency: int = Field(8, ge=1, description="downloads in flight at once")
-    timeout_s: float = Field(30.0, gt=0, description="total time for one request, body included")
-    connect_timeout_s: float = Field(10.0, gt=0, description="time to open the TCP/TLS connection")
-    retries: int = Field(3, ge=0, description="extra attempts after a transient failure")
-    backoff_base_s: float = Field(0.5, ge=0, description="first backoff; doubles per attempt")
-    backoff_max_s: float = Field(30.0, ge=0, description="ceiling of one backoff wait")
-    max_retry_after_s: float = Field(60.0, ge=0, description="ceiling on a server's Retry-After")
-    max_bytes: int = Field(50 * 1024 * 1024, ge=0, description="largest body accepted")
-    max_redirects: int = Field(10, ge=0)
-    user_agent: str = f"toolgen/{__version__}"
-    cache_dir: Path | None = Field(None, description="persistent HTTP cache; None = temp folder")
-    max_age_s: float | None = Field(
-        None,
-        ge=0,
-        description="reuse a cached body younger than this without asking the server at all",
-    )
 
 
 class FetchResult(BaseModel):

@@ -39,10 +39,10 @@ import orjson
 from pipeline.env.cache import ResponseCache
 from pipeline.env.observation import Observation
 from pipeline.env.simulate import ResponseSimulator
-from pipeline.env.simulate import fits_schema
 from pipeline.llm.jsonparse import NotJson, find_json, parse_lenient
 from pipeline.llm.types import ChatModel, ChatRequest, ModelError
 from pipeline.models import Api, Param, Tool
+from pipeline.schema_values import fits_schema
 from pipeline.settings import SimulationSettings
 
 log = logging.getLogger(__name__)

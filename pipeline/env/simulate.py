@@ -77,17 +77,25 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 import orjson
 
-from pipeline.canonical import canonical_arguments, canonical_value, json_type
+from pipeline.canonical import canonical_arguments, canonical_value
 from pipeline.env.observation import Observation
 from pipeline.models import Api, Tool
+from pipeline.safe_regex import ATOMIC_GROUP, REPEATS, parse_pattern, pattern_allows
+from pipeline.safe_regex import sre as _sre_c
+from pipeline.schema_values import (
+    MISSING,
+    coerce,
+    declared_types,
+    fits_schema,
+    has_type,
+    is_multiple_of,
+    is_number,
+    json_type,
+    number_fits,
+    same_value,
+    string_fits,
+)
 from pipeline.settings import SimulationSettings
-
-try:  # the regex parser behind ``re``; used only to build strings that match a ``pattern``
-    import re._constants as _sre_c
-    import re._parser as _sre_parse
-except ImportError:  # pragma: no cover - other Pythons
-    _sre_parse = None  # type: ignore[assignment]
-    _sre_c = None  # type: ignore[assignment]
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +109,6 @@ _MAX_ENUM_SCAN = 500
 _MAX_LIST = 50
 _REFERENCE_START = _dt.datetime(2025, 1, 1, tzinfo=_dt.timezone.utc)
 _REFERENCE_DAYS = 365
-_MISSING = object()
 
 
 @runtime_checkable
@@ -128,7 +135,7 @@ class Simulator(Protocol):
 
 def response_source(api: Api) -> ResponseSource:
     """Which of the API's response descriptions the rule-based simulator uses."""
-    if _usable_example(api.response_example) is not _MISSING:
+    if _usable_example(api.response_example) is not MISSING:
         return "example"
     if _informative_schema(api.response_schema):
         return "schema"
@@ -217,7 +224,7 @@ def _generic(api: Api, arguments: Any) -> dict[str, Any]:
 
 def _usable_example(example: Any) -> Any:
     if example is None or example == "":
-        return _MISSING
+        return MISSING
     if isinstance(example, str):
         text = example.strip()
         if text[:1] in ("{", "["):
@@ -360,14 +367,14 @@ class _Echo:
         self.query = next((v.strip() for k in _QUERY_ARGS
                            if isinstance(v := self.by_name.get(k), str) and v.strip()), None)
         id_args = [v for k, v in self.by_name.items() if k.endswith("_id") and _is_scalar(v)]
-        self.single_id = id_args[0] if len(id_args) == 1 else _MISSING
+        self.single_id = id_args[0] if len(id_args) == 1 else MISSING
         self.limit = next((v for k in _LIMIT_ARGS if isinstance(v := self.by_name.get(k), int)
                            and not isinstance(v, bool) and v >= 0), None)
         # min_price=5, max_price=20 → the "price" numbers of the records fall in [5, 20]
         self.bounds: dict[frozenset[str], list[float | None]] = {}
         for key, value in self.by_name.items():
             match = _BOUND_ARG.match(key) if key not in _LIMIT_ARGS else None
-            if match is None or not _is_number(value) or not math.isfinite(value):
+            if match is None or not is_number(value) or not math.isfinite(value):
                 continue
             which = match.group(1) or match.group(4)
             subject = frozenset(t for t in (match.group(2) or match.group(3)).split("_") if t)
@@ -408,223 +415,13 @@ class _Echo:
         # ids tell a list's records apart, and a search centre is not where each result is
         if key in self.by_name and not (scope.in_array and (key in _CENTRE_ARGS or key == "id")):
             found.append(self.by_name[key])
-        if key == "id" and scope.hops == 0 and not scope.in_array and self.single_id is not _MISSING:
+        if key == "id" and scope.hops == 0 and not scope.in_array and self.single_id is not MISSING:
             found.append(self.single_id)
         return found
 
 
 def _is_scalar(value: Any) -> bool:
     return isinstance(value, (str, int, float, bool))
-
-
-# --------------------------------------------------------------------------------------------
-# Fitting values to schemas (a cheap partial validator, used for echo, examples and defaults)
-
-
-def _has_type(value: Any, name: str) -> bool:
-    kind = json_type(value)
-    if name == kind:
-        return True
-    if name == "number":
-        return kind == "integer"
-    if name == "integer":
-        return kind == "number" and float(value).is_integer()
-    return False
-
-
-def _types(schema: dict[str, Any]) -> list[str]:
-    raw = schema.get("type")
-    if isinstance(raw, str):
-        return [raw]
-    if isinstance(raw, list):
-        return [t for t in raw if isinstance(t, str)]
-    return []
-
-
-def _same(a: Any, b: Any) -> bool:
-    if isinstance(a, bool) or isinstance(b, bool):
-        return isinstance(a, bool) and isinstance(b, bool) and a == b
-    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
-        return a == b
-    if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
-    return type(a) is type(b) and a == b
-
-
-def fits_schema(value: Any, schema: Any, depth: int = 0) -> bool:
-    """Whether ``value`` validates against ``schema`` (the keywords the simulator honours)."""
-    if schema is True or schema is None:
-        return True
-    if schema is False:
-        return False
-    if not isinstance(schema, dict):
-        return True
-    if depth > MAX_DEPTH:
-        return True
-    if "const" in schema and not _same(value, schema["const"]):
-        return False
-    enum = schema.get("enum")
-    if isinstance(enum, list) and enum and not any(_same(value, e) for e in enum[:_MAX_ENUM_SCAN]):
-        return False
-    types = _types(schema)
-    if types and not any(_has_type(value, t) for t in types):
-        return False
-    if isinstance(value, str) and not _string_fits(value, schema):
-        return False
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and not _number_fits(value, schema):
-        return False
-    if isinstance(value, list):
-        if not _count_fits(len(value), schema.get("minItems"), schema.get("maxItems")):
-            return False
-        items = schema.get("items")
-        if isinstance(items, (dict, bool)) and not all(fits_schema(v, items, depth + 1) for v in value[:100]):
-            return False
-    if isinstance(value, dict):
-        required = schema.get("required")
-        if isinstance(required, list) and any(isinstance(r, str) and r not in value for r in required):
-            return False
-        properties = schema.get("properties")
-        if isinstance(properties, dict):
-            for key, sub in list(properties.items())[:_MAX_PROPERTIES]:
-                if key in value and not fits_schema(value[key], sub, depth + 1):
-                    return False
-    for part in _list_of(schema.get("allOf")):
-        if not fits_schema(value, part, depth + 1):
-            return False
-    alternatives = _list_of(schema.get("anyOf")) or _list_of(schema.get("oneOf"))
-    if alternatives and not any(fits_schema(value, alt, depth + 1) for alt in alternatives[:16]):
-        return False
-    if "not" in schema and fits_schema(value, schema["not"], depth + 1):
-        return False
-    return True
-
-
-def _list_of(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
-def _count_fits(count: int, low: Any, high: Any) -> bool:
-    if _is_number(low) and count < low:
-        return False
-    return not (_is_number(high) and count > high)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _string_fits(value: str, schema: dict[str, Any]) -> bool:
-    if not _count_fits(len(value), schema.get("minLength"), schema.get("maxLength")):
-        return False
-    pattern = schema.get("pattern")
-    if isinstance(pattern, str):
-        try:
-            if re.search(pattern, value) is None:
-                return False
-        except (re.error, RecursionError, OverflowError):
-            pass  # a pattern Python cannot compile is not held against the value
-    return _format_fits(value, schema.get("format"))
-
-
-_RFC3339_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-_RFC3339_TIME = re.compile(r"([01]\d|2[0-3]):[0-5]\d:([0-5]\d|60)(\.\d+)?([Zz]|[+-]\d{2}:\d{2})")
-_RFC3339_DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]" + _RFC3339_TIME.pattern)
-
-
-def _format_fits(value: str, fmt: Any) -> bool:
-    try:
-        if fmt == "date":
-            return bool(_RFC3339_DATE.fullmatch(value)) and bool(_dt.date.fromisoformat(value))
-        if fmt == "date-time":
-            return bool(_RFC3339_DATE_TIME.fullmatch(value)) and bool(
-                _dt.datetime.fromisoformat(value[:10] + "T" + value[11:].upper().replace("Z", "+00:00")))
-        if fmt == "time":
-            return bool(_RFC3339_TIME.fullmatch(value))
-        if fmt in ("email", "idn-email"):
-            return value.count("@") == 1 and value[0] != "@" and value[-1] != "@"
-        if fmt in ("uri", "url", "iri"):
-            return bool(re.match(r"[A-Za-z][A-Za-z0-9+.-]*:", value))
-        if fmt == "uuid":
-            return bool(uuid.UUID(value)) and len(value) == 36
-        if fmt == "ipv4":
-            parts = value.split(".")
-            return len(parts) == 4 and all(p.isdigit() and int(p) < 256 and str(int(p)) == p for p in parts)
-    except ValueError:
-        return False
-    return True
-
-
-def _number_fits(value: float, schema: dict[str, Any]) -> bool:
-    low, high = schema.get("minimum"), schema.get("maximum")
-    ex_low, ex_high = schema.get("exclusiveMinimum"), schema.get("exclusiveMaximum")
-    if _is_number(low) and value < low or _is_number(high) and value > high:
-        return False
-    if _is_number(ex_low) and value <= ex_low or _is_number(ex_high) and value >= ex_high:
-        return False
-    step = schema.get("multipleOf")
-    if _is_number(step) and step > 0 and not _multiple_of(value, step):
-        return False
-    return True
-
-
-def _multiple_of(value: float, step: float) -> bool:
-    # the same test jsonschema applies
-    if isinstance(step, float):
-        try:
-            quotient = value / step
-            return int(quotient) == quotient
-        except OverflowError:
-            return False
-    return isinstance(value, int) and value % step == 0 or (
-        isinstance(value, float) and value.is_integer() and int(value) % step == 0)
-
-
-def _coerce(value: Any, schema: Any) -> Any:
-    """``value`` as the schema's type if it plainly is one (``"5"`` → 5 for an integer, 5 →
-    ``"5"`` for a string) and it then validates; otherwise ``_MISSING``."""
-    if not isinstance(schema, dict):
-        return value
-    for target in [t for t in _types(schema) if t != "null"] or [None]:
-        candidate = _coerce_to(value, target, schema)
-        if candidate is not _MISSING and fits_schema(candidate, schema):
-            return candidate
-    return _MISSING
-
-
-def _coerce_to(value: Any, target: str | None, schema: dict[str, Any]) -> Any:
-    if target is None or _has_type(value, target) and target not in ("integer",):
-        return value
-    if target == "integer":
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        if isinstance(value, float) and value.is_integer():
-            return int(value)
-        if isinstance(value, str) and re.fullmatch(r"-?\d{1,18}", value.strip()):
-            return int(value.strip())
-        return _MISSING
-    if target == "number":
-        if isinstance(value, str):
-            try:
-                number = float(value.strip())
-            except ValueError:
-                return _MISSING
-            return number if math.isfinite(number) else _MISSING
-        return _MISSING
-    if target == "string":
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
-        return _MISSING
-    if target == "boolean":
-        if isinstance(value, str) and value.strip().lower() in ("true", "false"):
-            return value.strip().lower() == "true"
-        return _MISSING
-    if target == "array" and isinstance(value, list):
-        items = schema.get("items")
-        converted = [_coerce(v, items) if isinstance(items, dict) else v for v in value]
-        return _MISSING if any(v is _MISSING for v in converted) else converted
-    return _MISSING
 
 
 # --------------------------------------------------------------------------------------------
@@ -948,7 +745,7 @@ class _Run:
         child = _Scope(child_hops, scope.in_array, scope.index)
         for key, item in value.items():
             echoed = self._echo_value(str(key), _schema_of_example(item), scope, None)
-            if echoed is not _MISSING:
+            if echoed is not MISSING:
                 out[str(key)] = echoed
             else:
                 out[str(key)] = self._adapt(item, depth + 1, child, budget)
@@ -958,18 +755,18 @@ class _Run:
 
     def _echo_value(self, field: str, schema: Any, scope: _Scope, context: _Context | None) -> Any:
         for candidate in self.echo.candidates(field, scope):
-            value = _coerce(candidate, schema)
-            if value is not _MISSING:
+            value = coerce(candidate, schema)
+            if value is not MISSING:
                 return value
         query = self.echo.query
         if query and _snake(field) in _QUERY_TARGETS and scope.hops is not None and scope.hops <= 1:
             if scope.in_array and scope.index > 0:
                 suffix = _pick(self.rng, _NOUNS) if context is None else self._vocab_name(context)
                 query = f"{query} {suffix}"
-            value = _coerce(query, schema)
-            if value is not _MISSING:
+            value = coerce(query, schema)
+            if value is not MISSING:
                 return value
-        return _MISSING
+        return MISSING
 
     # ---- schemas
 
@@ -1025,23 +822,23 @@ class _Run:
                         if isinstance(a, dict)]
         if alternatives:
             not_null = (a for a in alternatives
-                        if _types(a) != ["null"] and _list_of(a.get("enum")) != [None])
+                        if declared_types(a) != ["null"] and _list_of(a.get("enum")) != [None])
             choice = next(not_null, alternatives[0])
             merged = _merge(merged, self._resolve_composition(choice, depth + 1))
         return merged
 
     def _from_enum(self, enum: list[Any], schema: dict[str, Any]) -> Any:
-        types = [t for t in _types(schema) if t != "null"]
-        default = schema.get("default", _MISSING)
-        if default is not None and default is not _MISSING \
-                and any(_same(default, e) for e in enum[:_MAX_ENUM_SCAN]):
+        types = [t for t in declared_types(schema) if t != "null"]
+        default = schema.get("default", MISSING)
+        if default is not None and default is not MISSING \
+                and any(same_value(default, e) for e in enum[:_MAX_ENUM_SCAN]):
             return _json_copy(default, [200], 0)
         pool = enum if len(enum) <= _MAX_ENUM_SCAN else enum[:_MAX_ENUM_SCAN]
-        fitting = [e for e in pool if e is not None and (not types or any(_has_type(e, t) for t in types))]
+        fitting = [e for e in pool if e is not None and (not types or any(has_type(e, t) for t in types))]
         return _json_copy(self.rng.choice(fitting or pool), [200], 0)
 
     def _pick_type(self, schema: dict[str, Any], name: str) -> str:
-        types = _types(schema)
+        types = declared_types(schema)
         if types:
             non_null = [t for t in types if t != "null"]
             return non_null[0] if non_null else "null"
@@ -1082,7 +879,7 @@ class _Run:
             if isinstance(sub, dict) and sub.get("writeOnly") is True and key not in required:
                 continue
             value = self._echo_value(key, sub, scope, context)
-            if value is not _MISSING:
+            if value is not MISSING:
                 out[key] = value
                 echoed.add(key)
                 continue
@@ -1092,7 +889,7 @@ class _Run:
                 out[key] = self._gen({}, key, depth + 1, child, context)
         additional = schema.get("additionalProperties", True)
         min_properties = schema.get("minProperties")
-        wanted = int(min_properties) if _is_number(min_properties) else 0
+        wanted = int(min_properties) if is_number(min_properties) else 0
         if not properties and isinstance(additional, dict) and not minimal:
             most = _as_int(schema.get("maxProperties"), self.list_length)
             wanted = max(wanted, min(self.list_length, most))
@@ -1179,7 +976,7 @@ class _Run:
     ) -> Any:
         for key in ("default",):
             value = schema.get(key)
-            if _is_number(value) and fits_schema(value, {**schema, "type": "integer" if integer else "number"}):
+            if is_number(value) and fits_schema(value, {**schema, "type": "integer" if integer else "number"}):
                 return int(value) if integer else value
         tokens = _tokens(name)
         words = set(tokens)
@@ -1187,17 +984,17 @@ class _Run:
         low: float
         high: float
         place_value = context.place_number(words)
-        if place_value is not None and _number_fits(place_value, schema):
+        if place_value is not None and number_fits(place_value, schema):
             return round(place_value) if integer else place_value
         if tokens and (tokens[-1] in ("id", "ids") or name == "id"):
-            digits = len(str(abs(int(example)))) if _is_number(example) and abs(example) >= 1 else 6
+            digits = len(str(abs(int(example)))) if is_number(example) and abs(example) >= 1 else 6
             digits = max(1, min(digits, 15))
             low, high, decimals = 10 ** (digits - 1), 10**digits - 1, 0
         else:
             rule = _number_rule(tokens, integer)
             if rule is not None:
                 low, high, decimals = rule
-            elif _is_number(example) and math.isfinite(example):
+            elif is_number(example) and math.isfinite(example):
                 low, high = sorted((example * 0.5, example * 1.5))
                 text = repr(float(example))
                 decimals = 0 if float(example).is_integer() else min(4, len(text.split(".")[1]))
@@ -1250,11 +1047,11 @@ class _Run:
             if decimals == 0:
                 value = int(value)
         step = schema.get("multipleOf")
-        if _is_number(step) and step > 0:
+        if is_number(step) and step > 0:
             value = self._multiple(value, step, floor, ceiling, integer)
         typed = {k: schema[k] for k in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum",
                                         "multipleOf") if k in schema}
-        if not _number_fits(value, typed):
+        if not number_fits(value, typed):
             # rounding pushed it onto an exclusive bound or past a bound: take the middle
             if floor is not None and ceiling is not None:
                 middle = (floor + ceiling) / 2
@@ -1275,7 +1072,7 @@ class _Run:
                 digits = max(0, -math.floor(math.log10(step))) + 2 if step < 1 else 2
                 candidate = round(candidate, digits)
             if (floor is None or candidate >= floor) and (ceiling is None or candidate <= ceiling) \
-                    and _multiple_of(candidate, step):
+                    and is_multiple_of(candidate, step):
                 return candidate
         return value
 
@@ -1283,18 +1080,20 @@ class _Run:
 
     def _string(self, schema: dict[str, Any], name: str, scope: _Scope, context: _Context) -> str:
         default = schema.get("default")
-        if isinstance(default, str) and _string_fits(default, schema):
+        if isinstance(default, str) and string_fits(default, schema):
             return default
         example = schema.get("example")
-        example = example if isinstance(example, str) and _string_fits(example, schema) else None
+        example = example if isinstance(example, str) and string_fits(example, schema) else None
         value = self._string_candidate(schema, name, scope, context, example)
-        if _string_fits(value, schema):
+        if string_fits(value, schema):
             return value
         pattern = schema.get("pattern")
         if isinstance(pattern, str):
+            # made to match: checked against the pattern already, where that can be done safely
+            rest = {key: sub for key, sub in schema.items() if key != "pattern"}
             for _ in range(3):
                 generated = _string_for_pattern(pattern, self.rng)
-                if generated is not None and _string_fits(generated, schema):
+                if generated is not None and string_fits(generated, rest):
                     return generated
         if example is not None:
             return example
@@ -1345,11 +1144,15 @@ def _identity(value: Any) -> bytes:
 
 
 def _finite(value: Any) -> float | None:
-    return value if _is_number(value) and math.isfinite(value) else None
+    return value if is_number(value) and math.isfinite(value) else None
+
+
+def _list_of(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
 
 
 def _as_int(value: Any, fallback: Any) -> Any:
-    if _is_number(value) and math.isfinite(value):
+    if is_number(value) and math.isfinite(value):
         return int(value)
     return fallback
 
@@ -1365,7 +1168,7 @@ def _merge(base: dict[str, Any], part: dict[str, Any]) -> dict[str, Any]:
         elif key == "required" and isinstance(value, list) and isinstance(out.get("required"), list):
             out["required"] = [*out["required"], *(r for r in value if r not in out["required"])]
         elif key == "type" and "type" in out:
-            mine, theirs = _types(out), _types(part)
+            mine, theirs = declared_types(out), declared_types(part)
             both = [t for t in mine if t in theirs or (t == "integer" and "number" in theirs)]
             if both:
                 out["type"] = both if len(both) > 1 else both[0]
@@ -1725,11 +1528,8 @@ class _PatternTooHard(Exception):
 def _string_for_pattern(pattern: str, rng: random.Random, max_repeat: int = 6) -> str | None:
     """A random string matching ``pattern`` for the common regex forms (classes, repeats,
     groups, alternation); None when the pattern uses something else (look-arounds, backrefs)."""
-    if _sre_parse is None or len(pattern) > 500:
-        return None
-    try:
-        parsed = _sre_parse.parse(pattern)
-    except Exception:  # noqa: BLE001 - re.error, RecursionError, OverflowError ...
+    parsed = parse_pattern(pattern, max_chars=500)
+    if parsed is None:
         return None
     out: list[str] = []
     budget = [400]
@@ -1749,14 +1549,14 @@ def _string_for_pattern(pattern: str, rng: random.Random, max_repeat: int = 6) -
                 out.append("x")
             elif op is _sre_c.IN:
                 out.append(_char_in(arg, rng))
-            elif op in (_sre_c.MAX_REPEAT, _sre_c.MIN_REPEAT, getattr(_sre_c, "POSSESSIVE_REPEAT", None)):
+            elif op in REPEATS:
                 low, high, sub = arg
                 high = low + max_repeat if high is _sre_c.MAXREPEAT else min(high, low + max_repeat)
                 for _ in range(rng.randint(low, max(low, high))):
                     emit(sub, depth + 1)
             elif op is _sre_c.SUBPATTERN:
                 emit(arg[-1], depth + 1)
-            elif op is getattr(_sre_c, "ATOMIC_GROUP", None):
+            elif op is ATOMIC_GROUP:
                 emit(arg, depth + 1)
             elif op is _sre_c.BRANCH:
                 emit(rng.choice(arg[1]), depth + 1)
@@ -1772,10 +1572,7 @@ def _string_for_pattern(pattern: str, rng: random.Random, max_repeat: int = 6) -
     except (_PatternTooHard, ValueError, OverflowError, RecursionError):
         return None
     text = "".join(out)
-    try:
-        return text if re.search(pattern, text) else None
-    except (re.error, RecursionError):
-        return None
+    return text if pattern_allows(pattern, text) else None
 
 
 def _char_in(items: list[tuple[Any, Any]], rng: random.Random) -> str:

@@ -46,6 +46,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pipeline.llm.types import ChatReply, ChatRequest, ToolCall, Usage
+from pipeline.schema_values import boolean_from_text, primary_type
 
 MODEL_NAME = "offline-rule-policy"
 FINISH = "Finish"
@@ -677,10 +678,7 @@ _COMMON_START = frozenset(
 
 
 def _kind(spec: dict[str, Any]) -> str:
-    t = spec.get("type")
-    if isinstance(t, list):
-        t = next((x for x in t if x != "null"), "string")
-    return str(t or "string").lower()
+    return (primary_type(spec) or "string").lower()
 
 
 def _coerce(value: Any, spec: dict[str, Any]) -> Any:
@@ -706,8 +704,7 @@ def _coerce(value: Any, spec: dict[str, Any]) -> Any:
             return int(num) if num.is_integer() else num
         return int(num) if num.is_integer() and "." not in m.group(0) else num
     if kind == "boolean":
-        s = str(value).lower()
-        return True if s in ("true", "yes", "1") else False if s in ("false", "no", "0") else None
+        return boolean_from_text(str(value))
     if kind in ("array", "object"):
         return (
             None

@@ -45,25 +45,16 @@ import aiohttp
 import pydantic
 from pydantic import BaseModel, ConfigDict
 
+from pipeline.http_errors import TRANSPORT_ERRORS, Kind, Retry, TransportFailure, classify_transport_error
 from pipeline.io import read_json, write_json
-from pipeline.net import (
-    backoff_delay,
-    is_connection_refused,
-    is_http_url,
-    media_type,
-    parse_retry_after,
-)
+from pipeline.net import is_http_url, media_type, parse_retry_after
+from pipeline.retry import SPEC_DOWNLOAD_STATUSES, RetryPolicy, retrying
 from pipeline.specs.fetch_options import FetchOptions
 
 logger = logging.getLogger(__name__)
 
 # Read size per chunk; aiohttp buffers at most about two of these ahead of us.
 CHUNK_SIZE = 64 * 1024
-
-# Statuses worth asking again for: the server said "later" or failed in passing.
-_RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
-# Only these two carry a Retry-After that means "wait this long" (RFC 9110 §10.2.3).
-_RETRY_AFTER_STATUSES = frozenset({429, 503})
 
 _ACCEPT = "application/json, application/yaml;q=0.9, text/yaml;q=0.9, */*;q=0.5"
 
@@ -216,18 +207,16 @@ class Fetcher:
         if cached is not None and self._fresh(cached):
             return self.store.result_from_cache(url, cached, not_modified=False)
 
-        attempts = 0
-        while True:
-            attempts += 1
+        async def attempt(_number: int) -> _Outcome:
             async with self.semaphore:
                 clock.start()
-                outcome = await self._attempt(url, cached)
-            result = outcome.result.model_copy(update={"attempts": attempts})
-            if not outcome.retryable or attempts > self.options.retries:
-                return result
-            delay = self._retry_delay(attempts, outcome.retry_after)
-            logger.info("%s; retry %d in %.2f s", result.error, attempts, delay)
-            await asyncio.sleep(delay)
+                return await self._attempt(url, cached)
+
+        def before_retry(outcome: _Outcome, number: int, delay: float) -> None:
+            logger.info("%s; retry %d in %.2f s", outcome.result.error, number, delay)
+
+        outcome, attempts = await retrying(attempt, self._retry_policy(), rng=self.rng, before_retry=before_retry)
+        return outcome.result.model_copy(update={"attempts": attempts})
 
     def _fresh(self, entry: CacheEntry) -> bool:
         if self.options.max_age_s is None:
@@ -235,10 +224,10 @@ class Fetcher:
         age = (datetime.now(UTC) - entry.fetched_at).total_seconds()
         return 0 <= age <= self.options.max_age_s
 
-    def _retry_delay(self, attempt: int, retry_after: float | None) -> float:
-        if retry_after is not None:
-            return min(retry_after, self.options.max_retry_after_s)
-        return backoff_delay(attempt, self.options.backoff_base_s, self.options.backoff_max_s, self.rng)
+    def _retry_policy(self) -> RetryPolicy:
+        options = self.options
+        return RetryPolicy(SPEC_DOWNLOAD_STATUSES, options.retries, options.backoff_base_s,
+                           options.backoff_max_s, options.max_retry_after_s)
 
     async def _attempt(self, url: str, cached: CacheEntry | None) -> _Outcome:
         options = self.options
@@ -262,43 +251,41 @@ class Fetcher:
                 raise_for_status=False,
             ) as response:
                 return await self._handle_response(url, response, cached, received)
-        except aiohttp.ConnectionTimeoutError:
-            return _Outcome.fail(
-                url, f"could not connect within {options.connect_timeout_s:g} s", retryable=True
-            )
-        except TimeoutError:
-            return _Outcome.fail(
-                url,
-                f"timed out after {options.timeout_s:g} s",
-                retryable=True,
-                size=received.n or None,
-            )
-        except aiohttp.TooManyRedirects:
-            return _Outcome.fail(url, f"too many redirects (more than {options.max_redirects})")
-        except aiohttp.NonHttpUrlRedirectClientError as error:
-            return _Outcome.fail(url, f"redirected to a non-http(s) URL ({error})")
-        except aiohttp.InvalidURL as error:
-            return _Outcome.fail(url, f"invalid URL ({error})")
-        except aiohttp.ClientConnectorDNSError:
-            return _Outcome.fail(url, "could not resolve the host name")
-        except aiohttp.ClientSSLError as error:
-            return _Outcome.fail(url, f"TLS error: {error}")
-        except aiohttp.ClientConnectorError as error:
-            if is_connection_refused(error.os_error):
-                return _Outcome.fail(url, "connection refused", retryable=True)
-            return _Outcome.fail(url, f"could not connect: {error.os_error}", retryable=True)
-        except aiohttp.ServerDisconnectedError:
-            return _Outcome.fail(
-                url, "server closed the connection", retryable=True, size=received.n or None
-            )
-        except aiohttp.ClientPayloadError as error:
-            return _Outcome.fail(
-                url, f"incomplete body ({error})", retryable=True, size=received.n or None
-            )
-        except aiohttp.ClientError as error:
-            return _Outcome.fail(
-                url, f"{type(error).__name__}: {error}", retryable=True, size=received.n or None
-            )
+        except TRANSPORT_ERRORS as error:
+            failure = classify_transport_error(error)
+            if failure is None:  # pragma: no cover - every TRANSPORT_ERRORS type is in the table
+                raise
+            # the request went out, so part of a body may have come back: say how much
+            sent = failure.retry is Retry.IF_IDEMPOTENT
+            return _Outcome.fail(url, self._failure_reason(failure), size=received.n or None if sent else None,
+                                 retryable=failure.retryable(idempotent=True))  # a GET may be repeated
+
+    def _failure_reason(self, failure: TransportFailure) -> str:
+        options, error = self.options, failure.error
+        match failure.kind:
+            case Kind.CONNECT_TIMEOUT:
+                return f"could not connect within {options.connect_timeout_s:g} s"
+            case Kind.TIMEOUT:
+                return f"timed out after {options.timeout_s:g} s"
+            case Kind.TOO_MANY_REDIRECTS:
+                return f"too many redirects (more than {options.max_redirects})"
+            case Kind.REDIRECT_NOT_HTTP:
+                return f"redirected to a non-http(s) URL ({error})"
+            case Kind.INVALID_URL:
+                return f"invalid URL ({error})"
+            case Kind.DNS:
+                return "could not resolve the host name"
+            case Kind.TLS:
+                return f"TLS error: {error}"
+            case Kind.REFUSED:
+                return "connection refused"
+            case Kind.CONNECT:
+                return f"could not connect: {failure.os_error}"
+            case Kind.DISCONNECTED:
+                return "server closed the connection"
+            case Kind.PAYLOAD:
+                return f"incomplete body ({error})"
+        return f"{type(error).__name__}: {error}"
 
     async def _handle_response(
         self,
@@ -325,15 +312,16 @@ class Fetcher:
             reason = f"HTTP {status} {response.reason or ''}".rstrip()
             if status == 304:
                 reason += " but there is no cached copy"
+            statuses = SPEC_DOWNLOAD_STATUSES
             retry_after = None
-            if status in _RETRY_AFTER_STATUSES:
+            if statuses.reads_retry_after(status):
                 retry_after = parse_retry_after(response.headers.get("Retry-After"))
             return _Outcome.fail(
                 url,
                 reason,
                 status=status,
                 final_url=final_url,
-                retryable=status in _RETRY_STATUSES,
+                retryable=statuses.retries(status),
                 retry_after=retry_after,
             )
 

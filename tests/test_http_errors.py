@@ -1,0 +1,74 @@
+"""The one aiohttp error table: what a failed request was, and whether trying again makes sense."""
+
+from __future__ import annotations
+
+import errno
+import ssl
+
+import aiohttp
+import pytest
+from aiohttp.client_reqrep import ConnectionKey
+
+from pipeline.http_errors import Kind, Retry, classify_transport_error
+
+KEY = ConnectionKey("api.example.com", 443, True, True, None, None, None)
+
+
+def refused() -> aiohttp.ClientConnectorError:
+    return aiohttp.ClientConnectorError(KEY, ConnectionRefusedError(errno.ECONNREFUSED, "Connection refused"))
+
+
+CASES = [
+    (aiohttp.ConnectionTimeoutError(), Kind.CONNECT_TIMEOUT, Retry.ALWAYS),
+    (aiohttp.SocketTimeoutError(), Kind.TIMEOUT, Retry.IF_IDEMPOTENT),
+    (TimeoutError(), Kind.TIMEOUT, Retry.IF_IDEMPOTENT),
+    (aiohttp.TooManyRedirects(None, ()), Kind.TOO_MANY_REDIRECTS, Retry.NEVER),
+    (aiohttp.NonHttpUrlRedirectClientError("ftp://x"), Kind.REDIRECT_NOT_HTTP, Retry.NEVER),
+    (aiohttp.InvalidURL("http://"), Kind.INVALID_URL, Retry.NEVER),
+    (aiohttp.ClientConnectorDNSError(KEY, OSError(-2, "Name or service not known")), Kind.DNS, Retry.NEVER),
+    (aiohttp.ClientConnectorCertificateError(KEY, ssl.SSLCertVerificationError("bad cert")), Kind.TLS,
+     Retry.NEVER),
+    (refused(), Kind.REFUSED, Retry.ALWAYS),
+    (aiohttp.ClientConnectorError(KEY, OSError(errno.ENETUNREACH, "Network is unreachable")), Kind.CONNECT,
+     Retry.ALWAYS),
+    (aiohttp.ServerDisconnectedError(), Kind.DISCONNECTED, Retry.IF_IDEMPOTENT),
+    (aiohttp.ClientPayloadError("cut"), Kind.PAYLOAD, Retry.IF_IDEMPOTENT),
+    (aiohttp.ClientOSError(errno.ECONNRESET, "reset"), Kind.OTHER, Retry.IF_IDEMPOTENT),
+]
+
+
+@pytest.mark.parametrize(("error", "kind", "retry"), CASES, ids=lambda v: type(v).__name__)
+def test_each_failure_has_a_kind_and_a_retry_rule(error: BaseException, kind: Kind, retry: Retry) -> None:
+    failure = classify_transport_error(error)
+    assert failure is not None and (failure.kind, failure.retry) == (kind, retry)
+    assert failure.error is error
+
+
+def test_a_request_the_server_never_saw_may_always_be_repeated() -> None:
+    failure = classify_transport_error(refused())
+    assert failure is not None and failure.retryable(idempotent=False)
+
+
+def test_a_request_the_server_may_have_acted_on_is_repeated_only_if_idempotent() -> None:
+    failure = classify_transport_error(aiohttp.ServerDisconnectedError())
+    assert failure is not None
+    assert failure.retryable(idempotent=True) and not failure.retryable(idempotent=False)
+
+
+def test_a_failure_that_would_repeat_itself_is_never_retried() -> None:
+    failure = classify_transport_error(aiohttp.InvalidURL("nope"))
+    assert failure is not None and not failure.retryable(idempotent=True)
+
+
+def test_timeouts_are_marked_and_a_connect_failure_keeps_its_os_error() -> None:
+    for error in (aiohttp.ConnectionTimeoutError(), TimeoutError()):
+        failure = classify_transport_error(error)
+        assert failure is not None and failure.timed_out
+    unreachable = classify_transport_error(aiohttp.ClientConnectorError(KEY, OSError(errno.ENETUNREACH, "down")))
+    assert unreachable is not None and not unreachable.timed_out
+    assert isinstance(unreachable.os_error, OSError) and unreachable.os_error.errno == errno.ENETUNREACH
+
+
+def test_an_error_that_is_not_a_transport_failure_is_not_dressed_up_as_one() -> None:
+    assert classify_transport_error(ValueError("a bug")) is None
+    assert classify_transport_error(KeyError("x")) is None

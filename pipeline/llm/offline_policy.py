@@ -40,6 +40,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import logging
 import random
 import re
 from dataclasses import dataclass, field
@@ -47,6 +48,8 @@ from typing import Any
 
 from pipeline.llm.types import ChatReply, ChatRequest, ToolCall, Usage
 from pipeline.schema_values import boolean_from_text, primary_type
+
+log = logging.getLogger(__name__)
 
 MODEL_NAME = "offline-rule-policy"
 FINISH = "Finish"
@@ -913,13 +916,22 @@ def _fill(
 
 
 class OfflinePolicy:
-    """Rule-based :class:`~pipeline.llm.types.ChatModel` for the ``policy`` role (see module doc)."""
+    """Rule-based :class:`~pipeline.llm.types.ChatModel` for the ``policy`` role (see module doc).
 
-    def __init__(self, model_name: str = MODEL_NAME) -> None:
+    If the rules themselves fail on a request (a bug), a production run should not lose the
+    search: the reply is ``Finish`` with ``give_up_and_restart``, a warning with the exception is
+    logged and the failure is counted (``errors`` in :meth:`stats`). With ``strict`` the
+    exception propagates instead, so that in tests a bug fails the test rather than looking
+    like a hard query.
+    """
+
+    def __init__(self, model_name: str = MODEL_NAME, *, strict: bool = False) -> None:
         self.model_name = model_name
+        self.strict = strict
         self._requests = 0
         self._prompt_tokens = 0
         self._completion_tokens = 0
+        self._errors = 0
 
     def stats(self) -> dict[str, dict[str, Any]]:
         return {
@@ -928,6 +940,7 @@ class OfflinePolicy:
                 "prompt_tokens": self._prompt_tokens,
                 "completion_tokens": self._completion_tokens,
                 "cost": 0.0,
+                "errors": self._errors,  # requests the rules failed on, answered by giving up
             }
         }
 
@@ -955,7 +968,13 @@ class OfflinePolicy:
         seed = hashlib.sha256(f"{seed_text}|{request.sample_index}".encode()).hexdigest()
         try:
             thought, name, arguments = _Decision(request, random.Random(int(seed[:16], 16))).run()
-        except Exception as exc:  # noqa: BLE001 - a rule engine must never take the search down
+        except Exception as exc:
+            if self.strict:
+                raise
+            # a bug in the rules must not take the search down: give up on this step, loudly
+            self._errors += 1
+            log.warning("offline policy: the rules failed on a request (%s: %s); answering "
+                        "give_up_and_restart", type(exc).__name__, exc, exc_info=True)
             thought = f"Thought: I could not work out a next step ({type(exc).__name__}); I will give up and restart."
             name, arguments = FINISH, {"return_type": "give_up_and_restart"}
         raw_args = json.dumps(arguments, ensure_ascii=False)

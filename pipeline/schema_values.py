@@ -195,7 +195,8 @@ def fits_schema(value: Any, schema: Any, depth: int = 0) -> bool:
         if not fits_schema(value, part, depth + 1):
             return False
     alternatives = _list_of(schema.get("anyOf")) or _list_of(schema.get("oneOf"))
-    if alternatives and not any(fits_schema(value, alt, depth + 1) for alt in alternatives[:_MAX_ALTERNATIVES]):
+    alternatives = alternatives[:_MAX_ALTERNATIVES]
+    if alternatives and not any(fits_schema(value, alt, depth + 1) for alt in alternatives):
         return False
     return not ("not" in schema and fits_schema(value, schema["not"], depth + 1))
 

@@ -236,7 +236,8 @@ class HttpExecutor:
             return _Lazy(self._credentials.redact, observation.error or f"HTTP {observation.status}")
 
         def before_retry(outcome: _Outcome, number: int, delay: float) -> None:
-            logger.info("%s %s: %s; retry %d in %.2f s", request.method, shown, summary(outcome), number, delay)
+            logger.info("%s %s: %s; retry %d in %.2f s", request.method, shown, summary(outcome), number,
+                        delay)
 
         outcome, attempts = await retrying(
             attempt, self._retry, rng=self._rng, before_retry=before_retry,

@@ -215,7 +215,9 @@ class Fetcher:
         def before_retry(outcome: _Outcome, number: int, delay: float) -> None:
             logger.info("%s; retry %d in %.2f s", outcome.result.error, number, delay)
 
-        outcome, attempts = await retrying(attempt, self._retry_policy(), rng=self.rng, before_retry=before_retry)
+        outcome, attempts = await retrying(
+            attempt, self._retry_policy(), rng=self.rng, before_retry=before_retry
+        )
         return outcome.result.model_copy(update={"attempts": attempts})
 
     def _fresh(self, entry: CacheEntry) -> bool:
@@ -257,8 +259,12 @@ class Fetcher:
                 raise
             # the request went out, so part of a body may have come back: say how much
             sent = failure.retry is Retry.IF_IDEMPOTENT
-            return _Outcome.fail(url, self._failure_reason(failure), size=received.n or None if sent else None,
-                                 retryable=failure.retryable(idempotent=True))  # a GET may be repeated
+            return _Outcome.fail(
+                url,
+                self._failure_reason(failure),
+                size=received.n or None if sent else None,
+                retryable=failure.retryable(idempotent=True),  # a GET may be repeated
+            )
 
     def _failure_reason(self, failure: TransportFailure) -> str:
         options, error = self.options, failure.error

@@ -8,8 +8,7 @@ from typing import Any
 
 import pytest
 
-from pipeline.llm import offline_policy
-from pipeline.llm.offline_policy import OfflinePolicy
+from pipeline.llm.offline_policy import OfflinePolicy, decision
 from pipeline.llm.types import ChatModel, ChatRequest
 
 SYSTEM = "You are AutoGPT, you can use many tools(functions) to do the following task."
@@ -392,7 +391,7 @@ def _broken_rules(monkeypatch: pytest.MonkeyPatch) -> None:
     def fail(self: object) -> None:
         raise KeyError("a bug in the rules")
 
-    monkeypatch.setattr(offline_policy._Decision, "run", fail)
+    monkeypatch.setattr(decision.Decision, "run", fail)
 
 
 async def test_a_rule_failure_gives_up_with_a_warning_and_is_counted(

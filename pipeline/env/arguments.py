@@ -217,7 +217,7 @@ def _unique_items_keyword(
         seen.add(key)
 
 
-_Validator = extend(
+_Validator = extend(  # type: ignore[no-untyped-call]  # jsonschema's extend is not annotated
     Draft202012Validator, {"pattern": _pattern_keyword, "uniqueItems": _unique_items_keyword}
 )
 
@@ -398,7 +398,8 @@ def _invalid(rules: _ApiRules, known: dict[str, Any]) -> list[str]:
 
 def _describe(error: ValidationError) -> str:
     where = f"argument {_quoted(_json_path(error.absolute_path))}"
-    value, expected = error.instance, error.validator_value
+    value: Any = error.instance
+    expected: Any = error.validator_value
     got = _short.repr(value)
     keyword = error.validator
     if keyword == "type":
@@ -434,7 +435,8 @@ def _describe(error: ValidationError) -> str:
         missing = next((name for name in expected if name not in value), "?")
         return f"{where} is missing required field {_quoted(str(missing))}"
     if keyword in ("additionalProperties", "unevaluatedProperties") and isinstance(value, dict):
-        allowed = set((error.schema or {}).get("properties", {}))
+        schema = error.schema if isinstance(error.schema, Mapping) else {}
+        allowed = set(schema.get("properties", {}))
         extra = next((name for name in value if name not in allowed), "?")
         return f"{where} has unexpected field {_quoted(str(extra))}"
     if keyword in ("anyOf", "oneOf"):

@@ -365,7 +365,7 @@ def _text(value: Any) -> str:
 def _server_message(error: openai.APIStatusError) -> str:
     body = error.body
     if isinstance(body, dict):
-        inner = body.get("error") if isinstance(body.get("error"), dict) else body
+        inner: dict[str, Any] = body["error"] if isinstance(body.get("error"), dict) else body
         message = inner.get("message")
         if isinstance(message, str) and message:
             return message
@@ -375,7 +375,7 @@ def _server_message(error: openai.APIStatusError) -> str:
 def _is_quota(error: openai.APIStatusError) -> bool:
     body = error.body
     if isinstance(body, dict):
-        inner = body.get("error") if isinstance(body.get("error"), dict) else body
+        inner: dict[str, Any] = body["error"] if isinstance(body.get("error"), dict) else body
         return inner.get("code") == "insufficient_quota" or inner.get("type") == "insufficient_quota"
     return False
 

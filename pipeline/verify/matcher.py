@@ -185,7 +185,7 @@ def match_calls(
 
 def _unordered_errors(count: int, errors_for: Callable[[int, int], list[MatchError]]) -> list[MatchError]:
     pair_errors = {(p, e): errors_for(p, e) for p in range(count) for e in range(count)}
-    graph = nx.Graph()
+    graph: nx.Graph[tuple[str, int]] = nx.Graph()
     predicted_nodes = [("p", p) for p in range(count)]
     graph.add_nodes_from(predicted_nodes)
     graph.add_nodes_from(("e", e) for e in range(count))
@@ -322,7 +322,7 @@ def _type_errors(value: Any, schema: Mapping[str, Any], index: int | None, path:
     if declared is None or declared == "any":
         return []
     names = declared if isinstance(declared, list) else [declared]
-    types = [_TYPE_ALIASES.get(name, name) for name in names]
+    types = [_TYPE_ALIASES.get(str(name), str(name)) for name in names]
     fitting = [name for name in types if _fits(value, name)]
     if not fitting:
         wanted = " or ".join(types)

@@ -2,8 +2,9 @@
 
 Tool calls (:mod:`pipeline.env.http`) and spec downloads (:mod:`pipeline.specs.fetch`) both turn
 an exception from aiohttp into a readable error and a decision about trying again. The kind of
-failure and whether a new attempt makes sense are decided here, once; each caller words the
-error its own way (a tool call names the host for the model, a download names the URL).
+failure, whether a new attempt makes sense, and how it is worded are decided here, once; the
+wording differs by reader (a tool call's observation names the host for the model, a download's
+error follows its URL).
 
 Whether a new attempt makes sense depends on whether the server may already have acted on the
 request: a connection that never opened (refused, connect timeout) can always be tried again; a
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
+from typing import Literal
 
 import aiohttp
 
@@ -59,6 +61,28 @@ _TABLE: tuple[tuple[type[BaseException], Kind, Retry], ...] = (
     (aiohttp.ClientError, Kind.OTHER, Retry.IF_IDEMPOTENT),
 )
 
+# Each failure in words: (in a tool call's observation, which the model reads, so it names the
+# host; in a download's error, which follows "<url>: "). Fields: where (host:port), host, url,
+# error, os_error, detail (the error with its type, redacted by a caller that must),
+# timeout_s, connect_timeout_s, max_redirects.
+_WORDING: dict[Kind, tuple[str, str]] = {
+    Kind.CONNECT_TIMEOUT: ("timed out after {timeout_s:g} s connecting to {where}",
+                           "could not connect within {connect_timeout_s:g} s"),
+    Kind.TIMEOUT: ("timed out after {timeout_s:g} s", "timed out after {timeout_s:g} s"),
+    Kind.TOO_MANY_REDIRECTS: ("request to {where} failed: {detail}",
+                              "too many redirects (more than {max_redirects})"),
+    Kind.REDIRECT_NOT_HTTP: ("request to {where} failed: {detail}",
+                             "redirected to a non-http(s) URL ({error})"),
+    Kind.INVALID_URL: ("invalid URL: {url}", "invalid URL ({error})"),
+    Kind.DNS: ("could not resolve host {host}", "could not resolve the host name"),
+    Kind.TLS: ("TLS error talking to {where}: {error}", "TLS error: {error}"),
+    Kind.REFUSED: ("connection refused by {where}", "connection refused"),
+    Kind.CONNECT: ("could not connect to {where}: {os_error}", "could not connect: {os_error}"),
+    Kind.DISCONNECTED: ("{where} closed the connection without answering", "server closed the connection"),
+    Kind.PAYLOAD: ("the response from {where} was cut off ({error})", "incomplete body ({error})"),
+    Kind.OTHER: ("request to {where} failed: {detail}", "{detail}"),
+}
+
 # What the callers catch to hand to classify_transport_error.
 TRANSPORT_ERRORS = (TimeoutError, aiohttp.ClientError)
 
@@ -79,9 +103,38 @@ class TransportFailure:
         return self.kind in (Kind.CONNECT_TIMEOUT, Kind.TIMEOUT)
 
     @property
+    def request_sent(self) -> bool:
+        """Whether the request went out (so part of an answer may have come back)."""
+        return self.retry is Retry.IF_IDEMPOTENT
+
+    @property
     def os_error(self) -> OSError | None:
         """The underlying OS error of a connect failure (what to show after "could not connect")."""
         return self.error.os_error if isinstance(self.error, aiohttp.ClientConnectorError) else None
+
+    def describe(
+        self,
+        reader: Literal["tool call", "download"],
+        *,
+        where: str = "",
+        host: str = "",
+        url: str = "",
+        detail: str | None = None,
+        timeout_s: float = 0.0,
+        connect_timeout_s: float = 0.0,
+        max_redirects: int = 0,
+    ) -> str:
+        """The failure in the words its reader gets (see ``_WORDING``); ``detail`` defaults to
+        the error's type and message."""
+        error = self.error
+        for_tool_call, for_download = _WORDING[self.kind]
+        template = for_tool_call if reader == "tool call" else for_download
+        if detail is None and "{detail}" in template:
+            detail = f"{type(error).__name__}: {error}"
+        return template.format(
+            where=where, host=host, url=url, error=error, os_error=self.os_error, detail=detail,
+            timeout_s=timeout_s, connect_timeout_s=connect_timeout_s, max_redirects=max_redirects,
+        )
 
 
 def classify_transport_error(error: BaseException) -> TransportFailure | None:
@@ -94,3 +147,4 @@ def classify_transport_error(error: BaseException) -> TransportFailure | None:
                 kind = Kind.REFUSED
             return TransportFailure(kind, retry, error)
     return None
+

@@ -113,7 +113,9 @@ async def test_the_loop_stops_at_the_first_attempt_that_is_not_retryable() -> No
 
 async def test_the_loop_gives_up_after_the_policys_retries_and_returns_the_last_failure() -> None:
     script = Script(*(Try(True, 1.0, label=f"fail {n}") for n in range(1, 6)))
-    outcome, attempts = await retrying(script.attempt, policy(retries=2), rng=random.Random(0), sleep=script.sleep)
+    outcome, attempts = await retrying(
+        script.attempt, policy(retries=2), rng=random.Random(0), sleep=script.sleep
+    )
     assert (outcome.label, attempts) == ("fail 3", 3)
     assert script.waits == [1.0, 1.0]
 

@@ -33,7 +33,9 @@ def test_an_overlong_pattern_is_refused() -> None:
     assert safe_pattern("a" * MAX_PATTERN_CHARS) is not None
 
 
-@pytest.mark.parametrize("pattern", [r"^[A-Z]{3}$", r"^cart-\d+$", r"^([01]\d|2[0-3]):[0-5]\d$", r"^[A-La-l]([1-9]|1[0-4])$"])
+@pytest.mark.parametrize(
+    "pattern", [r"^[A-Z]{3}$", r"^cart-\d+$", r"^([01]\d|2[0-3]):[0-5]\d$", r"^[A-La-l]([1-9]|1[0-4])$"]
+)
 def test_ordinary_spec_patterns_are_compiled(pattern: str) -> None:
     compiled = safe_pattern(pattern)
     assert compiled is not None and compiled.pattern == pattern

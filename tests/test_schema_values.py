@@ -221,7 +221,8 @@ def test_coerce_answers_missing_when_the_value_cannot_fit(value: Any, schema: An
 
 @given(st.one_of(st.integers(), st.floats(allow_nan=False), st.text(max_size=20), st.booleans(), st.none()),
        st.sampled_from([{"type": "integer"}, {"type": "number"}, {"type": "string"}, {"type": "boolean"},
-                        {"type": "integer", "minimum": 0, "maximum": 10}, {"type": "string", "maxLength": 3}]))
+                        {"type": "integer", "minimum": 0, "maximum": 10},
+                        {"type": "string", "maxLength": 3}]))
 def test_whatever_coerce_returns_fits(value: Any, schema: dict[str, Any]) -> None:
     result = coerce(value, schema)
     assert result is MISSING or fits_schema(result, schema)

@@ -271,36 +271,21 @@ class HttpExecutor:
             failure = classify_transport_error(error)
             if failure is None:  # pragma: no cover - every TRANSPORT_ERRORS type is in the table
                 raise
-            if failure.kind is Kind.INVALID_URL:
-                return _Outcome(error_observation(f"invalid URL: {self._credentials.redact_url(url)}"))
+            message = self._failure_message(failure, target, url)
+            if failure.kind is Kind.INVALID_URL:  # the arguments made it: the model should learn
+                return _Outcome(error_observation(message))
             return _Outcome.failed(
-                self._failure_message(failure, target), retryable=failure.retryable(idempotent=idempotent),
-                timed_out=failure.timed_out,
+                message, retryable=failure.retryable(idempotent=idempotent), timed_out=failure.timed_out
             )
 
-    def _failure_message(self, failure: TransportFailure, target: URL) -> str:
+    def _failure_message(self, failure: TransportFailure, target: URL, url: str) -> str:
         """What the model reads when a call got no answer: the host, and what went wrong."""
-        where = f"{target.host}:{target.port}"
-        error, timeout_s = failure.error, self._settings.timeout_s
-        match failure.kind:
-            case Kind.CONNECT_TIMEOUT:
-                return f"timed out after {timeout_s:g} s connecting to {where}"
-            case Kind.TIMEOUT:
-                return f"timed out after {timeout_s:g} s"
-            case Kind.DNS:
-                return f"could not resolve host {target.host}"
-            case Kind.TLS:
-                return f"TLS error talking to {where}: {error}"
-            case Kind.REFUSED:
-                return f"connection refused by {where}"
-            case Kind.CONNECT:
-                return f"could not connect to {where}: {failure.os_error}"
-            case Kind.DISCONNECTED:
-                return f"{where} closed the connection without answering"
-            case Kind.PAYLOAD:
-                return f"the response from {where} was cut off ({error})"
-        message = self._credentials.redact(f"{type(error).__name__}: {error}")
-        return f"request to {where} failed: {message}"
+        error = failure.error
+        return failure.describe(
+            "tool call", where=f"{target.host}:{target.port}", host=str(target.host),
+            url=self._credentials.redact_url(url), timeout_s=self._settings.timeout_s,
+            detail=self._credentials.redact(f"{type(error).__name__}: {error}"),
+        )
 
     async def _exchange(
         self, request: PreparedRequest, target: URL, headers: dict[str, str], timeout: aiohttp.ClientTimeout

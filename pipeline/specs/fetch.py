@@ -45,7 +45,7 @@ import aiohttp
 import pydantic
 from pydantic import BaseModel, ConfigDict
 
-from pipeline.http_errors import TRANSPORT_ERRORS, Kind, Retry, TransportFailure, classify_transport_error
+from pipeline.http_errors import TRANSPORT_ERRORS, TransportFailure, classify_transport_error
 from pipeline.io import read_json, write_json
 from pipeline.net import is_http_url, media_type, parse_retry_after
 from pipeline.retry import SPEC_DOWNLOAD_STATUSES, RetryPolicy, retrying
@@ -257,41 +257,20 @@ class Fetcher:
             failure = classify_transport_error(error)
             if failure is None:  # pragma: no cover - every TRANSPORT_ERRORS type is in the table
                 raise
-            # the request went out, so part of a body may have come back: say how much
-            sent = failure.retry is Retry.IF_IDEMPOTENT
+            # a request that went out may have had part of a body back: say how much
             return _Outcome.fail(
                 url,
                 self._failure_reason(failure),
-                size=received.n or None if sent else None,
+                size=received.n or None if failure.request_sent else None,
                 retryable=failure.retryable(idempotent=True),  # a GET may be repeated
             )
 
     def _failure_reason(self, failure: TransportFailure) -> str:
-        options, error = self.options, failure.error
-        match failure.kind:
-            case Kind.CONNECT_TIMEOUT:
-                return f"could not connect within {options.connect_timeout_s:g} s"
-            case Kind.TIMEOUT:
-                return f"timed out after {options.timeout_s:g} s"
-            case Kind.TOO_MANY_REDIRECTS:
-                return f"too many redirects (more than {options.max_redirects})"
-            case Kind.REDIRECT_NOT_HTTP:
-                return f"redirected to a non-http(s) URL ({error})"
-            case Kind.INVALID_URL:
-                return f"invalid URL ({error})"
-            case Kind.DNS:
-                return "could not resolve the host name"
-            case Kind.TLS:
-                return f"TLS error: {error}"
-            case Kind.REFUSED:
-                return "connection refused"
-            case Kind.CONNECT:
-                return f"could not connect: {failure.os_error}"
-            case Kind.DISCONNECTED:
-                return "server closed the connection"
-            case Kind.PAYLOAD:
-                return f"incomplete body ({error})"
-        return f"{type(error).__name__}: {error}"
+        options = self.options
+        return failure.describe(
+            "download", timeout_s=options.timeout_s, connect_timeout_s=options.connect_timeout_s,
+            max_redirects=options.max_redirects,
+        )
 
     async def _handle_response(
         self,

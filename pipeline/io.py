@@ -47,20 +47,50 @@ def loads(data: bytes | str) -> Any:
     return orjson.loads(data)
 
 
+class AtomicFile:
+    """A file written under a temporary name beside ``path`` and renamed over it on
+    :meth:`commit`, so readers see the old file or the whole new one; :meth:`abort` removes it.
+
+    As a context manager it commits on a clean exit and aborts on an exception.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        folder, name = self.path.parent, self.path.name
+        fd, self._tmp_name = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
+        self.handle: IO[bytes] = os.fdopen(fd, "wb")
+
+    def commit(self, *, fsync: bool = True) -> None:
+        """Replace ``path`` with what was written; with ``fsync`` the bytes are on disk first."""
+        try:
+            self.handle.flush()
+            if fsync:
+                os.fsync(self.handle.fileno())
+            self.handle.close()
+            os.replace(self._tmp_name, self.path)
+        except BaseException:
+            self.abort()
+            raise
+
+    def abort(self) -> None:
+        self.handle.close()
+        Path(self._tmp_name).unlink(missing_ok=True)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if exc_type is None:
+            self.commit()
+        else:
+            self.abort()
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` so that readers never see a partial file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
+    with AtomicFile(path) as target:
+        target.handle.write(data)
 
 
 def write_json(path: Path, obj: Any, *, indent: bool = True) -> None:
@@ -119,20 +149,14 @@ class AtomicJsonlWriter(_JsonlLines):
     """
 
     def __init__(self, path: Path) -> None:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, self._tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        super().__init__(path, os.fdopen(fd, "wb"))
+        self._file = AtomicFile(path)
+        super().__init__(self._file.path, self._file.handle)
 
     def commit(self) -> None:
-        self._handle.flush()
-        os.fsync(self._handle.fileno())
-        self._handle.close()
-        os.replace(self._tmp_name, self.path)
+        self._file.commit()
 
     def abort(self) -> None:
-        self._handle.close()
-        Path(self._tmp_name).unlink(missing_ok=True)
+        self._file.abort()
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
         if exc_type is None:

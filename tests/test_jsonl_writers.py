@@ -1,4 +1,5 @@
-"""The JSONL writer family: the same lines from every member, different promises after a crash."""
+"""The JSONL writer family and the atomic file under it: the same lines from every writer, different
+promises after a crash."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.io import AtomicJsonlWriter, JsonlAppender, JsonlWriter, read_jsonl
+from pipeline.io import AtomicFile, AtomicJsonlWriter, JsonlAppender, JsonlWriter, read_jsonl
 
 RECORDS = [{"id": 1, "tags": {"b", "a"}}, {"id": 2, "path": Path("x/y")}, {"id": 3, "text": "é\n"}]
 
@@ -56,3 +57,20 @@ def test_closing_twice_is_harmless(tmp_path: Path) -> None:
     out = JsonlAppender(tmp_path / "out.jsonl")
     out.close()
     out.close()
+
+
+def test_an_atomic_file_replaces_the_target_only_on_commit(tmp_path: Path) -> None:
+    target = tmp_path / "deep" / "body.bin"
+    with AtomicFile(target) as out:
+        out.handle.write(b"first")
+    assert target.read_bytes() == b"first"
+    pending = AtomicFile(target)
+    pending.handle.write(b"second")
+    assert target.read_bytes() == b"first"  # not visible before the commit
+    pending.commit(fsync=False)
+    assert target.read_bytes() == b"second"
+    aborted = AtomicFile(target)
+    aborted.handle.write(b"third")
+    aborted.abort()
+    assert target.read_bytes() == b"second"
+    assert sorted(p.name for p in target.parent.iterdir()) == ["body.bin"]

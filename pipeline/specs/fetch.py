@@ -31,7 +31,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import os
 import random
 import tempfile
 import time
@@ -46,7 +45,7 @@ import pydantic
 from pydantic import BaseModel, ConfigDict
 
 from pipeline.http_errors import TRANSPORT_ERRORS, TransportFailure, classify_transport_error
-from pipeline.io import read_json, write_json
+from pipeline.io import AtomicFile, read_json, write_json
 from pipeline.net import is_http_url, media_type, parse_retry_after
 from pipeline.retry import SPEC_DOWNLOAD_STATUSES, RetryPolicy, retrying
 from pipeline.specs.fetch_options import FetchOptions
@@ -427,28 +426,23 @@ class _BodyStore:
         so a failed refresh leaves the previous cached copy intact.
         """
         body, meta = self._paths(url)
-        body.parent.mkdir(parents=True, exist_ok=True)
         digest = hashlib.sha256()
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{body.name}.", suffix=".tmp", dir=body.parent)
+        target = AtomicFile(body)
         try:
             # Plain writes: a 64 KiB write to the page cache takes microseconds, less than the
             # hop to a worker thread would.
-            with os.fdopen(fd, "wb") as handle:
-                async for chunk in content.iter_chunked(CHUNK_SIZE):
-                    received.n += len(chunk)
-                    if received.n > cap:
-                        Path(tmp_name).unlink(missing_ok=True)
-                        return None
-                    handle.write(chunk)
-                    digest.update(chunk)
-                if self.persistent:
-                    handle.flush()
-                    os.fsync(handle.fileno())
+            async for chunk in content.iter_chunked(CHUNK_SIZE):
+                received.n += len(chunk)
+                if received.n > cap:
+                    target.abort()
+                    return None
+                target.handle.write(chunk)
+                digest.update(chunk)
             if self.persistent:
                 meta.unlink(missing_ok=True)
-            os.replace(tmp_name, body)
+            target.commit(fsync=self.persistent)
         except BaseException:
-            Path(tmp_name).unlink(missing_ok=True)
+            target.abort()
             raise
         return body, digest.hexdigest()
 

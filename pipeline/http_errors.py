@@ -137,14 +137,14 @@ class TransportFailure:
         )
 
 
-def classify_transport_error(error: BaseException) -> TransportFailure | None:
-    """The failure an exception from an aiohttp request stands for; None if it is none of
-    aiohttp's (or a timeout), i.e. a bug that should not be dressed up as a network error."""
+def classify_transport_error(error: TimeoutError | aiohttp.ClientError) -> TransportFailure:
+    """The failure an exception from an aiohttp request (one of :data:`TRANSPORT_ERRORS`) stands
+    for. Anything else is a bug, not a network error, and is refused with a TypeError."""
     for kind_of_error, kind, retry in _TABLE:
         if isinstance(error, kind_of_error):
             if isinstance(error, aiohttp.ClientConnectorError) and kind is Kind.CONNECT \
                     and is_connection_refused(error.os_error):
                 kind = Kind.REFUSED
             return TransportFailure(kind, retry, error)
-    return None
+    raise TypeError(f"not a transport error: {error!r}")
 

@@ -159,10 +159,7 @@ class AtomicJsonlWriter(_JsonlLines):
         self._file.abort()
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        if exc_type is None:
-            self.commit()
-        else:
-            self.abort()
+        self._file.__exit__(exc_type, exc, tb)
 
 
 def write_jsonl(path: Path, records: Iterable[Any]) -> int:

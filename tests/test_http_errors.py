@@ -40,41 +40,41 @@ CASES = [
 @pytest.mark.parametrize(("error", "kind", "retry"), CASES, ids=lambda v: type(v).__name__)
 def test_each_failure_has_a_kind_and_a_retry_rule(error: BaseException, kind: Kind, retry: Retry) -> None:
     failure = classify_transport_error(error)
-    assert failure is not None and (failure.kind, failure.retry) == (kind, retry)
+    assert (failure.kind, failure.retry) == (kind, retry)
     assert failure.error is error
 
 
 def test_a_request_the_server_never_saw_may_always_be_repeated() -> None:
     failure = classify_transport_error(refused())
-    assert failure is not None and failure.retryable(idempotent=False)
+    assert failure.retryable(idempotent=False)
     assert not failure.request_sent
 
 
 def test_a_request_the_server_may_have_acted_on_is_repeated_only_if_idempotent() -> None:
     failure = classify_transport_error(aiohttp.ServerDisconnectedError())
-    assert failure is not None
     assert failure.retryable(idempotent=True) and not failure.retryable(idempotent=False)
     assert failure.request_sent
 
 
 def test_a_failure_that_would_repeat_itself_is_never_retried() -> None:
     failure = classify_transport_error(aiohttp.InvalidURL("nope"))
-    assert failure is not None and not failure.retryable(idempotent=True)
+    assert not failure.retryable(idempotent=True)
 
 
 def test_timeouts_are_marked_and_a_connect_failure_keeps_its_os_error() -> None:
     for error in (aiohttp.ConnectionTimeoutError(), TimeoutError()):
         failure = classify_transport_error(error)
-        assert failure is not None and failure.timed_out
+        assert failure.timed_out
     down = aiohttp.ClientConnectorError(KEY, OSError(errno.ENETUNREACH, "down"))
     unreachable = classify_transport_error(down)
-    assert unreachable is not None and not unreachable.timed_out
+    assert not unreachable.timed_out
     assert isinstance(unreachable.os_error, OSError) and unreachable.os_error.errno == errno.ENETUNREACH
 
 
 def test_an_error_that_is_not_a_transport_failure_is_not_dressed_up_as_one() -> None:
-    assert classify_transport_error(ValueError("a bug")) is None
-    assert classify_transport_error(KeyError("x")) is None
+    for bug in (ValueError("a bug"), KeyError("x")):
+        with pytest.raises(TypeError, match="not a transport error"):
+            classify_transport_error(bug)  # type: ignore[arg-type]
 
 
 def test_every_kind_is_worded_for_both_readers() -> None:
@@ -82,7 +82,6 @@ def test_every_kind_is_worded_for_both_readers() -> None:
         if kind in (Kind.TOO_MANY_REDIRECTS, Kind.REDIRECT_NOT_HTTP):  # a tool call follows no redirects
             continue
         failure = classify_transport_error(error)
-        assert failure is not None
         for reader in ("tool call", "download"):
             text = failure.describe(reader, where="api.example.com:443", host="api.example.com",
                                     url="https://api.example.com/x", timeout_s=15, connect_timeout_s=5)
@@ -91,12 +90,10 @@ def test_every_kind_is_worded_for_both_readers() -> None:
 
 def test_a_tool_call_names_the_host_and_a_download_leaves_that_to_its_url() -> None:
     failure = classify_transport_error(refused())
-    assert failure is not None
     worded = failure.describe("tool call", where="127.0.0.1:8750")
     assert worded == "connection refused by 127.0.0.1:8750"
     assert failure.describe("download") == "connection refused"
     timeout = classify_transport_error(TimeoutError())
-    assert timeout is not None
     assert timeout.describe("tool call", timeout_s=0.5) == "timed out after 0.5 s"
     assert timeout.describe("download", timeout_s=30.0) == "timed out after 30 s"
 
@@ -105,12 +102,11 @@ def test_a_download_words_its_redirect_failures() -> None:
     for error, text in ((aiohttp.TooManyRedirects(None, ()), "too many redirects (more than 3)"),
                         (aiohttp.NonHttpUrlRedirectClientError("ftp://x"), "redirected to a non-http(s) URL (ftp://x)")):
         failure = classify_transport_error(error)
-        assert failure is not None and failure.describe("download", max_redirects=3) == text
+        assert failure.describe("download", max_redirects=3) == text
 
 
 def test_a_caller_can_redact_the_detail_of_an_unexpected_client_error() -> None:
     failure = classify_transport_error(aiohttp.ClientOSError(errno.ECONNRESET, "reset by sk-SECRET"))
-    assert failure is not None
     worded = failure.describe("tool call", where="h:1", detail="ClientOSError: reset by ***")
     assert worded == "request to h:1 failed: ClientOSError: reset by ***"
     assert "SECRET" in failure.describe("download")  # no secrets in a spec URL's request

@@ -269,8 +269,6 @@ class HttpExecutor:
             return _Outcome(error_observation(str(error)))
         except TRANSPORT_ERRORS as error:
             failure = classify_transport_error(error)
-            if failure is None:  # pragma: no cover - every TRANSPORT_ERRORS type is in the table
-                raise
             message = self._failure_message(failure, target, url)
             if failure.kind is Kind.INVALID_URL:  # the arguments made it: the model should learn
                 return _Outcome(error_observation(message))

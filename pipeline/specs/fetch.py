@@ -254,8 +254,6 @@ class Fetcher:
                 return await self._handle_response(url, response, cached, received)
         except TRANSPORT_ERRORS as error:
             failure = classify_transport_error(error)
-            if failure is None:  # pragma: no cover - every TRANSPORT_ERRORS type is in the table
-                raise
             # a request that went out may have had part of a body back: say how much
             return _Outcome.fail(
                 url,

@@ -1,13 +1,17 @@
 """JSON / JSONL reading and writing through orjson, crash-safe.
 
-Two ways to write, for the two ways stages produce files:
+Whole files (:func:`write_json`, :func:`write_jsonl`) go to a temporary file in the same folder
+and are renamed over the target, so a killed process leaves either the old file or the new one,
+never half of one. JSONL files are written by one family of writers that share ``write``,
+``write_json_line``, ``count`` and the context manager, and differ in what a crash leaves:
 
-* whole files (:func:`write_json`, :func:`write_jsonl`) go to a temporary file in the same
-  folder and are renamed over the target, so a killed process leaves either the old file or
-  the new one, never half of one;
-* growing files (:class:`JsonlAppender`) take one finished record per line and flush it, so a
-  resumed run keeps everything written before the kill. A torn last line (the process died
-  mid-write) is ignored by :func:`read_jsonl` and cut off by the next appender.
+* :class:`AtomicJsonlWriter` streams into a temporary file that replaces the target only when
+  committed: all the records or the old file;
+* :class:`JsonlAppender` adds one finished record per line and flushes it, so a resumed run
+  keeps everything written before the kill. A torn last line (the process died mid-write) is
+  ignored by :func:`read_jsonl` and cut off by the next appender;
+* :class:`JsonlWriter` streams into the target itself, for files in a staging folder that is
+  renamed into place as a whole (the exports).
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import os
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, Self
 
 import orjson
 
@@ -43,20 +47,50 @@ def loads(data: bytes | str) -> Any:
     return orjson.loads(data)
 
 
+class AtomicFile:
+    """A file written under a temporary name beside ``path`` and renamed over it on
+    :meth:`commit`, so readers see the old file or the whole new one; :meth:`abort` removes it.
+
+    As a context manager it commits on a clean exit and aborts on an exception.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        folder, name = self.path.parent, self.path.name
+        fd, self._tmp_name = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
+        self.handle: IO[bytes] = os.fdopen(fd, "wb")
+
+    def commit(self, *, fsync: bool = True) -> None:
+        """Replace ``path`` with what was written; with ``fsync`` the bytes are on disk first."""
+        try:
+            self.handle.flush()
+            if fsync:
+                os.fsync(self.handle.fileno())
+            self.handle.close()
+            os.replace(self._tmp_name, self.path)
+        except BaseException:
+            self.abort()
+            raise
+
+    def abort(self) -> None:
+        self.handle.close()
+        Path(self._tmp_name).unlink(missing_ok=True)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if exc_type is None:
+            self.commit()
+        else:
+            self.abort()
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` so that readers never see a partial file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
+    with AtomicFile(path) as target:
+        target.handle.write(data)
 
 
 def write_json(path: Path, obj: Any, *, indent: bool = True) -> None:
@@ -67,20 +101,12 @@ def read_json(path: Path) -> Any:
     return orjson.loads(Path(path).read_bytes())
 
 
-class AtomicJsonlWriter:
-    """Stream records into a JSONL file that appears only when the writer is committed.
+class _JsonlLines:
+    """What the JSONL writers share: one JSON document per line, counted, in ``path``."""
 
-    Use as a context manager: on a clean exit the temporary file replaces ``path``; on an
-    exception it is removed and ``path`` keeps its previous content.
-    """
-
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, handle: IO[bytes]) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, self._tmp_name = tempfile.mkstemp(
-            prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent
-        )
-        self._handle = os.fdopen(fd, "wb")
+        self._handle = handle
         self.count = 0
 
     def write(self, record: Any) -> None:
@@ -90,25 +116,50 @@ class AtomicJsonlWriter:
         """Write one already-serialised JSON document (without its newline)."""
         self._handle.write(line + b"\n")
         self.count += 1
+        self._line_written()
 
-    def commit(self) -> None:
-        self._handle.flush()
-        os.fsync(self._handle.fileno())
-        self._handle.close()
-        os.replace(self._tmp_name, self.path)
+    def _line_written(self) -> None:
+        """Called after every line (an appender flushes it)."""
 
-    def abort(self) -> None:
-        self._handle.close()
-        Path(self._tmp_name).unlink(missing_ok=True)
+    def close(self) -> None:
+        if not self._handle.closed:
+            self._handle.close()
 
-    def __enter__(self) -> AtomicJsonlWriter:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        if exc_type is None:
-            self.commit()
-        else:
-            self.abort()
+        self.close()
+
+
+class JsonlWriter(_JsonlLines):
+    """Stream records into ``path`` (created or truncated), one per line."""
+
+    def __init__(self, path: Path) -> None:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        super().__init__(path, path.open("wb"))
+
+
+class AtomicJsonlWriter(_JsonlLines):
+    """Stream records into a JSONL file that appears only when the writer is committed.
+
+    Use as a context manager: on a clean exit the temporary file replaces ``path``; on an
+    exception it is removed and ``path`` keeps its previous content.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self._file = AtomicFile(path)
+        super().__init__(self._file.path, self._file.handle)
+
+    def commit(self) -> None:
+        self._file.commit()
+
+    def abort(self) -> None:
+        self._file.abort()
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        self._file.__exit__(exc_type, exc, tb)
 
 
 def write_jsonl(path: Path, records: Iterable[Any]) -> int:
@@ -148,30 +199,23 @@ def read_jsonl_numbered(path: Path) -> Iterator[tuple[int, Any]]:
                 raise ValueError(f"{path}:{number}: not valid JSON ({error})") from error
 
 
-class JsonlAppender:
-    """Append finished records to a JSONL file, one flushed line each, for resumable stages."""
+class JsonlAppender(_JsonlLines):
+    """Append finished records to a JSONL file, one flushed line each, for resumable stages.
+
+    ``count`` is the records this appender added, not the lines the file already had.
+    """
 
     def __init__(self, path: Path, *, fsync: bool = False) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        _drop_torn_tail(self.path)
-        self._handle = self.path.open("ab")
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _drop_torn_tail(path)
+        super().__init__(path, path.open("ab"))
         self._fsync = fsync
 
-    def write(self, record: Any) -> None:
-        self._handle.write(dumps(record) + b"\n")
+    def _line_written(self) -> None:
         self._handle.flush()
         if self._fsync:
             os.fsync(self._handle.fileno())
-
-    def close(self) -> None:
-        self._handle.close()
-
-    def __enter__(self) -> JsonlAppender:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def _drop_torn_tail(path: Path) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from pydantic import (
     BaseModel,
@@ -28,9 +28,10 @@ from pydantic_settings import (
 )
 
 from pipeline.errors import ConfigError
-from pipeline.specs.fetch import FetchOptions
+from pipeline.specs.fetch_options import FetchOptions
 
 CategoryOrigin = Literal["x-apisguru-categories", "tags", "folder"]
+CATEGORY_PRECEDENCE: tuple[CategoryOrigin, ...] = ("x-apisguru-categories", "tags", "folder")
 
 
 class _Section(BaseModel):
@@ -86,9 +87,7 @@ class CollectSettings(_Section):
         default=2000, ge=10, description="schema nodes kept per API (guards YAML/$ref bombs)"
     )
     max_description_chars: int = Field(default=2000, ge=16)
-    category_precedence: list[CategoryOrigin] = Field(
-        default_factory=lambda: ["x-apisguru-categories", "tags", "folder"]
-    )
+    category_precedence: list[CategoryOrigin] = Field(default_factory=lambda: list(CATEGORY_PRECEDENCE))
     filters: FilterSettings = Field(default_factory=FilterSettings)
     collections: list[CollectionSpec] = Field(default_factory=list)
     derive_collections: bool = Field(
@@ -229,7 +228,7 @@ class VerifySettings(_Section):
 
 
 ExportFormat = Literal["toolllama", "openai", "sharegpt", "rl", "retriever"]
-EXPORT_FORMATS: tuple[str, ...] = ("toolllama", "openai", "sharegpt", "rl", "retriever")
+EXPORT_FORMATS: tuple[ExportFormat, ...] = ("toolllama", "openai", "sharegpt", "rl", "retriever")
 
 
 class ExportSettings(_Section):
@@ -412,7 +411,9 @@ def load_settings(config: Path | None = None, **overrides: Any) -> Settings:
     toml_path = Path(config) if config is not None else _default_toml()
     overrides = {key: value for key, value in overrides.items() if value is not None}
     # A subclass per load carries the file path, so no state is shared between loads.
-    settings_cls = type("Settings", (Settings,), {"model_config": {**Settings.model_config, "toml_file": toml_path}})
+    settings_cls = cast(
+        type[Settings], type("Settings", (Settings,), {"model_config": {**Settings.model_config, "toml_file": toml_path}})
+    )
     try:
         return settings_cls(**overrides)
     except ValidationError as error:
@@ -440,7 +441,8 @@ def _describe_validation_error(error: ValidationError, toml_path: Path | None) -
 
 def redacted_dump(settings: Settings) -> dict[str, Any]:
     """The settings as JSON for the manifest, with anything secret masked."""
-    return _redact(settings.model_dump(mode="json"))
+    redacted: dict[str, Any] = _redact(settings.model_dump(mode="json"))
+    return redacted
 
 
 _SECRET_MARKERS = ("key", "token", "secret", "password")

@@ -14,14 +14,10 @@ and arguments are capped in size before any validation runs.
 
 from __future__ import annotations
 
-import logging
-import math
-import re
 import reprlib
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from functools import lru_cache
 from itertools import islice
 from typing import Any
 
@@ -30,34 +26,17 @@ from jsonschema import Draft202012Validator, ValidationError
 from jsonschema.exceptions import SchemaError, best_match
 from jsonschema.validators import extend
 
-from pipeline.env.canonical import json_type
 from pipeline.models import Api, Param
+from pipeline.safe_regex import pattern_allows, safe_pattern
+from pipeline.schema_values import JSON_TYPES, coerce_text, is_number, schema_types
 from pipeline.specs.schemas import json_type_for_toolbench
-
-try:  # Python 3.11+
-    from re import _constants as _sre
-    from re import _parser as _sre_parse
-except ImportError:  # pragma: no cover - older interpreters
-    import sre_constants as _sre  # type: ignore[no-redef]
-    import sre_parse as _sre_parse  # type: ignore[no-redef]
-
-logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_ARGUMENT_BYTES = 256 * 1024
 DEFAULT_MAX_ARGUMENT_NODES = 20_000
-# Strings longer than this are never matched against a spec's `pattern` (patterns describe
-# short tokens); patterns with several quantifiers get a shorter limit, see _checked_pattern.
-MAX_PATTERN_SUBJECT_CHARS = 4096
-_MAX_PATTERN_CHARS = 1000
 _MAX_ERRORS = 100
 _CACHE_SIZE = 4096
 
-_JSON_TYPES = ("string", "integer", "number", "boolean", "array", "object", "null")
 _LOOSE_LOCATIONS = frozenset({"path", "query", "header", "cookie", "formData"})
-_INTEGER = re.compile(r"[+-]?[0-9]+", re.ASCII)
-_NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", re.ASCII)
-_TRUE = frozenset({"true", "1", "yes"})
-_FALSE = frozenset({"false", "0", "no"})
 
 _short = reprlib.Repr()
 _short.maxstring = 80
@@ -182,7 +161,7 @@ def _clean(node: Any, depth: int) -> Any:
                 out[key] = value
         elif key in ("exclusiveMinimum", "exclusiveMaximum") and isinstance(value, bool):
             bound = "minimum" if key == "exclusiveMinimum" else "maximum"
-            if value and _is_number(node.get(bound)):
+            if value and is_number(node.get(bound)):
                 out[key] = node[bound]
         elif key in ("minimum", "maximum") and node.get(f"exclusive{key.title()}") is True:
             continue  # moved to exclusiveMinimum / exclusiveMaximum above
@@ -203,110 +182,11 @@ def _clean_type(value: Any) -> str | list[str] | None:
     for name in names:
         if isinstance(name, str):
             lowered = "string" if name.lower() == "file" else name.lower()
-            if lowered in _JSON_TYPES and lowered not in kinds:
+            if lowered in JSON_TYPES and lowered not in kinds:
                 kinds.append(lowered)
     if not kinds:
         return None
     return kinds[0] if len(kinds) == 1 else kinds
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def safe_pattern(pattern: str) -> re.Pattern[str] | None:
-    """The compiled pattern, or None when it does not compile or could backtrack for ever.
-
-    A quantifier over a group that itself repeats or branches (``(a+)+``, ``(a|aa)*``) can
-    take exponential time on a crafted string; such patterns are not checked at all.
-    """
-    checked = _checked_pattern(pattern)
-    return checked[0] if checked is not None else None
-
-
-# Steps a regex search may take on one argument: ~10 ms in the C engine.
-_PATTERN_STEP_BUDGET = 10**7
-
-
-@lru_cache(maxsize=2048)
-def _checked_pattern(pattern: str) -> tuple[re.Pattern[str], int] | None:
-    """The compiled pattern and the longest string it may be run on within the step budget.
-
-    Without nested quantifiers a search is still polynomial: about n^(k+1) steps for a string
-    of n characters and k quantifiers that can repeat many times (``\\d+\\d+x`` is cubic).
-    Longer strings are not checked against the pattern (the API itself will judge them).
-    """
-    if len(pattern) > _MAX_PATTERN_CHARS:
-        return None
-    try:
-        parsed = _sre_parse.parse(pattern)
-        compiled = re.compile(pattern)
-    except (re.error, RecursionError, OverflowError, ValueError, TypeError):
-        return None
-    if _backtracks(parsed.data, inside_repeat=False):
-        logger.debug("not checking pattern %r: nested quantifiers", pattern)
-        return None
-    degree = _long_repeats(parsed.data) + 1
-    anchored = bool(parsed.data) and parsed.data[0] == (_sre.AT, _sre.AT_BEGINNING)
-    if anchored and not compiled.flags & re.MULTILINE:
-        degree = max(1, degree - 1)  # tried at the start only, not at every position
-    return compiled, min(MAX_PATTERN_SUBJECT_CHARS, int(_PATTERN_STEP_BUDGET ** (1 / degree)))
-
-
-_REPEATS = {_sre.MAX_REPEAT, _sre.MIN_REPEAT, getattr(_sre, "POSSESSIVE_REPEAT", _sre.MAX_REPEAT)}
-
-
-def _backtracks(items: Any, *, inside_repeat: bool) -> bool:
-    for op, av in items:
-        if op in _REPEATS:
-            _low, high, sub = av
-            repeats = high > 1
-            if repeats and inside_repeat:
-                return True
-            if _backtracks(_items(sub), inside_repeat=inside_repeat or repeats):
-                return True
-        elif op == _sre.SUBPATTERN:
-            if _backtracks(_items(av[-1]), inside_repeat=inside_repeat):
-                return True
-        elif op == _sre.BRANCH:
-            if inside_repeat and len(av[1]) > 1:
-                return True
-            if any(_backtracks(_items(branch), inside_repeat=inside_repeat) for branch in av[1]):
-                return True
-        elif op in (_sre.ASSERT, _sre.ASSERT_NOT):
-            if _backtracks(_items(av[1]), inside_repeat=inside_repeat):
-                return True
-        elif op == getattr(_sre, "ATOMIC_GROUP", None):
-            if _backtracks(_items(av), inside_repeat=inside_repeat):
-                return True
-        elif op == _sre.GROUPREF_EXISTS:
-            for branch in av[1:]:
-                if branch is not None and _backtracks(_items(branch), inside_repeat=inside_repeat):
-                    return True
-    return False
-
-
-def _long_repeats(items: Any) -> int:
-    """How many quantifiers in the pattern may repeat more than a few times."""
-    count = 0
-    for op, av in items:
-        if op in _REPEATS:
-            count += (av[1] > 16) + _long_repeats(_items(av[2]))
-        elif op == _sre.SUBPATTERN:
-            count += _long_repeats(_items(av[-1]))
-        elif op == _sre.BRANCH:
-            count += max((_long_repeats(_items(branch)) for branch in av[1]), default=0)
-        elif op in (_sre.ASSERT, _sre.ASSERT_NOT):
-            count += _long_repeats(_items(av[1]))
-        elif op == getattr(_sre, "ATOMIC_GROUP", None):
-            count += _long_repeats(_items(av))
-        elif op == _sre.GROUPREF_EXISTS:
-            count += max((_long_repeats(_items(b)) for b in av[1:] if b is not None), default=0)
-    return count
-
-
-def _items(sub: Any) -> Any:
-    return sub.data if hasattr(sub, "data") else sub
 
 
 # The default `pattern` keyword compiles whatever the schema says and runs it on any string;
@@ -316,10 +196,7 @@ def _pattern_keyword(
 ) -> Iterator[ValidationError]:
     if not validator.is_type(instance, "string") or not isinstance(pattern, str):
         return
-    checked = _checked_pattern(pattern)
-    if checked is None or len(instance) > checked[1]:
-        return
-    if checked[0].search(instance) is None:
+    if not pattern_allows(pattern, instance):
         yield ValidationError(f"does not match {pattern!r}")
 
 
@@ -340,7 +217,7 @@ def _unique_items_keyword(
         seen.add(key)
 
 
-_Validator = extend(
+_Validator = extend(  # type: ignore[no-untyped-call]  # jsonschema's extend is not annotated
     Draft202012Validator, {"pattern": _pattern_keyword, "uniqueItems": _unique_items_keyword}
 )
 
@@ -406,7 +283,7 @@ class ArgumentValidator:
                 continue
             if _means_unset(value, rule):
                 continue
-            coerced[name] = _coerce_text(value, rule.schema, rule.types) if rule.loose else value
+            coerced[name] = coerce_text(value, rule.schema, rule.types) if rule.loose else value
         for name in rules.required:
             if name not in coerced:
                 problems.append(f"missing required argument '{name}'")
@@ -425,7 +302,7 @@ class ArgumentValidator:
             schema = param_schema(param)
             rules.setdefault(
                 param.name,
-                _ParamRule(param, schema, frozenset(_types(schema)), param.location in _LOOSE_LOCATIONS),
+                _ParamRule(param, schema, frozenset(schema_types(schema)), param.location in _LOOSE_LOCATIONS),
             )
         object_schema = {
             "type": "object",
@@ -500,104 +377,6 @@ def _means_unset(value: Any, rule: _ParamRule) -> bool:
 
 
 # --------------------------------------------------------------------------------------------
-# Coercion of values sent as text
-
-
-def _types(schema: Any) -> set[str]:
-    if not isinstance(schema, dict):
-        return set()
-    kind = schema.get("type")
-    if isinstance(kind, str):
-        return {kind}
-    if isinstance(kind, list):
-        return {k for k in kind if isinstance(k, str)}
-    found: set[str] = set()
-    for keyword in ("anyOf", "oneOf"):
-        for alternative in schema.get(keyword) or ():
-            alternative_type = alternative.get("type") if isinstance(alternative, dict) else None
-            if not isinstance(alternative_type, str):
-                return set()  # an alternative of unknown type: do not guess
-            found.add(alternative_type)
-    if not found and isinstance(schema.get("enum"), list):
-        found = {json_type(v) for v in schema["enum"]}
-    return found
-
-
-def _fits(value: Any, types: set[str] | frozenset[str]) -> bool:
-    kind = json_type(value)
-    if kind in types:
-        return True
-    if kind == "integer" and "number" in types:
-        return True
-    return kind == "number" and "integer" in types and float(value).is_integer()
-
-
-def _coerce_text(value: Any, schema: Any, types: set[str] | frozenset[str]) -> Any:
-    """Convert a value sent as text to the declared type, when it unambiguously is one."""
-    if not types:
-        return value
-    if isinstance(value, list) and "array" in types:
-        items = schema.get("items") if isinstance(schema, dict) else None
-        if not isinstance(items, dict):
-            return value
-        return [_coerce_text(item, items, _types(items)) for item in value]
-    if _fits(value, types):
-        if isinstance(value, float) and "integer" in types and "number" not in types:
-            return int(value)  # 3.0 would go on the wire as "3.0"
-        return value
-    if isinstance(value, str):
-        return _from_text(value, schema, types)
-    if isinstance(value, bool):
-        if "string" in types:
-            return "true" if value else "false"
-    elif isinstance(value, (int, float)) and "string" in types:
-        return str(value)
-    if "array" in types and not isinstance(value, (list, dict)):
-        items = schema.get("items") if isinstance(schema, dict) else None
-        return [_coerce_text(value, items, _types(items))]
-    return value
-
-
-def _from_text(value: str, schema: Any, types: set[str] | frozenset[str]) -> Any:
-    text = value.strip()
-    if "integer" in types and _INTEGER.fullmatch(text):
-        try:
-            return int(text)
-        except ValueError:  # more digits than Python converts
-            return value
-    if "number" in types and _NUMBER.fullmatch(text):
-        number = float(text)
-        if math.isfinite(number):
-            return int(text) if _INTEGER.fullmatch(text) else number
-    if "boolean" in types:
-        if text.lower() in _TRUE:
-            return True
-        if text.lower() in _FALSE:
-            return False
-    if "array" in types:
-        items = schema.get("items") if isinstance(schema, dict) else None
-        item_types = _types(items)
-        if text.startswith("["):
-            try:
-                parsed = orjson.loads(text)
-            except orjson.JSONDecodeError:
-                parsed = None
-            if isinstance(parsed, list):
-                return _coerce_text(parsed, schema, types)
-        # "a,b" is how a list goes in a query string (form style, not exploded); only split
-        # when the items cannot contain a comma themselves.
-        parts = [part.strip() for part in text.split(",")] if item_types - {"string"} else [value]
-        return [_coerce_text(part, items, item_types) for part in parts]
-    if "object" in types and text.startswith("{"):
-        try:
-            parsed = orjson.loads(text)
-        except orjson.JSONDecodeError:
-            return value
-        return parsed if isinstance(parsed, dict) else value
-    return value
-
-
-# --------------------------------------------------------------------------------------------
 # Problems, worded like an API's 400
 
 
@@ -619,7 +398,8 @@ def _invalid(rules: _ApiRules, known: dict[str, Any]) -> list[str]:
 
 def _describe(error: ValidationError) -> str:
     where = f"argument {_quoted(_json_path(error.absolute_path))}"
-    value, expected = error.instance, error.validator_value
+    value: Any = error.instance
+    expected: Any = error.validator_value
     got = _short.repr(value)
     keyword = error.validator
     if keyword == "type":
@@ -655,11 +435,12 @@ def _describe(error: ValidationError) -> str:
         missing = next((name for name in expected if name not in value), "?")
         return f"{where} is missing required field {_quoted(str(missing))}"
     if keyword in ("additionalProperties", "unevaluatedProperties") and isinstance(value, dict):
-        allowed = set((error.schema or {}).get("properties", {}))
+        schema = error.schema if isinstance(error.schema, Mapping) else {}
+        allowed = set(schema.get("properties", {}))
         extra = next((name for name in value if name not in allowed), "?")
         return f"{where} has unexpected field {_quoted(str(extra))}"
     if keyword in ("anyOf", "oneOf"):
-        kinds = sorted(_types(error.schema))
+        kinds = sorted(schema_types(error.schema))
         form = f" ({_type_names(kinds)})" if kinds else ""
         return f"{where} does not match any accepted form{form}, got {got}"
     message = error.message if len(error.message) <= 200 else error.message[:200] + "..."

@@ -1,7 +1,7 @@
 """A persistent response cache shared by every process of a run (StableToolBench's first step).
 
 Each call's observation is stored under (tool id, API id, canonical arguments) — see
-:mod:`pipeline.env.canonical` for when two argument sets count as one call — so a rerun, a
+:mod:`pipeline.canonical` for when two argument sets count as one call — so a rerun, a
 resumed run or another worker replays a response instead of calling or simulating again, and
 the successful entries of an API are the examples an LLM-played simulator is shown.
 
@@ -42,7 +42,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from pipeline.env.canonical import canonical_arguments, key_of_canonical
+from pipeline.canonical import canonical_arguments, key_of_canonical
 from pipeline.env.observation import Observation
 from pipeline.io import dumps, loads
 from pipeline.sqlite_store import SqliteStore, StoreError

@@ -37,8 +37,10 @@ from pipeline.env.credentials import CredentialResolver, looks_secret, pop_heade
 from pipeline.env.hosts import HostNotAllowed, HostPolicy, HostUnresolvable
 from pipeline.env.observation import Observation, error_observation
 from pipeline.env.sandbox.app import CLIENT_HEADER
+from pipeline.http_errors import TRANSPORT_ERRORS, Kind, TransportFailure, classify_transport_error
 from pipeline.models import Api, Param, Tool
-from pipeline.net import backoff_delay, is_connection_refused, media_type, parse_retry_after
+from pipeline.net import media_type, parse_retry_after
+from pipeline.retry import TOOL_CALL_STATUSES, RetryPolicy, retrying
 from pipeline.settings import EnvSettings
 
 logger = logging.getLogger(__name__)
@@ -49,11 +51,6 @@ ERROR_MESSAGE_CHARS = 300
 
 _ACCEPT = "application/json, text/plain;q=0.9, */*;q=0.5"
 _USER_AGENT = f"toolgen/{__version__}"
-# The server said "not now" without doing anything: safe to ask again whatever the method.
-_RETRY_ANY_METHOD = frozenset({429, 503})
-# The server (or a gateway) failed; asking again could repeat a booking, so only for methods
-# that may be repeated.
-_RETRY_IDEMPOTENT = frozenset({500, 502, 504})
 _IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
@@ -174,6 +171,9 @@ class HttpExecutor:
         self._credentials = credentials
         self._rewrites = dict(url_rewrites or {})
         self._rng = rng or random.Random()
+        # backoff grows up to the longest wait a server may ask for
+        self._retry = RetryPolicy(TOOL_CALL_STATUSES, settings.retries, settings.backoff_base_s,
+                                  settings.max_retry_after_s, settings.max_retry_after_s)
         self._slots = asyncio.Semaphore(settings.concurrency)
         self._host_slots: dict[str, asyncio.Semaphore] = {}
 
@@ -219,31 +219,33 @@ class HttpExecutor:
         return await self._send(request, url, headers)
 
     async def _send(self, request: PreparedRequest, url: str, headers: dict[str, str]) -> Observation:
-        settings = self._settings
         # redaction runs only if a log record is actually written; it was ~5% of a call's CPU
         shown = _Lazy(self._credentials.redact_url, url)
         host_slots = self._host_slot(url)
-        attempts = timeouts = 0
-        while True:
-            attempts += 1
+        timeouts = 0
+
+        async def attempt(_number: int) -> _Outcome:
+            nonlocal timeouts
             async with host_slots, self._slots:
                 outcome = await self._attempt(request, url, headers)
-            if outcome.timed_out:
-                timeouts += 1
+            timeouts += outcome.timed_out
+            return outcome
+
+        def summary(outcome: _Outcome) -> _Lazy:
             observation = outcome.observation
-            summary = _Lazy(self._credentials.redact, observation.error or f"HTTP {observation.status}")
+            return _Lazy(self._credentials.redact, observation.error or f"HTTP {observation.status}")
+
+        def before_retry(outcome: _Outcome, number: int, delay: float) -> None:
+            logger.info("%s %s: %s; retry %d in %.2f s", request.method, shown, summary(outcome), number,
+                        delay)
+
+        outcome, attempts = await retrying(
+            attempt, self._retry, rng=self._rng, before_retry=before_retry,
             # A call that timed out twice will most likely time out a third time.
-            if not outcome.retry or attempts > settings.retries or timeouts > 1:
-                logger.debug("%s %s: %s (%d attempt(s))", request.method, shown, summary, attempts)
-                return observation
-            if outcome.retry_after is not None:
-                delay = min(outcome.retry_after, settings.max_retry_after_s)
-            else:
-                delay = backoff_delay(
-                    attempts, settings.backoff_base_s, settings.max_retry_after_s, self._rng
-                )
-            logger.info("%s %s: %s; retry %d in %.2f s", request.method, shown, summary, attempts, delay)
-            await asyncio.sleep(delay)
+            stop=lambda _outcome: timeouts > 1,
+        )
+        logger.debug("%s %s: %s (%d attempt(s))", request.method, shown, summary(outcome), attempts)
+        return outcome.observation
 
     def _host_slot(self, url: str) -> asyncio.Semaphore:
         parsed = URL(url, encoded=True)
@@ -257,7 +259,6 @@ class HttpExecutor:
         settings = self._settings
         idempotent = request.method in _IDEMPOTENT
         target = URL(url, encoded=True)
-        where = f"{target.host}:{target.port}"
         timeout = aiohttp.ClientTimeout(total=settings.timeout_s)
         try:
             async with asyncio.timeout(settings.timeout_s):
@@ -266,31 +267,23 @@ class HttpExecutor:
             return _Outcome.failed(str(error))
         except HostNotAllowed as error:  # from the policy resolver at connect time
             return _Outcome(error_observation(str(error)))
-        except aiohttp.ConnectionTimeoutError:
+        except TRANSPORT_ERRORS as error:
+            failure = classify_transport_error(error)
+            message = self._failure_message(failure, target, url)
+            if failure.kind is Kind.INVALID_URL:  # the arguments made it: the model should learn
+                return _Outcome(error_observation(message))
             return _Outcome.failed(
-                f"timed out after {settings.timeout_s:g} s connecting to {where}", retry=True, timed_out=True
+                message, retryable=failure.retryable(idempotent=idempotent), timed_out=failure.timed_out
             )
-        except TimeoutError:
-            return _Outcome.failed(
-                f"timed out after {settings.timeout_s:g} s", retry=idempotent, timed_out=True
-            )
-        except aiohttp.ClientConnectorDNSError:
-            return _Outcome.failed(f"could not resolve host {target.host}")
-        except aiohttp.ClientSSLError as error:
-            return _Outcome.failed(f"TLS error talking to {where}: {error}")
-        except aiohttp.ClientConnectorError as error:
-            if is_connection_refused(error.os_error):
-                return _Outcome.failed(f"connection refused by {where}", retry=True)
-            return _Outcome.failed(f"could not connect to {where}: {error.os_error}", retry=True)
-        except aiohttp.ServerDisconnectedError:
-            return _Outcome.failed(f"{where} closed the connection without answering", retry=idempotent)
-        except aiohttp.ClientPayloadError as error:
-            return _Outcome.failed(f"the response from {where} was cut off ({error})", retry=idempotent)
-        except aiohttp.InvalidURL:
-            return _Outcome(error_observation(f"invalid URL: {self._credentials.redact_url(url)}"))
-        except aiohttp.ClientError as error:
-            message = self._credentials.redact(f"{type(error).__name__}: {error}")
-            return _Outcome.failed(f"request to {where} failed: {message}", retry=idempotent)
+
+    def _failure_message(self, failure: TransportFailure, target: URL, url: str) -> str:
+        """What the model reads when a call got no answer: the host, and what went wrong."""
+        error = failure.error
+        return failure.describe(
+            "tool call", where=f"{target.host}:{target.port}", host=str(target.host),
+            url=self._credentials.redact_url(url), timeout_s=self._settings.timeout_s,
+            detail=self._credentials.redact(f"{type(error).__name__}: {error}"),
+        )
 
     async def _exchange(
         self, request: PreparedRequest, target: URL, headers: dict[str, str], timeout: aiohttp.ClientTimeout
@@ -345,9 +338,11 @@ class HttpExecutor:
             )
             return _Outcome(observation)
         observation = _interpret(status, response.reason, ctype, bytes(body), text)
-        retry_statuses = _RETRY_ANY_METHOD | (_RETRY_IDEMPOTENT if method in _IDEMPOTENT else frozenset())
-        retry_after = parse_retry_after(response.headers.get("Retry-After")) if status in (429, 503) else None
-        return _Outcome(observation, retry=status in retry_statuses, retry_after=retry_after)
+        statuses = self._retry.statuses
+        retry_after = (parse_retry_after(response.headers.get("Retry-After"))
+                       if statuses.reads_retry_after(status) else None)
+        retryable = statuses.retries(status, idempotent=method in _IDEMPOTENT)
+        return _Outcome(observation, retryable=retryable, retry_after=retry_after)
 
 
 class _Lazy:
@@ -384,13 +379,13 @@ def make_session(settings: EnvSettings, policy: HostPolicy) -> aiohttp.ClientSes
 @dataclass
 class _Outcome:
     observation: Observation
-    retry: bool = False
+    retryable: bool = False
     retry_after: float | None = None
     timed_out: bool = False
 
     @classmethod
-    def failed(cls, message: str, *, retry: bool = False, timed_out: bool = False) -> _Outcome:
-        return cls(Observation(error=message, mode="real"), retry=retry, timed_out=timed_out)
+    def failed(cls, message: str, *, retryable: bool = False, timed_out: bool = False) -> _Outcome:
+        return cls(Observation(error=message, mode="real"), retryable=retryable, timed_out=timed_out)
 
 
 def _interpret(status: int, reason: str | None, ctype: str | None, raw: bytes, text: str) -> Observation:

@@ -38,10 +38,11 @@ import orjson
 
 from pipeline.env.cache import ResponseCache
 from pipeline.env.observation import Observation
-from pipeline.env.simulate import ResponseSimulator, fits_schema
+from pipeline.env.simulate import ResponseSimulator
 from pipeline.llm.jsonparse import NotJson, find_json, parse_lenient
 from pipeline.llm.types import ChatModel, ChatRequest, ModelError
 from pipeline.models import Api, Param, Tool
+from pipeline.schema_values import fits_schema
 from pipeline.settings import SimulationSettings
 
 log = logging.getLogger(__name__)

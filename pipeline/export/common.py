@@ -22,7 +22,7 @@ import orjson
 from pydantic import BaseModel, Field
 
 from pipeline.errors import NothingToDo
-from pipeline.io import dumps
+from pipeline.io import JsonlWriter, dumps
 from pipeline.records import ApiPair, TrajectoryRecord
 from pipeline.search.functions import FINISH_NAME
 from pipeline.settings import Settings
@@ -265,23 +265,6 @@ class JsonArrayWriter:
     def close(self) -> None:
         if not self._handle.closed:
             self._handle.write(b"\n]\n")
-            self._handle.close()
-
-
-class JsonlWriter:
-    """Stream one JSON document per line."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        self._handle: IO[bytes] = self.path.open("wb")
-        self.count = 0
-
-    def write(self, item: Any) -> None:
-        self._handle.write(dumps(item) + b"\n")
-        self.count += 1
-
-    def close(self) -> None:
-        if not self._handle.closed:
             self._handle.close()
 
 

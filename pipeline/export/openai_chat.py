@@ -26,12 +26,12 @@ from typing import Any
 from pipeline.export.common import (
     Dialogue,
     ExportContext,
-    JsonlWriter,
     SplitRowsExporter,
     clean_function,
     functions_of,
     native_system_prompt,
 )
+from pipeline.io import JsonlWriter
 
 
 def chat_tools(dialogue: Dialogue) -> list[dict[str, Any]]:

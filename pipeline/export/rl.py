@@ -29,13 +29,13 @@ from typing import Any
 from pipeline.export.common import (
     Dialogue,
     ExportContext,
-    JsonlWriter,
     Split,
     SplitRowsExporter,
     Step,
     clean_function,
     functions_of,
 )
+from pipeline.io import JsonlWriter
 
 DATA_SOURCE = "toolgen"
 ABILITY = "tool_use"

@@ -1,6 +1,6 @@
 """A persistent cache of model replies, so a rerun or a resumed run replays instead of paying.
 
-The key is the SHA-256 of the canonical JSON (:func:`pipeline.env.canonical.canonical_value`,
+The key is the SHA-256 of the canonical JSON (:func:`pipeline.canonical.canonical_value`,
 keys sorted) of everything that decides an answer: the model name, messages, tools,
 tool_choice, temperature, top_p, max_tokens, response_format, stop and sample_index (plus a
 ``namespace`` for backend settings that change what is sent, such as the tool mode). The role
@@ -30,7 +30,7 @@ from typing import Any, Self
 
 import orjson
 
-from pipeline.env.canonical import canonical_value
+from pipeline.canonical import canonical_value
 from pipeline.llm.types import ChatModel, ChatReply, ChatRequest, close_chat_model
 from pipeline.sqlite_store import SqliteStore, StoreError
 

@@ -34,14 +34,14 @@ import orjson
 from pipeline.llm.ratelimit import Clock, Sleep, TokenBucket, estimate_tokens
 from pipeline.llm.text_mode import parse_react, text_mode_messages, text_mode_stop
 from pipeline.llm.types import ChatReply, ChatRequest, ModelError, ToolCall, Usage
-from pipeline.net import backoff_delay, parse_retry_after
+from pipeline.net import parse_retry_after
+from pipeline.retry import MODEL_REQUEST_STATUSES, RetryPolicy, retrying
 from pipeline.settings import LLMSettings
 
 log = logging.getLogger(__name__)
 
 DEFAULT_ENDPOINT = "https://api.openai.com/v1"
 PLACEHOLDER_KEY = "EMPTY"  # local servers (vLLM, Ollama, llama.cpp) want no key, the SDK wants one
-_RETRY_STATUSES = frozenset({408, 409, 429})
 _MAX_DETAIL_CHARS = 300
 _KEY_LIKE = re.compile(r"\b(sk-|Bearer\s+)[A-Za-z0-9_\-*.]{4,}")
 _STATUS_HINTS = {
@@ -74,7 +74,26 @@ class _Failure:
     what: str
     status: int | None
     retryable: bool
-    retry_after_s: float | None = None
+    retry_after: float | None = None
+
+
+@dataclass
+class _Answer:
+    """One attempt: the reply, or the failure that stands in for it."""
+
+    result: ChatReply | _Failure
+
+    @property
+    def retryable(self) -> bool:
+        return isinstance(self.result, _Failure) and self.result.retryable
+
+    @property
+    def retry_after(self) -> float | None:
+        return self.result.retry_after if isinstance(self.result, _Failure) else None
+
+    @property
+    def what(self) -> str:
+        return self.result.what if isinstance(self.result, _Failure) else "answered"
 
 
 class OpenAIChatModel:
@@ -113,6 +132,9 @@ class OpenAIChatModel:
         self._client = client
         self._sleep = sleep
         self._rng = rng or random.Random()
+        # backoff grows up to the longest wait a server may ask for
+        self._retry = RetryPolicy(MODEL_REQUEST_STATUSES, settings.retries, settings.backoff_base_s,
+                                  settings.max_retry_after_s, settings.max_retry_after_s)
         self._slots = asyncio.Semaphore(settings.concurrency)
         self._request_bucket = (
             TokenBucket.per_minute(settings.requests_per_minute, burst_s=0.0, clock=clock, sleep=sleep)
@@ -136,28 +158,30 @@ class OpenAIChatModel:
             raise ModelError(str(error)) from None
         arguments, text_calls = self._arguments(request, model)
         estimate = estimate_tokens(arguments["messages"], arguments.get("tools"))
-        attempt = 0
-        while True:
-            attempt += 1
+
+        async def attempt(_number: int) -> _Answer:
             try:
                 completion = await self._attempt(arguments, estimate)
-                reply = self._reply(completion, model, text_calls, estimate)
-                break
-            except Exception as error:  # noqa: BLE001 - classified below; cancellation passes
-                failure = self._classify(error)
-                if not failure.retryable or attempt > self.settings.retries:
-                    stats.errors += 1
-                    tries = f" after {attempt} attempts" if attempt > 1 else ""
-                    raise ModelError(
-                        f"{request.role} model {model!r} at {self.endpoint}: {failure.what}{tries}",
-                        status=failure.status,
-                        retryable=failure.retryable,
-                    ) from None  # the SDK's error may quote the key back (OpenAI's 401 does, masked)
-                delay = self._delay(attempt, failure)
-                stats.retries += 1
-                log.info("%s model %r at %s: %s; retry %d in %.2f s",
-                         request.role, model, self.endpoint, failure.what, attempt, delay)
-                await self._sleep(delay)
+                return _Answer(self._reply(completion, model, text_calls, estimate))
+            except Exception as error:  # noqa: BLE001 - classified here; cancellation passes
+                return _Answer(self._classify(error))
+
+        def before_retry(answer: _Answer, number: int, delay: float) -> None:
+            stats.retries += 1
+            log.info("%s model %r at %s: %s; retry %d in %.2f s",
+                     request.role, model, self.endpoint, answer.what, number, delay)
+
+        answer, attempts = await retrying(attempt, self._retry, rng=self._rng, sleep=self._sleep,
+                                          before_retry=before_retry)
+        reply = answer.result
+        if isinstance(reply, _Failure):
+            stats.errors += 1
+            tries = f" after {attempts} attempts" if attempts > 1 else ""
+            raise ModelError(
+                f"{request.role} model {model!r} at {self.endpoint}: {reply.what}{tries}",
+                status=reply.status,
+                retryable=reply.retryable,
+            ) from None  # the SDK's error may quote the key back (OpenAI's 401 does, masked)
         stats.prompt_tokens += reply.usage.prompt_tokens
         stats.completion_tokens += reply.usage.completion_tokens
         stats.cost_usd += self._cost(model, reply.usage)
@@ -284,8 +308,9 @@ class OpenAIChatModel:
             hint = _STATUS_HINTS.get(status, "server error" if status >= 500 else "request failed")
             if status == 429 and _is_quota(error):
                 return _Failure(f"HTTP 429 (quota exhausted: {detail})", status, retryable=False)
-            retryable = status in _RETRY_STATUSES or status >= 500
-            retry_after = _retry_after(error.response.headers) if retryable else None
+            statuses = self._retry.statuses
+            retryable = statuses.retries(status)
+            retry_after = _retry_after(error.response.headers) if statuses.reads_retry_after(status) else None
             return _Failure(f"HTTP {status} ({hint}): {detail}", status, retryable, retry_after)
         if isinstance(error, (openai.APITimeoutError, TimeoutError)) and not _could_not_connect(error):
             return _Failure(f"no answer within {self.settings.timeout_s:g} s", None, retryable=True)
@@ -298,11 +323,6 @@ class OpenAIChatModel:
         if isinstance(error, _UnreadableReply):
             return _Failure(self._scrub(str(error)), None, retryable=True)
         return _Failure(f"unexpected {type(error).__name__}: {self._scrub(str(error))}", None, retryable=False)
-
-    def _delay(self, attempt: int, failure: _Failure) -> float:
-        if failure.retry_after_s is not None:
-            return min(failure.retry_after_s, self.settings.max_retry_after_s)
-        return backoff_delay(attempt, self.settings.backoff_base_s, self.settings.max_retry_after_s, self._rng)
 
     def _cost(self, model: str, usage: Usage) -> float:
         price = self.settings.prices.get(model)
@@ -345,7 +365,7 @@ def _text(value: Any) -> str:
 def _server_message(error: openai.APIStatusError) -> str:
     body = error.body
     if isinstance(body, dict):
-        inner = body.get("error") if isinstance(body.get("error"), dict) else body
+        inner: dict[str, Any] = body["error"] if isinstance(body.get("error"), dict) else body
         message = inner.get("message")
         if isinstance(message, str) and message:
             return message
@@ -355,7 +375,7 @@ def _server_message(error: openai.APIStatusError) -> str:
 def _is_quota(error: openai.APIStatusError) -> bool:
     body = error.body
     if isinstance(body, dict):
-        inner = body.get("error") if isinstance(body.get("error"), dict) else body
+        inner: dict[str, Any] = body["error"] if isinstance(body.get("error"), dict) else body
         return inner.get("code") == "insufficient_quota" or inner.get("type") == "insufficient_quota"
     return False
 

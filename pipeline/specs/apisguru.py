@@ -27,7 +27,8 @@ import aiohttp
 import orjson
 from pydantic import BaseModel, ConfigDict
 
-from pipeline.specs.fetch import FetchOptions, FetchResult, open_fetcher
+from pipeline.specs.fetch import FetchResult, open_fetcher
+from pipeline.specs.fetch_options import FetchOptions
 
 logger = logging.getLogger(__name__)
 

@@ -31,7 +31,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import os
 import random
 import tempfile
 import time
@@ -43,52 +42,20 @@ from pathlib import Path
 
 import aiohttp
 import pydantic
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
-from pipeline import __version__
-from pipeline.io import read_json, write_json
-from pipeline.net import (
-    backoff_delay,
-    is_connection_refused,
-    is_http_url,
-    media_type,
-    parse_retry_after,
-)
+from pipeline.http_errors import TRANSPORT_ERRORS, TransportFailure, classify_transport_error
+from pipeline.io import AtomicFile, read_json, write_json
+from pipeline.net import is_http_url, media_type, parse_retry_after
+from pipeline.retry import SPEC_DOWNLOAD_STATUSES, RetryPolicy, retrying
+from pipeline.specs.fetch_options import FetchOptions
 
 logger = logging.getLogger(__name__)
 
 # Read size per chunk; aiohttp buffers at most about two of these ahead of us.
 CHUNK_SIZE = 64 * 1024
 
-# Statuses worth asking again for: the server said "later" or failed in passing.
-_RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
-# Only these two carry a Retry-After that means "wait this long" (RFC 9110 §10.2.3).
-_RETRY_AFTER_STATUSES = frozenset({429, 503})
-
 _ACCEPT = "application/json, application/yaml;q=0.9, text/yaml;q=0.9, */*;q=0.5"
-
-
-class FetchOptions(BaseModel):
-    """How to fetch: limits, timeouts, retries and where bodies are kept."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    concurrency: int = Field(8, ge=1, description="downloads in flight at once")
-    timeout_s: float = Field(30.0, gt=0, description="total time for one request, body included")
-    connect_timeout_s: float = Field(10.0, gt=0, description="time to open the TCP/TLS connection")
-    retries: int = Field(3, ge=0, description="extra attempts after a transient failure")
-    backoff_base_s: float = Field(0.5, ge=0, description="first backoff; doubles per attempt")
-    backoff_max_s: float = Field(30.0, ge=0, description="ceiling of one backoff wait")
-    max_retry_after_s: float = Field(60.0, ge=0, description="ceiling on a server's Retry-After")
-    max_bytes: int = Field(50 * 1024 * 1024, ge=0, description="largest body accepted")
-    max_redirects: int = Field(10, ge=0)
-    user_agent: str = f"toolgen/{__version__}"
-    cache_dir: Path | None = Field(None, description="persistent HTTP cache; None = temp folder")
-    max_age_s: float | None = Field(
-        None,
-        ge=0,
-        description="reuse a cached body younger than this without asking the server at all",
-    )
 
 
 class FetchResult(BaseModel):
@@ -239,18 +206,18 @@ class Fetcher:
         if cached is not None and self._fresh(cached):
             return self.store.result_from_cache(url, cached, not_modified=False)
 
-        attempts = 0
-        while True:
-            attempts += 1
+        async def attempt(_number: int) -> _Outcome:
             async with self.semaphore:
                 clock.start()
-                outcome = await self._attempt(url, cached)
-            result = outcome.result.model_copy(update={"attempts": attempts})
-            if not outcome.retryable or attempts > self.options.retries:
-                return result
-            delay = self._retry_delay(attempts, outcome.retry_after)
-            logger.info("%s; retry %d in %.2f s", result.error, attempts, delay)
-            await asyncio.sleep(delay)
+                return await self._attempt(url, cached)
+
+        def before_retry(outcome: _Outcome, number: int, delay: float) -> None:
+            logger.info("%s; retry %d in %.2f s", outcome.result.error, number, delay)
+
+        outcome, attempts = await retrying(
+            attempt, self._retry_policy(), rng=self.rng, before_retry=before_retry
+        )
+        return outcome.result.model_copy(update={"attempts": attempts})
 
     def _fresh(self, entry: CacheEntry) -> bool:
         if self.options.max_age_s is None:
@@ -258,10 +225,10 @@ class Fetcher:
         age = (datetime.now(UTC) - entry.fetched_at).total_seconds()
         return 0 <= age <= self.options.max_age_s
 
-    def _retry_delay(self, attempt: int, retry_after: float | None) -> float:
-        if retry_after is not None:
-            return min(retry_after, self.options.max_retry_after_s)
-        return backoff_delay(attempt, self.options.backoff_base_s, self.options.backoff_max_s, self.rng)
+    def _retry_policy(self) -> RetryPolicy:
+        options = self.options
+        return RetryPolicy(SPEC_DOWNLOAD_STATUSES, options.retries, options.backoff_base_s,
+                           options.backoff_max_s, options.max_retry_after_s)
 
     async def _attempt(self, url: str, cached: CacheEntry | None) -> _Outcome:
         options = self.options
@@ -285,43 +252,22 @@ class Fetcher:
                 raise_for_status=False,
             ) as response:
                 return await self._handle_response(url, response, cached, received)
-        except aiohttp.ConnectionTimeoutError:
-            return _Outcome.fail(
-                url, f"could not connect within {options.connect_timeout_s:g} s", retryable=True
-            )
-        except TimeoutError:
+        except TRANSPORT_ERRORS as error:
+            failure = classify_transport_error(error)
+            # a request that went out may have had part of a body back: say how much
             return _Outcome.fail(
                 url,
-                f"timed out after {options.timeout_s:g} s",
-                retryable=True,
-                size=received.n or None,
+                self._failure_reason(failure),
+                size=received.n or None if failure.request_sent else None,
+                retryable=failure.retryable(idempotent=True),  # a GET may be repeated
             )
-        except aiohttp.TooManyRedirects:
-            return _Outcome.fail(url, f"too many redirects (more than {options.max_redirects})")
-        except aiohttp.NonHttpUrlRedirectClientError as error:
-            return _Outcome.fail(url, f"redirected to a non-http(s) URL ({error})")
-        except aiohttp.InvalidURL as error:
-            return _Outcome.fail(url, f"invalid URL ({error})")
-        except aiohttp.ClientConnectorDNSError:
-            return _Outcome.fail(url, "could not resolve the host name")
-        except aiohttp.ClientSSLError as error:
-            return _Outcome.fail(url, f"TLS error: {error}")
-        except aiohttp.ClientConnectorError as error:
-            if is_connection_refused(error.os_error):
-                return _Outcome.fail(url, "connection refused", retryable=True)
-            return _Outcome.fail(url, f"could not connect: {error.os_error}", retryable=True)
-        except aiohttp.ServerDisconnectedError:
-            return _Outcome.fail(
-                url, "server closed the connection", retryable=True, size=received.n or None
-            )
-        except aiohttp.ClientPayloadError as error:
-            return _Outcome.fail(
-                url, f"incomplete body ({error})", retryable=True, size=received.n or None
-            )
-        except aiohttp.ClientError as error:
-            return _Outcome.fail(
-                url, f"{type(error).__name__}: {error}", retryable=True, size=received.n or None
-            )
+
+    def _failure_reason(self, failure: TransportFailure) -> str:
+        options = self.options
+        return failure.describe(
+            "download", timeout_s=options.timeout_s, connect_timeout_s=options.connect_timeout_s,
+            max_redirects=options.max_redirects,
+        )
 
     async def _handle_response(
         self,
@@ -348,15 +294,16 @@ class Fetcher:
             reason = f"HTTP {status} {response.reason or ''}".rstrip()
             if status == 304:
                 reason += " but there is no cached copy"
+            statuses = SPEC_DOWNLOAD_STATUSES
             retry_after = None
-            if status in _RETRY_AFTER_STATUSES:
+            if statuses.reads_retry_after(status):
                 retry_after = parse_retry_after(response.headers.get("Retry-After"))
             return _Outcome.fail(
                 url,
                 reason,
                 status=status,
                 final_url=final_url,
-                retryable=status in _RETRY_STATUSES,
+                retryable=statuses.retries(status),
                 retry_after=retry_after,
             )
 
@@ -477,28 +424,23 @@ class _BodyStore:
         so a failed refresh leaves the previous cached copy intact.
         """
         body, meta = self._paths(url)
-        body.parent.mkdir(parents=True, exist_ok=True)
         digest = hashlib.sha256()
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{body.name}.", suffix=".tmp", dir=body.parent)
+        target = AtomicFile(body)
         try:
             # Plain writes: a 64 KiB write to the page cache takes microseconds, less than the
             # hop to a worker thread would.
-            with os.fdopen(fd, "wb") as handle:
-                async for chunk in content.iter_chunked(CHUNK_SIZE):
-                    received.n += len(chunk)
-                    if received.n > cap:
-                        Path(tmp_name).unlink(missing_ok=True)
-                        return None
-                    handle.write(chunk)
-                    digest.update(chunk)
-                if self.persistent:
-                    handle.flush()
-                    os.fsync(handle.fileno())
+            async for chunk in content.iter_chunked(CHUNK_SIZE):
+                received.n += len(chunk)
+                if received.n > cap:
+                    target.abort()
+                    return None
+                target.handle.write(chunk)
+                digest.update(chunk)
             if self.persistent:
                 meta.unlink(missing_ok=True)
-            os.replace(tmp_name, body)
+            target.commit(fsync=self.persistent)
         except BaseException:
-            Path(tmp_name).unlink(missing_ok=True)
+            target.abort()
             raise
         return body, digest.hexdigest()
 

@@ -42,6 +42,8 @@ from typing import Any, Literal
 import networkx as nx
 from pydantic import BaseModel, ConfigDict, Field
 
+from pipeline.schema_values import JSON_TYPES, has_type, json_type
+
 ErrorLabel = Literal[
     "wrong_func_name", "missing_required", "unexpected_param", "type_error", "value_error", "wrong_count"
 ]
@@ -183,7 +185,7 @@ def match_calls(
 
 def _unordered_errors(count: int, errors_for: Callable[[int, int], list[MatchError]]) -> list[MatchError]:
     pair_errors = {(p, e): errors_for(p, e) for p in range(count) for e in range(count)}
-    graph = nx.Graph()
+    graph: nx.Graph[tuple[str, int]] = nx.Graph()
     predicted_nodes = [("p", p) for p in range(count)]
     graph.add_nodes_from(predicted_nodes)
     graph.add_nodes_from(("e", e) for e in range(count))
@@ -320,12 +322,12 @@ def _type_errors(value: Any, schema: Mapping[str, Any], index: int | None, path:
     if declared is None or declared == "any":
         return []
     names = declared if isinstance(declared, list) else [declared]
-    types = [_TYPE_ALIASES.get(name, name) for name in names]
+    types = [_TYPE_ALIASES.get(str(name), str(name)) for name in names]
     fitting = [name for name in types if _fits(value, name)]
     if not fitting:
         wanted = " or ".join(types)
         return [MatchError(label="type_error", call_index=index, param=path,
-                           detail=f"{path}={value!r} has type {_json_type(value)}, expected {wanted}")]
+                           detail=f"{path}={value!r} has type {_type_name(value)}, expected {wanted}")]
     if "array" in fitting and isinstance(schema.get("items"), Mapping):
         return [error for position, item in enumerate(value)
                 for error in _type_errors(item, schema["items"], index, f"{path}[{position}]")]
@@ -334,29 +336,15 @@ def _type_errors(value: Any, schema: Mapping[str, Any], index: int | None, path:
     return []
 
 
-def _fits(value: Any, json_type: str) -> bool:
-    if json_type == "string":
-        return isinstance(value, str)
-    if json_type == "boolean":
-        return isinstance(value, bool)
-    if json_type == "integer":
-        return isinstance(value, int) and not isinstance(value, bool)
-    if json_type == "number":
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if json_type == "array":
-        return isinstance(value, list)
-    if json_type == "object":
-        return isinstance(value, Mapping)
-    if json_type == "null":
-        return value is None
-    return True  # a type we do not know constrains nothing
+def _fits(value: Any, name: str) -> bool:
+    # Python's types, as BFCL's checker reads them: 2.0 is not an integer; a type we do not
+    # know constrains nothing.
+    return name not in JSON_TYPES or has_type(value, name, exact_integers=True)
 
 
-def _json_type(value: Any) -> str:
-    for name in ("boolean", "integer", "number", "string", "array", "object", "null"):
-        if _fits(value, name):
-            return name
-    return type(value).__name__
+def _type_name(value: Any) -> str:
+    kind = json_type(value)
+    return kind if kind != "unknown" else type(value).__name__
 
 
 def normalise_string(text: str) -> str:

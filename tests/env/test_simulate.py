@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
-from pipeline.env.canonical import call_key, canonical_arguments, canonical_value
+from pipeline.canonical import call_key, canonical_arguments, canonical_value
 from pipeline.env.observation import Observation
 from pipeline.env.simulate import (
     ResponseSimulator,

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
-from pipeline.llm.offline_policy import OfflinePolicy
+import pytest
+
+from pipeline.llm.offline_policy import OfflinePolicy, decision
 from pipeline.llm.types import ChatModel, ChatRequest
 
 SYSTEM = "You are AutoGPT, you can use many tools(functions) to do the following task."
@@ -141,7 +144,7 @@ class Conversation:
 async def ask(
     messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = WEATHER_TOOLS, sample_index: int = 0
 ) -> tuple[str, dict[str, Any], str]:
-    policy = OfflinePolicy()
+    policy = OfflinePolicy(strict=True)  # a bug in the rules fails the test
     reply = await policy.chat(
         ChatRequest(role="policy", messages=messages, tools=tools, sample_index=sample_index)
     )
@@ -316,7 +319,7 @@ async def test_diversity_prompt_avoids_the_previously_tried_function() -> None:
 
 async def test_deterministic_and_sample_index_is_part_of_the_seed() -> None:
     conv = Conversation("What's the weather in Lisbon? The current weather or the forecast is fine.")
-    policy = OfflinePolicy()
+    policy = OfflinePolicy(strict=True)
     replies = [
         await policy.chat(
             ChatRequest(role="policy", messages=conv.messages, tools=WEATHER_TOOLS, sample_index=i)
@@ -382,3 +385,43 @@ async def test_never_raises_on_odd_inputs() -> None:
     assert name
     name, args, _ = await ask([], tools=[FINISH])
     assert name == "Finish" and args["return_type"] == "give_up_and_restart"
+
+
+def _broken_rules(monkeypatch: pytest.MonkeyPatch) -> None:
+    def fail(self: object) -> None:
+        raise KeyError("a bug in the rules")
+
+    monkeypatch.setattr(decision.Decision, "run", fail)
+
+
+async def test_a_rule_failure_gives_up_with_a_warning_and_is_counted(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    _broken_rules(monkeypatch)
+    policy = OfflinePolicy()  # lenient, as production runs use it
+    request = ChatRequest(role="policy", messages=Conversation("Weather in Lisbon?").messages, tools=WEATHER_TOOLS)
+    with caplog.at_level(logging.WARNING, logger="pipeline.llm.offline_policy"):
+        reply = await policy.chat(request)
+        await policy.chat(request)
+    call = reply.tool_calls[0]
+    assert call.name == "Finish" and json.loads(call.arguments) == {"return_type": "give_up_and_restart"}
+    assert policy.stats()["policy"]["errors"] == 2 and policy.stats()["policy"]["requests"] == 2
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 2 and "KeyError" in warnings[0].getMessage()
+    assert warnings[0].exc_info is not None  # the traceback goes with it
+
+
+async def test_a_strict_policy_lets_a_rule_failure_through(monkeypatch: pytest.MonkeyPatch) -> None:
+    _broken_rules(monkeypatch)
+    policy = OfflinePolicy(strict=True)
+    with pytest.raises(KeyError, match="a bug in the rules"):
+        await policy.chat(ChatRequest(role="policy", messages=Conversation("Weather in Lisbon?").messages,
+                                      tools=WEATHER_TOOLS))
+    assert policy.stats()["policy"]["errors"] == 0
+
+
+async def test_a_healthy_run_counts_no_errors() -> None:
+    policy = OfflinePolicy()
+    await policy.chat(ChatRequest(role="policy", messages=Conversation("Weather in Lisbon?").messages,
+                                  tools=WEATHER_TOOLS))
+    assert policy.stats()["policy"]["errors"] == 0

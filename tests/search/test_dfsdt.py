@@ -399,7 +399,7 @@ async def test_offline_policy_answers_over_the_sandbox(tmp_path: Path) -> None:
     assert len(chosen) == 2, [t.id for t in tools]
     catalog = FunctionCatalog([(t, a) for t in chosen for a in t.api_list])
     async with open_environment(chosen, settings, run_dir=tmp_path) as environment:
-        search = DFSDTSearch(OfflinePolicy(), environment, catalog)
+        search = DFSDTSearch(OfflinePolicy(strict=True), environment, catalog)
         # The chained phrasing: for "What's the weather like in Lisbon right now?" the offline policy
         # fills lat/lon from the spec's examples (Paris) instead of looking Lisbon up first.
         trajectory = await search.run(

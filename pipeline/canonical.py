@@ -85,22 +85,3 @@ def _canonical(value: Any, depth: int) -> Any:
     if isinstance(value, (list, tuple)):
         return [_canonical(item, depth + 1) for item in value]
     raise TypeError(f"cannot canonicalise a {type(value).__name__} argument value (arguments must be JSON)")
-
-
-def json_type(value: Any) -> str:
-    """The JSON Schema type name of a Python value (``"unknown"`` for non-JSON values)."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, dict):
-        return "object"
-    return "unknown"

@@ -1,0 +1,107 @@
+"""Values and facts from earlier successful responses: for the next call's arguments and for the
+final answer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pipeline.llm.offline_policy.conversation import Call
+from pipeline.llm.offline_policy.words import shorten, split_name, stem
+
+
+def walk_leaves(
+    value: Any, path: tuple[str, ...], out: list[tuple[tuple[str, ...], Any]], depth: int = 0
+) -> None:
+    if depth > 6 or len(out) > 2000:
+        return
+    if isinstance(value, dict):
+        for k, v in value.items():
+            walk_leaves(v, path + (str(k).lower(),), out, depth + 1)
+    elif isinstance(value, list):
+        for item in value[:10]:
+            walk_leaves(item, path + ("[]",), out, depth + 1)
+    else:
+        out.append((path, value))
+
+
+_ALIASES = {
+    "lat": {"lat", "latitude"},
+    "lon": {"lon", "lng", "long", "longitude"},
+    "latitude": {"lat", "latitude"},
+    "longitude": {"lon", "lng", "longitude"},
+}
+
+
+def observed_values(param: str, calls: list[Call]) -> list[Any]:
+    """Values for ``param`` from earlier successful responses, most recent call first."""
+    pname = param.lower()
+    parts = split_name(param)
+    keys = _ALIASES.get(pname, {pname})
+    owner = None  # "city_id" → key "id" under something about "city"
+    if len(parts) >= 2 and parts[-1] in ("id", "code", "symbol", "key", "slug"):
+        owner = [stem(p) for p in parts[:-1]]
+    found: list[Any] = []
+    for call in reversed(calls):
+        if not call.ok or call.response is None:
+            continue
+        leaves: list[tuple[tuple[str, ...], Any]] = []
+        walk_leaves(call.response, (), leaves)
+        fn_words = {stem(w) for w in split_name(call.name.partition("_for_")[0])}
+        exact, owned = [], []
+        for path, value in leaves:
+            if value is None or isinstance(value, bool) or not path:
+                continue
+            key = path[-1]
+            if key in keys:
+                exact.append(value)
+            elif owner and key == parts[-1]:
+                context = {stem(w) for p in path[:-1] for w in split_name(p)} | fn_words
+                if all(o in context for o in owner) or (owner and owner[-1] in context):
+                    owned.append(value)
+        for v in exact + owned:
+            if v not in found:
+                found.append(v)
+    return found
+
+
+_FACT_KEYS = (
+    "name", "title", "city", "country", "symbol", "price", "temperature", "temp", "value", "rate",
+    "result", "amount", "total", "status", "date", "id",
+)
+
+
+def summarise(response: Any, limit: int = 6) -> str:
+    """The first scalar facts of a response: preferred keys first, lists by their first item."""
+    if response is None:
+        return ""
+    if isinstance(response, (str, int, float, bool)):
+        return shorten(str(response), 160)
+    leaves: list[tuple[tuple[str, ...], Any]] = []
+    walk_leaves(response, (), leaves)
+    count = None
+    if isinstance(response, dict):
+        for v in response.values():
+            if isinstance(v, list):
+                count = len(v)
+                break
+    elif isinstance(response, list):
+        count = len(response)
+    chosen: list[str] = []
+    seen_keys: set[str] = set()
+
+    def rank(item: tuple[tuple[str, ...], Any]) -> tuple[int, int]:
+        path, _ = item
+        key = path[-1] if path else ""
+        pref = next((i for i, k in enumerate(_FACT_KEYS) if k in key), len(_FACT_KEYS))
+        return (path.count("[]"), pref)
+
+    for path, value in sorted(leaves, key=rank):
+        key = path[-1] if path else "value"
+        if key in seen_keys or value in (None, "") or isinstance(value, str) and len(value) > 80:
+            continue
+        seen_keys.add(key)
+        chosen.append(f"{key} {value}")
+        if len(chosen) >= limit:
+            break
+    head = f"{count} results, first: " if count is not None and count != 1 else ""
+    return head + ", ".join(chosen)

@@ -150,6 +150,8 @@ def test_export_streams_instead_of_holding_the_samples(tmp_path: Path) -> None:
         tracemalloc.stop()
     assert sum(reports["sharegpt"].rows.values()) == count
     assert sum(reports["toolllama"].rows.values()) == 2 * count
-    assert peak < size / 10, f"peak {peak} bytes for a {size}-byte input"
+    # streamed: a tenth of the input, plus the one 64-bit digest per sample (about 70 bytes in a
+    # set) that the reader keeps to drop repeated samples
+    assert peak < size / 10 + 80 * count, f"peak {peak} bytes for a {size}-byte input"
     rows = json.loads((tmp_path / "datasets" / "sharegpt" / "train.json").read_text())
     assert len(rows) == reports["sharegpt"].rows[TRAIN]

@@ -90,6 +90,7 @@ class GenerateReport(StageReport):
     kept: int = 0
     dropped: dict[str, int] = Field(default_factory=dict)
     failed_sets: int = 0
+    writer_errors: int = Field(default=0, description="sets whose writer call failed this run; asked again next run")
     per_group: dict[str, GroupCounts] = Field(default_factory=dict)
     sampler_reasons: dict[str, str] = Field(default_factory=dict)
     model: str = ""
@@ -212,8 +213,8 @@ async def _ask(model: ChatModel, api_set: ApiSet, tools_by_id: dict[str, Tool], 
         try:
             async with limit:
                 reply = await model.chat(request)
-        except ModelError as error:
-            return {"error": str(error), "raws": raws, "model": model_name}
+        except ModelError as error:  # after the client's own retries: an outage, not an answer
+            return {"error": str(error), "raws": raws, "model": model_name, "transient": True}
         usage.add(reply)
         model_name = reply.model or model_name
         text = reply.content or ""
@@ -245,14 +246,22 @@ class _Outputs:
         for log_file in (self.dropped, self.failed, self.sets):
             log_file.close()
 
-    def settle(self, api_set: ApiSet, answer: dict[str, Any], default_name: str) -> SetSummary:
+    def settle(self, api_set: ApiSet, answer: dict[str, Any], default_name: str) -> SetSummary | None:
         """Filter one set's instructions, write what is kept and dropped; the set's resume record
-        (written last, so a set is finished only once everything of it is on disk)."""
+        (written last, so a set is finished only once everything of it is on disk).
+
+        A writer call that failed (the endpoint down, 5xx after retries, a timeout) is logged in
+        ``failed.jsonl`` but not settled: ``None``, and the next run asks again. An answer that
+        never parsed is settled as failed: asking again would replay the same cached replies.
+        """
         model_name = answer.get("model") or default_name
         summary = SetSummary(api_set_id=api_set.id, group=api_set.group)
         if "error" in answer:
             self.failed.write({"api_set_id": api_set.id, "group": api_set.group, "model": model_name,
-                               "error": answer["error"], "raw": answer["raws"]})
+                               "error": answer["error"], "raw": answer["raws"],
+                               "retried_next_run": bool(answer.get("transient"))})
+            if answer.get("transient"):
+                return None
             summary.failed = True
             self.sets.write(summary.model_dump())
             return summary
@@ -349,6 +358,7 @@ class _GenerateSession:
     outputs: _Outputs
     usage: _Usage
     limit: asyncio.Semaphore
+    writer_errors: int = 0
 
 
 class GenerateStage(BatchedStage[GenerateOptions, GeneratePlan, _GenerateSession, list[ApiSet], int,
@@ -422,7 +432,11 @@ class GenerateStage(BatchedStage[GenerateOptions, GeneratePlan, _GenerateSession
             for api_set in todo
         ))
         for api_set, answer in zip(todo, answers, strict=True):  # settled in sampling order
-            session.plan.finished[api_set.id] = session.outputs.settle(api_set, answer, session.default_name)
+            summary = session.outputs.settle(api_set, answer, session.default_name)
+            if summary is None:
+                session.writer_errors += 1
+            else:
+                session.plan.finished[api_set.id] = summary
             session.context.advance()
         return len(todo)
 
@@ -430,6 +444,7 @@ class GenerateStage(BatchedStage[GenerateOptions, GeneratePlan, _GenerateSession
         plan, usage = session.plan, session.usage
         report = _totals(plan.finished, plan.sets, plan.reasons)
         report.sets_skipped = len(plan.sets) - plan.items
+        report.writer_errors = session.writer_errors
         report.model = session.default_name
         report.model_calls = usage.calls
         report.llm_usage = model_usage(session.model)
@@ -486,6 +501,7 @@ def generate_summary(report: GenerateReport) -> dict[str, Any]:
         "kept": report.kept,
         "dropped": report.dropped or 0,
         "failed sets": report.failed_sets,
+        "writer errors (asked again next run)": report.writer_errors,
     }
     for group, counts in report.per_group.items():
         figures[f"{group} kept / made"] = f"{counts.kept} / {counts.made}"

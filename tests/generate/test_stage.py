@@ -15,7 +15,7 @@ from pipeline.cli import app
 from pipeline.generate.prompt import read_documentation
 from pipeline.generate.stage import NothingGenerated, generate_queries
 from pipeline.io import read_jsonl
-from pipeline.llm.fake_server import FakeOpenAIServer, rate_limited, text
+from pipeline.llm.fake_server import FakeOpenAIServer, http_error, rate_limited, text
 from pipeline.manifest import read_manifest
 from pipeline.settings import Settings, load_settings
 from pipeline.specs.collect import collect_catalog
@@ -234,3 +234,20 @@ async def test_records_of_an_unfinished_set_are_removed_on_resume(run_dir: Path)
     second = await generate_queries(settings)
     assert [r["api_set_id"] for r in queries(run_dir, "G1")].count("G1-crashed") == 0
     assert second.kept == first.kept and second.model_calls == 0
+
+
+async def test_a_set_whose_writer_call_failed_is_asked_again_on_the_next_run(run_dir: Path) -> None:
+    async with FakeOpenAIServer(lambda body: http_error(503, "upstream down")) as down:
+        with pytest.raises(NothingGenerated):
+            await generate_queries(settings_for(run_dir, llm={**fake_llm(down), "retries": 1}),
+                                   groups=["G1", "G2"], per_group=1)
+    assert read_manifest(run_dir)["stages"]["generate"]["writer_errors"] == 2
+    assert not list(read_jsonl(run_dir / "queries" / "sets.jsonl"))  # nothing marked finished
+    failures = list(read_jsonl(run_dir / "queries" / "failed.jsonl"))
+    assert len(failures) == 2 and all(f["retried_next_run"] and "503" in f["error"] for f in failures)
+
+    async with FakeOpenAIServer(lambda body: text(json.dumps(scripted_reply(body)[:1]))) as up:
+        second = await generate_queries(settings_for(run_dir, llm=fake_llm(up)), groups=["G1", "G2"], per_group=1)
+        assert len(up.chat_requests) == 2
+    assert second.writer_errors == 0 and second.kept == 2 and second.sets_skipped == 0
+    assert not list(read_jsonl(run_dir / "queries" / "failed.jsonl"))  # the outage's lines are gone with it

@@ -36,7 +36,15 @@ from pipeline.generate.parse import allowed_apis, check_relevant_apis, parse_ins
 from pipeline.generate.prompt import build_writer_messages, set_members
 from pipeline.generate.sampling import ApiSet, SamplingSettings, sample_api_sets
 from pipeline.io import JsonlAppender, read_jsonl, write_jsonl
-from pipeline.llm.types import ChatModel, ChatReply, ChatRequest, ModelError, close_chat_model, model_usage
+from pipeline.llm.types import (
+    ChatModel,
+    ChatReply,
+    ChatRequest,
+    ModelError,
+    check_chat_model,
+    close_chat_model,
+    model_usage,
+)
 from pipeline.models import Api, Tool
 from pipeline.records import QUERIES_DIR, QueryApi, QueryRecord, RecordAppender, read_records, write_records
 from pipeline.settings import Settings
@@ -416,6 +424,8 @@ class GenerateStage(BatchedStage[GenerateOptions, GeneratePlan, _GenerateSession
                         else settings.llm.model_for("writer"))
         outputs = _Outputs(paths, dedup, plan.tools_by_id, next_id=next_id, seed=plan.seed)
         try:
+            if self.model is None and settings.llm.backend != "offline" and plan.items:
+                await check_chat_model(model, ["writer"])  # fail in a second, not after every set
             yield _GenerateSession(context=context, plan=plan, model=model, default_name=default_name,
                                    outputs=outputs, usage=_Usage(),
                                    limit=asyncio.Semaphore(settings.generate.concurrency))

@@ -23,7 +23,7 @@ import hashlib
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Self
@@ -31,7 +31,7 @@ from typing import Any, Self
 import orjson
 
 from pipeline.canonical import canonical_value
-from pipeline.llm.types import ChatModel, ChatReply, ChatRequest, close_chat_model
+from pipeline.llm.types import ChatModel, ChatReply, ChatRequest, check_chat_model, close_chat_model
 from pipeline.sqlite_store import SqliteStore, StoreError
 
 log = logging.getLogger(__name__)
@@ -161,6 +161,11 @@ class CachedChatModel(SqliteStore):
     def __len__(self) -> int:
         with self._lock:
             return int(self._run("SELECT count(*) FROM replies", ()).fetchone()[0])
+
+    async def check_endpoint(self, roles: Sequence[str]) -> None:
+        """The inner model's endpoint check (replies already cached do not need the endpoint,
+        but a stage with work to do will ask for new ones)."""
+        await check_chat_model(self.inner, roles)
 
     async def aclose(self) -> None:
         """Close the file and the inner model."""

@@ -190,6 +190,10 @@ class FakeOpenAIServer:
     # ---- handlers
 
     async def _models(self, request: web.Request) -> web.Response:
+        self.requests.append(RecordedRequest(path=request.path, json={}, headers=dict(request.headers),
+                                             received_at=time.monotonic()))
+        if self.api_key is not None and request.headers.get("Authorization") != f"Bearer {self.api_key}":
+            return _error_response(HttpError(401, "Incorrect API key provided", code="invalid_api_key"))
         data = [{"id": name, "object": "model", "created": 0, "owned_by": "toolgen-fake"} for name in self.models]
         return web.json_response({"object": "list", "data": data})
 

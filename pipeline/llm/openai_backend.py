@@ -24,6 +24,7 @@ import random
 import re
 import time
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Self
 from urllib.parse import urlsplit, urlunsplit
@@ -33,7 +34,7 @@ import orjson
 
 from pipeline.llm.ratelimit import Clock, Sleep, TokenBucket, estimate_tokens
 from pipeline.llm.text_mode import parse_react, text_mode_messages, text_mode_stop
-from pipeline.llm.types import ChatReply, ChatRequest, ModelError, ToolCall, Usage
+from pipeline.llm.types import ChatReply, ChatRequest, EndpointUnusable, ModelError, ToolCall, Usage
 from pipeline.net import parse_retry_after
 from pipeline.retry import MODEL_REQUEST_STATUSES, RetryPolicy, retrying
 from pipeline.settings import LLMSettings
@@ -43,6 +44,10 @@ log = logging.getLogger(__name__)
 DEFAULT_ENDPOINT = "https://api.openai.com/v1"
 PLACEHOLDER_KEY = "EMPTY"  # local servers (vLLM, Ollama, llama.cpp) want no key, the SDK wants one
 _MAX_DETAIL_CHARS = 300
+SAME_FAILURES_TO_STOP = 20
+"""Consecutive requests failing for good with one and the same message (a 400 for a malformed
+request every prompt has, a model the key may not use) after which the stage stops: every
+other item would fail the same way, and a run that "finishes" with 0 answers hides it."""
 _KEY_LIKE = re.compile(r"\b(sk-|Bearer\s+)[A-Za-z0-9_\-*.]{4,}")
 _STATUS_HINTS = {
     400: "request rejected",
@@ -145,6 +150,8 @@ class OpenAIChatModel:
             if settings.tokens_per_minute else None
         )
         self._stats: defaultdict[str, RoleStats] = defaultdict(RoleStats)
+        self._same_failures = 0  # consecutive requests that failed for good with one message
+        self._last_failure = ""
 
     # ---- public API
 
@@ -177,15 +184,66 @@ class OpenAIChatModel:
         if isinstance(reply, _Failure):
             stats.errors += 1
             tries = f" after {attempts} attempts" if attempts > 1 else ""
+            self._same_failures = self._same_failures + 1 if reply.what == self._last_failure else 1
+            self._last_failure = reply.what
+            if not reply.retryable and self._same_failures >= SAME_FAILURES_TO_STOP:
+                raise EndpointUnusable(
+                    f"the last {self._same_failures} requests to {self.endpoint} all failed the same way, "
+                    f"so the rest would too: {reply.what}")
             raise ModelError(
                 f"{request.role} model {model!r} at {self.endpoint}: {reply.what}{tries}",
                 status=reply.status,
                 retryable=reply.retryable,
             ) from None  # the SDK's error may quote the key back (OpenAI's 401 does, masked)
+        self._same_failures, self._last_failure = 0, ""
         stats.prompt_tokens += reply.usage.prompt_tokens
         stats.completion_tokens += reply.usage.completion_tokens
         stats.cost_usd += self._cost(model, reply.usage)
         return reply
+
+    async def check_endpoint(self, roles: Sequence[str]) -> None:
+        """Raise :class:`EndpointUnusable` if no request for ``roles`` can succeed: nothing answers
+        at the endpoint, the key is refused, or a role's model is not among those it serves.
+
+        Asks ``GET /models`` (OpenAI, vLLM, Ollama and llama.cpp all have it); a server without it
+        gets one chat request of one token per model instead. Anything else (a 5xx, a slow answer)
+        is left to the requests' own retries.
+        """
+        wanted = sorted({self.settings.model_for(role) for role in roles})
+        try:
+            page = await self._client.models.list()
+        except openai.NotFoundError:
+            for model in wanted:
+                await self._probe_chat(model)
+            return
+        except Exception as error:  # noqa: BLE001 - classified below; cancellation passes
+            self._refuse_if_unusable(error, "GET /models")
+            log.warning("could not list the models at %s (%s); going on", self.endpoint, type(error).__name__)
+            return
+        served = {model.id for model in page.data}
+        missing = [model for model in wanted if served and model not in served]
+        if missing:
+            shown = ", ".join(sorted(served)[:12]) + (" ..." if len(served) > 12 else "")
+            raise EndpointUnusable(
+                f"model {', '.join(map(repr, missing))} is not served at {self.endpoint} (it serves {shown}): "
+                "set llm.model or llm.models.<role>")
+
+    async def _probe_chat(self, model: str) -> None:
+        try:
+            await self._client.chat.completions.create(
+                model=model, messages=[{"role": "user", "content": "ping"}], max_tokens=1)
+        except Exception as error:  # noqa: BLE001 - classified below
+            self._refuse_if_unusable(error, f"a one-token request to {model!r}")
+
+    def _refuse_if_unusable(self, error: Exception, what: str) -> None:
+        if isinstance(error, openai.APIStatusError) and error.status_code in (401, 403, 404):
+            failure = self._classify(error)
+            raise EndpointUnusable(f"{self.endpoint} refused {what}: {failure.what}") from None
+        if isinstance(error, openai.APIConnectionError) or _could_not_connect(error):
+            cause = error.__cause__ or error
+            raise EndpointUnusable(
+                f"no server answers at {self.endpoint} ({self._scrub(str(cause) or type(cause).__name__)}): "
+                "check llm.base_url and that the server is running") from None
 
     def stats(self) -> dict[str, dict[str, Any]]:
         """Per role: requests, retries, prompt and completion tokens, cost in USD, errors."""

@@ -7,9 +7,12 @@ backend speaks it (OpenAI, vLLM, Ollama, llama.cpp) and the datasets are exporte
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel, Field
+
+from pipeline.errors import StageError
 
 
 class ToolCall(BaseModel):
@@ -64,12 +67,28 @@ class ChatModel(Protocol):
     async def chat(self, request: ChatRequest) -> ChatReply: ...
 
 
+async def check_chat_model(model: ChatModel, roles: Sequence[str]) -> None:
+    """Before a stage spends its work on ``model``: raise :class:`EndpointUnusable` if it cannot
+    serve ``roles`` at all (no server, key refused, model not served). Models that have no
+    ``check_endpoint`` coroutine (the offline engines, test doubles) pass."""
+    check = getattr(model, "check_endpoint", None)
+    if callable(check):
+        await check(roles)
+
+
 async def close_chat_model(model: ChatModel | None) -> None:
     """Release what ``model`` holds (HTTP connections, a cache file), if it holds anything:
     models that do have an ``aclose`` coroutine method."""
     close = getattr(model, "aclose", None)
     if callable(close):
         await close()
+
+
+class EndpointUnusable(StageError):
+    """The model endpoint cannot serve the stage (no server answers, the key is refused, the
+    model is not served, or request after request fails the same way); the message says what to
+    fix. Not a :class:`ModelError`: per-item handlers record those and go on, this one stops the
+    stage, because every other item would fail the same way."""
 
 
 class ModelError(Exception):

@@ -31,7 +31,7 @@ from pydantic import BaseModel, Field
 
 from pipeline.errors import ConfigError, NothingToDo
 from pipeline.gc_tuning import relaxed_gc
-from pipeline.llm.types import ChatModel, ModelError, close_chat_model, model_usage
+from pipeline.llm.types import ChatModel, ModelError, check_chat_model, close_chat_model, model_usage
 from pipeline.models import Tool
 from pipeline.records import (
     QUERIES_DIR,
@@ -286,6 +286,8 @@ class AnnotateStage(BatchedStage[AnnotateOptions, AnnotatePlan, _AnnotateSession
                     needed.setdefault(tool.id, tool)
         session: _AnnotateSession | None = None
         try:
+            if built is not None and plan.items:
+                await check_chat_model(built, ["policy"])  # fail in a second, not after every query
             async with AsyncExitStack() as stack:
                 environment: Any = None
                 if needed:

@@ -30,7 +30,7 @@ from typing import Any
 from pydantic import Field
 
 from pipeline.errors import ConfigError, NothingToDo
-from pipeline.llm.types import ChatModel, ModelError, close_chat_model, model_usage
+from pipeline.llm.types import ChatModel, ModelError, check_chat_model, close_chat_model, model_usage
 from pipeline.records import (
     ACCEPTED_FILE,
     REJECTED_FILE,
@@ -246,6 +246,8 @@ class VerifyStage(BatchedStage[VerifyOptions, VerifyPlan, _VerifySession, Trajec
                                  accepted=RecordAppender(folder / ACCEPTED_FILE),
                                  rejected=RecordAppender(folder / REJECTED_FILE))
         try:
+            if built is not None and plan.items:
+                await check_chat_model(built, ["judge"])  # fail in a second, not after every sample
             yield session
         finally:
             session.accepted.close()

@@ -196,3 +196,15 @@ def test_cli_annotate_local_and_toolbench_export(run_dir: Path, tmp_path: Path) 
     assert missing.exit_code == 1
     bad = runner.invoke(app, ["annotate", "--out", str(run_dir), "--engine", "local", "--algorithm", "bfs"])
     assert bad.exit_code == 2
+
+
+async def test_a_refused_key_stops_annotate_before_any_search(run_dir: Path) -> None:
+    from pipeline.llm.fake_server import FakeOpenAIServer
+    from pipeline.llm.types import EndpointUnusable
+
+    async with FakeOpenAIServer(api_key="sk-right") as server:
+        llm = {"backend": "openai", "base_url": server.base_url, "api_key": "sk-wrong", "backoff_base_s": 0.0}
+        with pytest.raises(EndpointUnusable, match="HTTP 401"):
+            await annotate_queries(settings_for(run_dir, llm=llm))
+        assert server.chat_requests == []
+    assert not (run_dir / "trajectories").exists()

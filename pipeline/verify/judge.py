@@ -23,6 +23,8 @@ from typing import Any, Protocol
 
 import orjson
 
+from pipeline.env.observation import Observation
+from pipeline.io import dumps
 from pipeline.llm.jsonparse import NotJson, find_json
 from pipeline.llm.types import ChatModel, ChatRequest
 from pipeline.records import TrajectoryRecord
@@ -125,9 +127,13 @@ def render_path(record: TrajectoryRecord | Mapping[str, Any], calls: list[PathCa
     for call in calls:
         if call.is_finish:
             continue
-        shown = call.observation if call.observation is not None else {"error": "no observation"}
+        # What the API answered, as the policy saw it; never how the run got it (status, mode,
+        # cached, elapsed_ms): the prompt must be the same when a rerun replays from a cache, or
+        # the judge is asked again (and paid again) for the same sample.
+        shown = (Observation.model_validate(call.observation).to_toolbench() if call.observation is not None
+                 else {"error": "no observation", "response": None})
         lines.append(f"Call {call.index}: {call.name}({call.raw_arguments})")
-        lines.append(f"Returned: {orjson.dumps(shown).decode()[:800]}")
+        lines.append(f"Returned: {dumps(shown).decode()[:800]}")
     lines += ["", f"Final answer: {final_answer(calls)}"]
     text = "\n".join(lines)
     return text if len(text) <= limit else text[: limit - 20] + "\n...[cut]..."

@@ -301,3 +301,17 @@ async def test_readers_count_each_sample_once_in_a_folder_two_writers_damaged(tm
     assert funnel_figures(tmp_path) == clean
     again = await verify_trajectories(load_settings(run_dir=tmp_path), judge=JUDGE)
     assert again.verified == 0 and again.funnel == clean.funnel
+
+
+def test_the_judge_prompt_depends_on_the_data_not_on_how_the_run_got_it() -> None:
+    from pipeline.verify.checks import path_calls
+    from pipeline.verify.judge import render_path
+
+    fresh = record([step("geocode_for_cityatlas", {"name": "Lisbon"},
+                         {**LISBON, "status": 200, "mode": "real", "cached": False, "elapsed_ms": 41.7})])
+    replayed = record([step("geocode_for_cityatlas", {"name": "Lisbon"},
+                            {**LISBON, "status": 200, "mode": "real", "cached": True, "elapsed_ms": 0.3})])
+
+    shown = render_path(fresh, path_calls(fresh), 5000)
+    assert shown == render_path(replayed, path_calls(replayed), 5000)
+    assert "elapsed_ms" not in shown and "cached" not in shown and "Lisbon" in shown

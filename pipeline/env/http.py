@@ -34,7 +34,7 @@ from yarl import URL
 
 from pipeline import __version__
 from pipeline.env.credentials import CredentialResolver, looks_secret, pop_header, set_header
-from pipeline.env.hosts import HostNotAllowed, HostPolicy, HostUnresolvable
+from pipeline.hosts import HostNotAllowed, HostPolicy, HostUnresolvable
 from pipeline.env.observation import Observation, error_observation
 from pipeline.env.sandbox.app import CLIENT_HEADER
 from pipeline.http_errors import TRANSPORT_ERRORS, Kind, TransportFailure, classify_transport_error

@@ -11,7 +11,7 @@ from collections import Counter
 
 import pytest
 
-from pipeline.env.hosts import HostNotAllowed, HostPolicy, HostUnresolvable
+from pipeline.hosts import HostNotAllowed, HostPolicy, HostUnresolvable
 
 PRIVATE_HINT = "set env.allow_private_networks to allow"
 

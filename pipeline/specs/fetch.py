@@ -54,7 +54,7 @@ import pydantic
 from pydantic import BaseModel, ConfigDict
 from yarl import URL
 
-from pipeline.hosts import HostNotAllowed, HostPolicy, HostUnresolvable
+from pipeline.hosts import HostNotAllowed, HostPolicy, HostUnresolvable, Resolve
 from pipeline.http_errors import TRANSPORT_ERRORS, TransportFailure, classify_transport_error
 from pipeline.io import AtomicFile, read_json, write_json
 from pipeline.net import is_http_url, media_type, parse_retry_after
@@ -132,13 +132,17 @@ async def fetch_urls(
         return await fetcher.fetch_many(urls, trusted=trusted, on_result=on_result)
 
 
-def fetch_policy(options: FetchOptions) -> HostPolicy:
-    """The host policy spec downloads obey, from ``options``' allowed and trusted hosts."""
+def fetch_policy(options: FetchOptions, *, resolve: Resolve | None = None) -> HostPolicy:
+    """The host policy spec downloads obey, from ``options``' allowed and trusted hosts.
+
+    ``resolve`` replaces DNS (tests).
+    """
     return HostPolicy(
         options.allowed_hosts,
         allow_private=False,
         trusted=options.trusted_hosts,
         wording=FETCH_WORDING,
+        resolve=resolve,
     )
 
 

@@ -118,8 +118,12 @@ async def expand_sources(
                 logger.info("%s is an index of %d APIs", source.url, len(entries))
 
         listed = [entry for item in expanded if isinstance(item, list) for entry in item]
-        fetched = await fetcher.fetch_many([e.spec_url for e in listed], on_result=on_result)
-        by_entry = iter(zip(listed, fetched, strict=True))
+        # A listed URL that is also a source has its result already, and fetching it again
+        # under the policy could refuse what the user vouched for and drop its cached body.
+        known = {source.url: source for source in sources}
+        missing = list(dict.fromkeys(e.spec_url for e in listed if e.spec_url not in known))
+        known.update(zip(missing, await fetcher.fetch_many(missing, on_result=on_result), strict=True))
+        by_entry = iter((entry, known[entry.spec_url]) for entry in listed)
 
         for item in expanded:
             if isinstance(item, FetchResult):

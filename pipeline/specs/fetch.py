@@ -152,10 +152,16 @@ async def open_fetcher(
 ) -> AsyncIterator[Fetcher]:
     """A :class:`Fetcher` for several rounds of fetching that share its sessions and bound.
 
-    There is no way to pass in a session: the fetcher's own resolve through the host policy,
-    which is what makes the check hold at connect time.
+    There is no way to pass in a session: the fetcher's own sessions resolve names through the
+    host policy, which is what makes the check hold at connect time.
     """
     policy = policy or fetch_policy(options)
+    if options.cache_dir is not None:
+        store = _BodyStore(Path(options.cache_dir), persistent=True)
+    else:
+        folder = Path(tempfile.mkdtemp(prefix="toolgen-fetch-"))
+        logger.info("no cache_dir: downloading into %s (the caller removes it)", folder)
+        store = _BodyStore(folder, persistent=False)
     # The connector limit matches the semaphore, so no request queues inside aiohttp where its
     # connect timeout would already be running. Requests the user vouched for get a session of
     # their own: a pooled connection they opened must never carry a request the policy checks.
@@ -163,12 +169,6 @@ async def open_fetcher(
         connector=aiohttp.TCPConnector(limit=options.concurrency, resolver=policy.resolver())
     )
     trusted = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=options.concurrency))
-    if options.cache_dir is not None:
-        store = _BodyStore(Path(options.cache_dir), persistent=True)
-    else:
-        folder = Path(tempfile.mkdtemp(prefix="toolgen-fetch-"))
-        logger.info("no cache_dir: downloading into %s (the caller removes it)", folder)
-        store = _BodyStore(folder, persistent=False)
     try:
         yield Fetcher(options, policy, checked, trusted, store, asyncio.Semaphore(options.concurrency))
     finally:
@@ -317,7 +317,7 @@ class Fetcher:
             async with asyncio.timeout(options.timeout_s):
                 return await self._follow(url, cached, trusted, headers, timeout, received)
         except HostUnresolvable as error:  # from the policy resolver at connect time
-            return _Outcome.fail(url, f"could not resolve the host name ({error})")
+            return _Outcome.fail(url, str(error))
         except HostNotAllowed as error:  # from the policy resolver at connect time
             return _Outcome.fail(url, str(error), refused=True)
         except TRANSPORT_ERRORS as error:

@@ -900,3 +900,20 @@ async def test_a_fresh_cached_body_that_came_through_a_now_refused_redirect_is_n
     assert not again.ok and again.refused and not again.from_cache
     assert again.error is not None and "not following the redirect to" in again.error
     assert _cached_bodies(tmp_path) == set()
+
+
+@pytest.mark.asyncio
+async def test_a_listed_url_the_user_also_gave_keeps_the_users_trust_and_its_body(
+    server: Server, tmp_path: Path, connections: list[object]
+) -> None:
+    index_url, spec_url = server.url("/internal/list.json"), server.url("/spec.json")
+    policy = fetch_policy(_strict(tmp_path), resolve=_dns(("specs.internal", ["127.0.0.1"])))
+
+    specs, errors = await expand_sources([index_url, spec_url], _strict(tmp_path), trust_sources=True, policy=policy)
+
+    listed = [spec for spec in specs if spec.entry is not None]
+    assert [spec.entry.key for spec in listed if spec.entry is not None] == ["local:same-server"]
+    assert [spec.result.url for spec in specs] == [spec_url, spec_url]
+    assert all(spec.result.path is not None and spec.result.path.read_bytes() == SPEC_BYTES for spec in specs)
+    assert server.state.hits["/spec.json"] == 1
+    assert len(errors) == 3 and all(error.result.refused for error in errors)

@@ -3,8 +3,9 @@
 The collect stage gets specs from URLs as well as from files; this module turns a list of URLs
 into local files the readers can parse. One call, :func:`fetch_urls`, does the whole job:
 
-* one shared :class:`aiohttp.ClientSession` whose connector and a semaphore bound how many
-  downloads run at once (``FetchOptions.concurrency``);
+* one shared :class:`aiohttp.ClientSession` (plus one for the first request of URLs the user
+  gave, see below) whose connector and a semaphore bound how many downloads run at once
+  (``FetchOptions.concurrency``);
 * each request has a total and a connect timeout, and is retried (``retries`` times) on
   transient failures (timeouts, dropped connections, HTTP 408/425/429/5xx) with exponential
   backoff and jitter; a ``Retry-After`` on 429/503 (seconds or an HTTP date) is honoured up

@@ -59,6 +59,11 @@ OutOption = Annotated[
 EngineOption = Annotated[
     Engine, typer.Option("--engine", help="run as Prefect flows, or call the library directly")
 ]
+TrustHostOption = Annotated[
+    list[str] | None,
+    typer.Option("--trust-host", help="host or host:port pattern that URLs found in fetched indexes and "
+                 "redirects may reach even at loopback/private addresses (adds to collect.fetch.trusted_hosts)"),
+]
 
 
 @app.callback()
@@ -145,13 +150,21 @@ def collect(
     config: ConfigOption = None,
     out: OutOption = None,
     workers: Annotated[int | None, typer.Option(help="reader processes")] = None,
+    trust_host: TrustHostOption = None,
     engine: EngineOption = Engine.prefect,
 ) -> None:
     """Collect API specs into the run's catalog (catalog/tools.jsonl, errors.jsonl, graph.json)."""
     settings = _settings(config, out, collect=_drop_none({"workers": workers}))
     _check_sources(sources or settings.collect.sources)
     _stage_command("collect", config, out, engine, {"sources": sources},
-                   collect=_drop_none({"workers": workers}))
+                   collect=_drop_none({"workers": workers, **_trusting(settings, trust_host)}))
+
+
+def _trusting(settings: Settings, hosts: list[str] | None) -> dict[str, Any]:
+    """The collect override that adds ``hosts`` to the configured ``collect.fetch.trusted_hosts``."""
+    if not hosts:
+        return {}
+    return {"fetch": {"trusted_hosts": [*settings.collect.fetch.trusted_hosts, *hosts]}}
 
 
 def _show_errors(run_dir: Path, limit: int = 5) -> None:
@@ -175,12 +188,15 @@ def run(
     specs: Annotated[
         list[str] | None, typer.Option("--specs", help="spec sources instead of collect.sources")
     ] = None,
+    trust_host: TrustHostOption = None,
     engine: EngineOption = Engine.prefect,
 ) -> None:
     """Run every stage end to end (collect, probe every API, generate instructions, annotate solution paths, verify, export datasets, report) on the bundled specs, offline by default."""
     from pipeline.stages import registry
 
     settings = _settings(config, out)
+    if trust_host:
+        settings = _settings(config, out, collect=_trusting(settings, trust_host))
     _check_sources(specs or settings.collect.sources)
     options: dict[str, dict[str, Any] | None] = {"collect": {"sources": specs}}
     with _user_errors():

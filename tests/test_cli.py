@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import functools
+import http.server
+import threading
 from pathlib import Path
 
+import orjson
 from typer.testing import CliRunner
 
 from pipeline.cli import app
@@ -61,3 +65,30 @@ def test_serve_without_schedules_is_a_usage_error(tmp_path: Path) -> None:
     config.write_text('run_name = "x"\n')
     result = runner.invoke(app, ["serve", "--config", str(config)])
     assert result.exit_code == 2 and "[[schedules]]" in result.output
+
+
+def test_collect_trust_host_lets_an_index_lead_to_a_local_server(tmp_path: Path, spec_folder: Path) -> None:
+    index = {"example.com:weather": {"preferred": "1", "versions": {"1": {"swaggerYamlUrl": "weather.yaml"}}}}
+    (spec_folder / "list.json").write_bytes(orjson.dumps(index))
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(spec_folder))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        common = ["collect", f"{base}/list.json", f"{base}/hotels.json", "--engine", "local", "--workers", "0"]
+        env = {"TOOLGEN_CACHE_DIR": str(tmp_path / "cache")}
+        untrusted = runner.invoke(app, [*common, "--out", str(tmp_path / "a")], env=env)
+        trusted = runner.invoke(
+            app, [*common, "--out", str(tmp_path / "b"), "--trust-host", base.removeprefix("http://")], env=env
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+
+    assert untrusted.exit_code == 0, untrusted.output
+    [refused] = read_jsonl(tmp_path / "a" / "catalog" / "errors.jsonl")
+    assert refused["source"] == f"{base}/weather.yaml" and "loopback" in refused["reason"]
+    assert trusted.exit_code == 0, trusted.output
+    assert list(read_jsonl(tmp_path / "b" / "catalog" / "errors.jsonl")) == []
+    assert len(list(read_jsonl(tmp_path / "b" / "catalog" / "tools.jsonl"))) == 2

@@ -193,7 +193,9 @@ async def test_urls_and_an_apisguru_index_are_collected_and_recollected_conditio
     (spec_folder / "list.json").write_bytes(orjson.dumps(index))
     sources = [f"{spec_server.base_url}/list.json", f"{spec_server.base_url}/hotels.json"]
 
-    settings = settings_for(tmp_path, workers=1)
+    # the index lists URLs on a loopback server: allowed only because the configuration trusts it
+    trusted = spec_server.base_url.removeprefix("http://")
+    settings = settings_for(tmp_path, workers=1, fetch={"trusted_hosts": [trusted]})
     report = await collect_catalog(sources, settings)
     tools = tools_by_name(settings.run_dir)
     assert set(tools) == {"Weather Now", "Hotel Finder"}
@@ -209,6 +211,42 @@ async def test_urls_and_an_apisguru_index_are_collected_and_recollected_conditio
     assert again.urls_not_modified == 2
     assert ("/hotels.json", 304) in spec_server.requests
     assert set(tools_by_name(settings.run_dir)) == {"Weather Now", "Hotel Finder"}
+
+
+async def test_urls_an_index_lists_in_private_space_are_refused_and_recorded_per_source(
+    tmp_path: Path, spec_server: SpecServer, spec_folder: Path
+) -> None:
+    index = {
+        "example.com:weather": {
+            "preferred": "2.1",
+            "versions": {"2.1": {"swaggerYamlUrl": "weather.yaml", "info": {}}},
+        },
+        "cloud:metadata": {
+            "preferred": "1",
+            "versions": {"1": {"swaggerUrl": "http://169.254.169.254/latest/meta-data/", "info": {}}},
+        },
+    }
+    (spec_folder / "list.json").write_bytes(orjson.dumps(index))
+    sources = [f"{spec_server.base_url}/list.json", f"{spec_server.base_url}/hotels.json"]
+    settings = settings_for(tmp_path, workers=1)
+
+    report = await collect_catalog(sources, settings)
+
+    # what the user typed is fetched; what the index on the same loopback server lists is not
+    assert set(tools_by_name(settings.run_dir)) == {"Hotel Finder"}
+    errors = list(read_jsonl(CatalogPaths(settings.run_dir).errors))
+    hint = "add the host to collect.fetch.trusted_hosts (or --trust-host) to allow"
+    assert errors == [
+        {"source": f"{spec_server.base_url}/weather.yaml", "stage": "fetch",
+         "reason": f"refused: 127.0.0.1 is a loopback address; {hint}", "detail": "refused by the host policy"},
+        {"source": "http://169.254.169.254/latest/meta-data/", "stage": "fetch",
+         "reason": f"refused: 169.254.169.254 is a link-local address (cloud metadata); {hint}",
+         "detail": "refused by the host policy"},
+    ]
+    assert report.errors_by_stage == {"fetch": 2}
+    assert sorted(path for path, _status in spec_server.requests) == ["/hotels.json", "/list.json"]
+    bodies = {path.read_bytes() for path in (settings.shared_cache_dir / "http").glob("*.body")}
+    assert bodies == {(spec_folder / "list.json").read_bytes(), (spec_folder / "hotels.json").read_bytes()}
 
 
 async def test_an_exported_toolbench_catalog_collects_back_to_the_same_tools(

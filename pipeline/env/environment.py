@@ -24,10 +24,10 @@ from pydantic import SecretStr
 from pipeline.env.arguments import ArgumentValidator
 from pipeline.env.cache import ResponseCache
 from pipeline.env.credentials import CredentialResolver
-from pipeline.env.hosts import HostNotAllowed, HostPolicy
 from pipeline.env.http import HttpExecutor, make_session, rewrite_url
 from pipeline.env.observation import Observation, error_observation
 from pipeline.env.simulate import ResponseSimulator, Simulator
+from pipeline.hosts import HostNotAllowed, HostPolicy
 from pipeline.models import Api, Tool
 from pipeline.settings import Credential, EnvSettings, Settings
 

@@ -34,9 +34,9 @@ from yarl import URL
 
 from pipeline import __version__
 from pipeline.env.credentials import CredentialResolver, looks_secret, pop_header, set_header
-from pipeline.env.hosts import HostNotAllowed, HostPolicy, HostUnresolvable
 from pipeline.env.observation import Observation, error_observation
 from pipeline.env.sandbox.app import CLIENT_HEADER
+from pipeline.hosts import HostNotAllowed, HostPolicy, HostUnresolvable
 from pipeline.http_errors import TRANSPORT_ERRORS, Kind, TransportFailure, classify_transport_error
 from pipeline.models import Api, Param, Tool
 from pipeline.net import media_type, parse_retry_after

@@ -12,6 +12,9 @@ by API id (``"googleapis.com:drive"``) whose values hold the ``preferred`` versi
   (fetched with the same session, cache and concurrency bound) and returns
   :class:`RemoteSpec` records that keep the index entry, so the caller can take the tool
   category from the entry's categories.
+
+The spec URLs an index lists are the index author's word, not the user's: they are always
+fetched under the host policy, even when the index itself was a trusted source.
 """
 
 from __future__ import annotations
@@ -23,10 +26,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin
 
-import aiohttp
 import orjson
 from pydantic import BaseModel, ConfigDict
 
+from pipeline.hosts import HostPolicy
 from pipeline.specs.fetch import FetchResult, open_fetcher
 from pipeline.specs.fetch_options import FetchOptions
 
@@ -89,19 +92,23 @@ async def expand_sources(
     urls: Sequence[str],
     options: FetchOptions,
     *,
-    session: aiohttp.ClientSession | None = None,
+    trust_sources: bool = False,
+    policy: HostPolicy | None = None,
     on_result: Callable[[FetchResult], None] | None = None,
 ) -> tuple[list[RemoteSpec], list[RemoteSpec]]:
     """Fetch ``urls``, expanding index files into their specs; returns ``(specs, errors)``.
 
     ``specs`` are the successful fetches in source order (an index's specs in index order);
-    ``errors`` are the failed ones, an index's failed specs carrying their entry. Index
-    files themselves are not returned. ``on_result`` sees every fetch, index files included.
+    ``errors`` are the failed ones (refusals by the host policy among them), an index's failed
+    specs carrying their entry. Index files themselves are not returned. ``on_result`` sees
+    every fetch, index files included. ``trust_sources``: ``urls`` are the user's own and
+    exempt from the host policy for their own request; what an index lists never is.
+    ``policy`` replaces the one made from ``options`` (tests).
     """
     specs: list[RemoteSpec] = []
     errors: list[RemoteSpec] = []
-    async with open_fetcher(options, session=session) as fetcher:
-        sources = await fetcher.fetch_many(urls, on_result=on_result)
+    async with open_fetcher(options, policy=policy) as fetcher:
+        sources = await fetcher.fetch_many(urls, trusted=trust_sources, on_result=on_result)
         # Per source, either its own result or the entries of the index it turned out to be.
         expanded: list[FetchResult | list[IndexEntry]] = []
         for source in sources:
@@ -111,8 +118,12 @@ async def expand_sources(
                 logger.info("%s is an index of %d APIs", source.url, len(entries))
 
         listed = [entry for item in expanded if isinstance(item, list) for entry in item]
-        fetched = await fetcher.fetch_many([e.spec_url for e in listed], on_result=on_result)
-        by_entry = iter(zip(listed, fetched, strict=True))
+        # A listed URL that is also a source has its result already, and fetching it again
+        # under the policy could refuse what the user vouched for and drop its cached body.
+        known = {source.url: source for source in sources}
+        missing = list(dict.fromkeys(e.spec_url for e in listed if e.spec_url not in known))
+        known.update(zip(missing, await fetcher.fetch_many(missing, on_result=on_result), strict=True))
+        by_entry = iter((entry, known[entry.spec_url]) for entry in listed)
 
         for item in expanded:
             if isinstance(item, FetchResult):

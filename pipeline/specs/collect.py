@@ -310,7 +310,9 @@ async def _fetch_remote(
     options = settings.collect.fetch
     if options.cache_dir is None:
         options = options.model_copy(update={"cache_dir": settings.shared_cache_dir / "http"})
-    specs, failures = await expand_sources(urls, options)
+    # the sources are the user's own words (arguments or collect.sources): trusted themselves,
+    # unlike the URLs their documents and redirects lead to
+    specs, failures = await expand_sources(urls, options, trust_sources=True)
     tasks = []
     not_modified = 0
     for spec in specs:
@@ -332,6 +334,7 @@ async def _fetch_remote(
             stage="fetch",
             # the fetcher prefixes its reasons with the URL, which `source` already names
             reason=(f.result.error or "fetch failed").removeprefix(f"{f.result.url}: "),
+            detail="refused by the host policy" if f.result.refused else None,
         )
         for f in failures
     ]

@@ -3,8 +3,9 @@
 The collect stage gets specs from URLs as well as from files; this module turns a list of URLs
 into local files the readers can parse. One call, :func:`fetch_urls`, does the whole job:
 
-* one shared :class:`aiohttp.ClientSession` whose connector and a semaphore bound how many
-  downloads run at once (``FetchOptions.concurrency``);
+* one shared :class:`aiohttp.ClientSession` (plus one for the first request of URLs the user
+  gave, see below) whose connector and a semaphore bound how many downloads run at once
+  (``FetchOptions.concurrency``);
 * each request has a total and a connect timeout, and is retried (``retries`` times) on
   transient failures (timeouts, dropped connections, HTTP 408/425/429/5xx) with exponential
   backoff and jitter; a ``Retry-After`` on 429/503 (seconds or an HTTP date) is honoured up
@@ -16,6 +17,15 @@ into local files the readers can parse. One call, :func:`fetch_urls`, does the w
   next fetch of the URL is a conditional request: a 304 reuses the stored body and the result
   says ``not_modified=True``, so a scheduled re-collect downloads only what changed.
   Without ``cache_dir`` bodies go to a fresh temporary folder that the caller owns.
+
+* every URL obeys the host policy (:mod:`pipeline.hosts`, the one the environment uses):
+  ``allowed_hosts`` patterns, and loopback, private and link-local addresses (the cloud
+  metadata service) refused unless the host is in ``trusted_hosts``. It is checked before the
+  cache is consulted, on every redirect (followed here, hop by hop) and at connect time on the
+  addresses the connection really uses (a policy resolver, so DNS rebinding cannot pass). A
+  refused URL gets ``refused=True``, an error naming the reason, and nothing in the cache.
+  URLs fetched with ``trusted=True`` (the ones the user typed) skip the policy for their own
+  request only; where they redirect is checked like any other URL.
 
 A failure for one URL never raises: it comes back as a :class:`FetchResult` with ``ok=False``
 and an ``error`` that names the URL and the reason, ready for ``errors.jsonl``.
@@ -43,7 +53,9 @@ from pathlib import Path
 import aiohttp
 import pydantic
 from pydantic import BaseModel, ConfigDict
+from yarl import URL
 
+from pipeline.hosts import HostNotAllowed, HostPolicy, HostUnresolvable, Resolve
 from pipeline.http_errors import TRANSPORT_ERRORS, TransportFailure, classify_transport_error
 from pipeline.io import AtomicFile, read_json, write_json
 from pipeline.net import is_http_url, media_type, parse_retry_after
@@ -56,6 +68,11 @@ logger = logging.getLogger(__name__)
 CHUNK_SIZE = 64 * 1024
 
 _ACCEPT = "application/json, application/yaml;q=0.9, text/yaml;q=0.9, */*;q=0.5"
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+FETCH_WORDING = (
+    "collect.fetch.allowed_hosts",
+    "add the host to collect.fetch.trusted_hosts (or --trust-host) to allow",
+)
 
 
 class FetchResult(BaseModel):
@@ -76,6 +93,7 @@ class FetchResult(BaseModel):
     size: int | None = None  # body bytes; for an aborted download, bytes received before it
     not_modified: bool = False  # the server answered 304 and the cached body was reused
     from_cache: bool = False  # the body is the cached copy (304, or fresh within max_age_s)
+    refused: bool = False  # the host policy refused the URL or one of its redirects
     error: str | None = None
     attempts: int = 0  # HTTP requests made
     elapsed_s: float = 0.0  # from the first attempt to the result, waits included
@@ -100,44 +118,63 @@ async def fetch_urls(
     urls: Sequence[str],
     options: FetchOptions,
     *,
-    session: aiohttp.ClientSession | None = None,
+    trusted: bool = False,
+    policy: HostPolicy | None = None,
     on_result: Callable[[FetchResult], None] | None = None,
 ) -> list[FetchResult]:
     """Fetch every URL; one result per URL, in input order; never raises for a URL's failure.
 
     A URL listed twice is downloaded once and both positions get the same result.
     ``on_result`` is called once per input URL as soon as its result is known (progress bars).
-    A caller-provided ``session`` is used as is and left open; otherwise one is made for the call.
+    ``trusted``: the URLs are the user's own, exempt from the host policy for their first
+    request (see the module's docstring). ``policy`` replaces :func:`fetch_policy` (tests).
     """
-    async with open_fetcher(options, session=session) as fetcher:
-        return await fetcher.fetch_many(urls, on_result=on_result)
+    async with open_fetcher(options, policy=policy) as fetcher:
+        return await fetcher.fetch_many(urls, trusted=trusted, on_result=on_result)
+
+
+def fetch_policy(options: FetchOptions, *, resolve: Resolve | None = None) -> HostPolicy:
+    """The host policy spec downloads obey, from ``options``' allowed and trusted hosts.
+
+    ``resolve`` replaces DNS (tests).
+    """
+    return HostPolicy(
+        options.allowed_hosts,
+        allow_private=False,
+        trusted=options.trusted_hosts,
+        wording=FETCH_WORDING,
+        resolve=resolve,
+    )
 
 
 @asynccontextmanager
 async def open_fetcher(
-    options: FetchOptions, *, session: aiohttp.ClientSession | None = None
+    options: FetchOptions, *, policy: HostPolicy | None = None
 ) -> AsyncIterator[Fetcher]:
-    """A :class:`Fetcher` for several rounds of fetching that share one session and bound.
+    """A :class:`Fetcher` for several rounds of fetching that share its sessions and bound.
 
-    The session is closed on exit only if this function made it.
+    There is no way to pass in a session: the fetcher's own sessions resolve names through the
+    host policy, which is what makes the check hold at connect time.
     """
-    own_session: aiohttp.ClientSession | None = None
-    if session is None:
-        # The connector limit matches the semaphore, so no request queues inside aiohttp
-        # where its connect timeout would already be running.
-        connector = aiohttp.TCPConnector(limit=options.concurrency)
-        session = own_session = aiohttp.ClientSession(connector=connector)
+    policy = policy or fetch_policy(options)
     if options.cache_dir is not None:
         store = _BodyStore(Path(options.cache_dir), persistent=True)
     else:
         folder = Path(tempfile.mkdtemp(prefix="toolgen-fetch-"))
         logger.info("no cache_dir: downloading into %s (the caller removes it)", folder)
         store = _BodyStore(folder, persistent=False)
+    # The connector limit matches the semaphore, so no request queues inside aiohttp where its
+    # connect timeout would already be running. Requests the user vouched for get a session of
+    # their own: a pooled connection they opened must never carry a request the policy checks.
+    checked = aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=options.concurrency, resolver=policy.resolver())
+    )
+    trusted = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=options.concurrency))
     try:
-        yield Fetcher(options, session, store, asyncio.Semaphore(options.concurrency))
+        yield Fetcher(options, policy, checked, trusted, store, asyncio.Semaphore(options.concurrency))
     finally:
-        if own_session is not None:
-            await own_session.close()
+        await checked.close()
+        await trusted.close()
 
 
 # --------------------------------------------------------------------------------------------
@@ -146,13 +183,17 @@ async def open_fetcher(
 
 @dataclass
 class Fetcher:
-    """One session, one concurrency bound and one body store, shared by several rounds.
+    """Its sessions, one concurrency bound and one body store, shared by several rounds.
 
-    Made by :func:`open_fetcher`; :func:`fetch_urls` is the one-round form.
+    Made by :func:`open_fetcher`; :func:`fetch_urls` is the one-round form. ``session``
+    resolves through ``policy``; ``trusted_session`` carries only the first request of a
+    trusted URL.
     """
 
     options: FetchOptions
+    policy: HostPolicy
     session: aiohttp.ClientSession
+    trusted_session: aiohttp.ClientSession
     store: _BodyStore
     semaphore: asyncio.Semaphore
     rng: random.Random = field(default_factory=random.Random)
@@ -161,6 +202,7 @@ class Fetcher:
         self,
         urls: Sequence[str],
         *,
+        trusted: bool = False,
         on_result: Callable[[FetchResult], None] | None = None,
     ) -> list[FetchResult]:
         positions: dict[str, list[int]] = {}
@@ -169,7 +211,7 @@ class Fetcher:
         results: list[FetchResult | None] = [None] * len(urls)
 
         async def run(url: str) -> None:
-            result = await self.fetch(url)
+            result = await self.fetch(url, trusted=trusted)
             for index in positions[url]:
                 results[index] = result
                 if on_result is not None:
@@ -180,36 +222,48 @@ class Fetcher:
         logger.info("fetched %d URLs (%d unique, %d failed)", len(urls), len(positions), failed)
         return [result for result in results if result is not None]
 
-    async def fetch(self, url: str) -> FetchResult:
-        """Fetch one URL; failures become results.
+    async def fetch(self, url: str, *, trusted: bool = False) -> FetchResult:
+        """Fetch one URL; failures become results. ``trusted``: the host policy does not apply
+        to this URL's own request (its redirects are checked).
 
         The concurrency slot is held per attempt, not across a backoff wait, so a server that
         asks us to come back later does not stall the downloads from other servers.
         """
         clock = _Clock()
         try:
-            result = await self._fetch_with_retries(url, clock)
+            result = await self._fetch_with_retries(url, clock, trusted)
         except Exception as error:  # a bug or a disk error must not sink the other URLs
             logger.exception("unexpected failure fetching %s", url)
             result = _failure(url, f"unexpected error: {type(error).__name__}: {error}")
         result = result.model_copy(update={"elapsed_s": clock.elapsed()})
+        if result.refused:
+            self.store.forget(url)  # nor an older copy from before the policy refused it
         if result.ok:
             logger.debug("fetched %s (%s bytes, %s)", url, result.size, _how(result))
         else:
             logger.warning("%s", result.error)
         return result
 
-    async def _fetch_with_retries(self, url: str, clock: _Clock) -> FetchResult:
+    async def _fetch_with_retries(self, url: str, clock: _Clock, trusted: bool) -> FetchResult:
         if not is_http_url(url):
             return _failure(url, "not an http(s) URL")
+        if not trusted:
+            refusal = await self._refusal(url)
+            if refusal is not None:
+                return refusal
         cached = self.store.load(url)
         if cached is not None and self._fresh(cached):
+            # the body came from where the redirects led, which must still be allowed
+            if cached.final_url != url:
+                refusal = await self._refusal(cached.final_url, redirected_from=url)
+                if refusal is not None:
+                    return refusal
             return self.store.result_from_cache(url, cached, not_modified=False)
 
         async def attempt(_number: int) -> _Outcome:
             async with self.semaphore:
                 clock.start()
-                return await self._attempt(url, cached)
+                return await self._attempt(url, cached, trusted)
 
         def before_retry(outcome: _Outcome, number: int, delay: float) -> None:
             logger.info("%s; retry %d in %.2f s", outcome.result.error, number, delay)
@@ -230,7 +284,24 @@ class Fetcher:
         return RetryPolicy(SPEC_DOWNLOAD_STATUSES, options.retries, options.backoff_base_s,
                            options.backoff_max_s, options.max_retry_after_s)
 
-    async def _attempt(self, url: str, cached: CacheEntry | None) -> _Outcome:
+    async def _refusal(self, target: str, *, redirected_from: str | None = None) -> FetchResult | None:
+        """None when the policy allows ``target``; else the failed result for the URL asked for.
+
+        A name that does not resolve is not refused here: the connection reports it (and the
+        resolver there applies the policy again).
+        """
+        try:
+            await self.policy.check(target)
+        except HostUnresolvable:
+            return None
+        except HostNotAllowed as error:
+            if redirected_from is None:
+                return _failure(target, str(error), refused=True)
+            return _failure(redirected_from, _redirect_refused(target, error), refused=True,
+                            final_url=target)
+        return None
+
+    async def _attempt(self, url: str, cached: CacheEntry | None, trusted: bool) -> _Outcome:
         options = self.options
         headers = {"User-Agent": options.user_agent, "Accept": _ACCEPT}
         if cached is not None:
@@ -243,15 +314,13 @@ class Fetcher:
         )
         received = _Received()
         try:
-            async with self.session.get(
-                url,
-                headers=headers,
-                timeout=timeout,
-                allow_redirects=True,
-                max_redirects=options.max_redirects,
-                raise_for_status=False,
-            ) as response:
-                return await self._handle_response(url, response, cached, received)
+            # the whole chain of redirects within one total timeout, as aiohttp would
+            async with asyncio.timeout(options.timeout_s):
+                return await self._follow(url, cached, trusted, headers, timeout, received)
+        except HostUnresolvable as error:  # from the policy resolver at connect time
+            return _Outcome.fail(url, str(error))
+        except HostNotAllowed as error:  # from the policy resolver at connect time
+            return _Outcome.fail(url, str(error), refused=True)
         except TRANSPORT_ERRORS as error:
             failure = classify_transport_error(error)
             # a request that went out may have had part of a body back: say how much
@@ -261,6 +330,44 @@ class Fetcher:
                 size=received.n or None if failure.request_sent else None,
                 retryable=failure.retryable(idempotent=True),  # a GET may be repeated
             )
+
+    async def _follow(
+        self,
+        url: str,
+        cached: CacheEntry | None,
+        trusted: bool,
+        headers: dict[str, str],
+        timeout: aiohttp.ClientTimeout,
+        received: _Received,
+    ) -> _Outcome:
+        """GET ``url``, following redirects here (not in aiohttp) so each hop meets the policy:
+        aiohttp would connect to an address given as an IP literal without asking the resolver.
+        """
+        session = self.trusted_session if trusted else self.session
+        target = URL(url)
+        for _ in range(self.options.max_redirects + 1):
+            async with session.get(
+                target, headers=headers, timeout=timeout, allow_redirects=False, raise_for_status=False
+            ) as response:
+                location = response.headers.get("Location")
+                if response.status not in _REDIRECTS or not location:
+                    return await self._handle_response(url, response, cached, received)
+                status = response.status
+                try:
+                    following = response.url.join(URL(location))
+                except ValueError as error:
+                    return _Outcome.fail(url, f"HTTP {status}: redirected to an invalid URL ({error})",
+                                         status=status)
+            try:
+                await self.policy.check(str(following))
+            except HostUnresolvable:
+                pass  # the connection says so, after the resolver has applied the policy too
+            except HostNotAllowed as error:
+                return _Outcome.fail(url, _redirect_refused(str(following), error), status=status,
+                                     final_url=str(following), refused=True)
+            session, target = self.session, following  # where a server sends us is never trusted
+        return _Outcome.fail(url, f"too many redirects (more than {self.options.max_redirects})",
+                             final_url=str(target))
 
     def _failure_reason(self, failure: TransportFailure) -> str:
         options = self.options
@@ -398,6 +505,11 @@ class _BodyStore:
             entry = entry.model_copy(update={"fetched_at": entry.fetched_at.replace(tzinfo=UTC)})
         return entry
 
+    def forget(self, url: str) -> None:
+        """Remove whatever is stored for ``url``."""
+        for path in self._paths(url):
+            path.unlink(missing_ok=True)
+
     def save_entry(self, entry: CacheEntry) -> None:
         if self.persistent:
             write_json(self._paths(entry.url)[1], entry.model_dump(mode="json"))
@@ -468,8 +580,9 @@ class _Outcome:
         status: int | None = None,
         final_url: str | None = None,
         size: int | None = None,
+        refused: bool = False,
     ) -> _Outcome:
-        result = _failure(url, reason, status=status, final_url=final_url, size=size)
+        result = _failure(url, reason, status=status, final_url=final_url, size=size, refused=refused)
         return cls(result, retryable=retryable, retry_after=retry_after)
 
 
@@ -494,6 +607,7 @@ def _failure(
     status: int | None = None,
     final_url: str | None = None,
     size: int | None = None,
+    refused: bool = False,
 ) -> FetchResult:
     return FetchResult(
         url=url,
@@ -501,8 +615,13 @@ def _failure(
         ok=False,
         status=status,
         size=size,
+        refused=refused,
         error=f"{url}: {reason}",
     )
+
+
+def _redirect_refused(target: str, error: HostNotAllowed) -> str:
+    return f"not following the redirect to {target}: {error}"
 
 
 def _how(result: FetchResult) -> str:

@@ -34,3 +34,13 @@ class FetchOptions(BaseModel):
         ge=0,
         description="reuse a cached body younger than this without asking the server at all",
     )
+    allowed_hosts: list[str] = Field(
+        default_factory=lambda: ["*"],
+        description="host or host:port patterns (fnmatch) that URLs found in fetched documents "
+        "and redirects may reach; public addresses only",
+    )
+    trusted_hosts: list[str] = Field(
+        default_factory=list,
+        description="host or host:port patterns that may be reached even at loopback, private or "
+        "link-local addresses (an internal spec server); the URLs you give are trusted themselves",
+    )

@@ -11,7 +11,7 @@ from collections import Counter
 
 import pytest
 
-from pipeline.env.hosts import HostNotAllowed, HostPolicy, HostUnresolvable
+from pipeline.hosts import HostNotAllowed, HostPolicy, HostUnresolvable
 
 PRIVATE_HINT = "set env.allow_private_networks to allow"
 
@@ -239,3 +239,27 @@ async def test_the_connect_time_resolver_honours_always_allowed() -> None:
         await policy.resolver().resolve("sandbox.local", 22)
 
     assert result["host"] == "127.0.0.1"
+
+
+async def test_trusted_patterns_pass_the_allow_list_and_the_private_guard_at_check_and_connect_time() -> None:
+    policy = HostPolicy(
+        ["*.example.com"],
+        allow_private=False,
+        trusted=["specs.corp", "127.0.0.1:8080"],
+        wording=("collect.fetch.allowed_hosts", "trust it to allow"),
+        resolve=fake_dns({"specs.corp": ["10.0.0.5"], "db.example.com": ["10.0.0.9"], **PUBLIC_DNS}),
+    )
+
+    await policy.check("http://specs.corp:9000/list.json")  # any port: the pattern names no port
+    await policy.check("http://127.0.0.1:8080/spec.json")
+    [internal] = await policy.resolver().resolve("specs.corp", 9000)
+    with pytest.raises(HostNotAllowed) as other_port:
+        await policy.check("http://127.0.0.1:8081/spec.json")
+    with pytest.raises(HostNotAllowed) as private:
+        await policy.check("http://db.example.com/")
+    with pytest.raises(HostNotAllowed, match="metadata.internal resolves to 169.254.169.254"):
+        await policy.resolver().resolve("metadata.internal", 80)
+
+    assert internal["host"] == "10.0.0.5"
+    assert str(other_port.value) == "host 127.0.0.1:8081 is not in collect.fetch.allowed_hosts"
+    assert str(private.value) == "refused: db.example.com resolves to 10.0.0.9, a private address; trust it to allow"

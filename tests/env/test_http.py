@@ -26,7 +26,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from pipeline.env.credentials import CredentialResolver
-from pipeline.env.hosts import HostPolicy
+from pipeline.hosts import HostPolicy
 from pipeline.env.http import HttpExecutor, RequestError, build_request, make_session, rewrite_url
 from pipeline.env.observation import Observation
 from pipeline.env.sandbox import (

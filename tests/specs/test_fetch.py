@@ -18,7 +18,6 @@ from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
 
-import aiohttp
 import orjson
 import pytest
 import pytest_asyncio
@@ -26,11 +25,14 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from pipeline import __version__
+from pipeline.hosts import HostPolicy, Resolve
 from pipeline.specs.apisguru import IndexEntry, expand_sources, parse_apisguru_index
 from pipeline.specs.fetch import (
     CHUNK_SIZE,
+    FETCH_WORDING,
     FetchOptions,
     FetchResult,
+    fetch_policy,
     fetch_urls,
     parse_retry_after,
 )
@@ -40,6 +42,14 @@ SPEC_BYTES = orjson.dumps(SPEC)
 SPEC_YAML = b"swagger: '2.0'\ninfo:\n  title: Weather\n  version: '2'\npaths: {}\n"
 LAST_MODIFIED = "Wed, 21 Oct 2015 07:28:00 GMT"
 HUGE_BODY = 32 * 1024 * 1024  # what /huge would send if nobody stopped reading
+METADATA = "169.254.169.254"  # cloud metadata: only ever refused, never connected to
+REDIRECT_TARGETS = {
+    "metadata": f"http://{METADATA}/latest/meta-data/iam/security-credentials/",
+    "private": "http://10.0.0.7/spec.json",
+    "metadata-name": "http://metadata.test/latest/meta-data/",
+    "named-server": "http://specs.internal:{port}/spec.json",
+    "gopher": "gopher://127.0.0.1:70/",
+}
 
 
 @dataclass
@@ -64,6 +74,10 @@ class Server:
 
     def url(self, path: str) -> str:
         return self.base + path
+
+    @property
+    def port(self) -> int:
+        return int(self.base.rsplit(":", 1)[1])
 
 
 def _app(state: ServerState) -> web.Application:
@@ -174,6 +188,22 @@ def _app(state: ServerState) -> web.Application:
         }
         return web.json_response(listing)
 
+    @routes.get("/internal/list.json")
+    async def internal_index(request: web.Request) -> web.Response:
+        # an index that points back into the machine's own network
+        port = request.url.port
+        listing = {
+            "local:same-server": _listed("1", {"swaggerUrl": "/spec.json"}, ["local"]),
+            "local:named": _listed("1", {"swaggerYamlUrl": f"http://specs.internal:{port}/spec.yaml"}, []),
+            "cloud:metadata": _listed("1", {"swaggerUrl": f"http://{METADATA}/latest/meta-data/"}, []),
+            "cloud:metadata-v6": _listed("1", {"swaggerUrl": f"http://[::ffff:{METADATA}]/"}, []),
+        }
+        return web.json_response(listing)
+
+    @routes.get("/to/{where}")
+    async def redirect_elsewhere(request: web.Request) -> web.Response:
+        raise web.HTTPFound(REDIRECT_TARGETS[request.match_info["where"]].format(port=request.url.port))
+
     @routes.get("/apis/specs/pets.json")
     async def pets(request: web.Request) -> web.Response:
         return web.Response(body=SPEC_BYTES, content_type="application/json")
@@ -210,11 +240,13 @@ async def server() -> AsyncIterator[Server]:
 
 
 def _options(tmp_path: Path, **overrides: object) -> FetchOptions:
-    """Fast options: tiny backoff, a cache in the test's folder."""
+    """Fast options: tiny backoff, a cache in the test's folder, the local test server trusted
+    (the host policy's own tests below say otherwise)."""
     values: dict[str, object] = {
         "cache_dir": tmp_path / "cache",
         "backoff_base_s": 0.01,
         "timeout_s": 2,
+        "trusted_hosts": ["127.0.0.1"],
     }
     values.update(overrides)
     return FetchOptions.model_validate(values)
@@ -256,12 +288,8 @@ async def test_json_and_yaml_bodies_are_written_to_disk_with_their_metadata(
 
 
 @pytest.mark.asyncio
-async def test_requests_carry_the_toolgen_user_agent_and_a_given_session_stays_open(
-    server: Server, tmp_path: Path
-) -> None:
-    async with aiohttp.ClientSession() as session:
-        [result] = await fetch_urls([server.url("/spec.json")], _options(tmp_path), session=session)
-        assert not session.closed
+async def test_requests_carry_the_toolgen_user_agent(server: Server, tmp_path: Path) -> None:
+    [result] = await fetch_urls([server.url("/spec.json")], _options(tmp_path))
 
     assert result.ok
     assert server.state.user_agents == [f"toolgen/{__version__}"]
@@ -269,7 +297,7 @@ async def test_requests_carry_the_toolgen_user_agent_and_a_given_session_stays_o
 
 @pytest.mark.asyncio
 async def test_without_cache_dir_bodies_go_to_a_temporary_folder(server: Server) -> None:
-    options = FetchOptions(cache_dir=None)
+    options = FetchOptions(cache_dir=None, trusted_hosts=["127.0.0.1"])
 
     result = await _fetch_one(server.url("/spec.json"), options)
 
@@ -642,3 +670,250 @@ def test_parse_index_skips_apis_without_a_usable_spec_url() -> None:
 
     assert entries is not None
     assert [(e.key, e.spec_url) for e in entries] == [("a:good", "https://example.com/good.yaml")]
+
+
+# ------------------------------------------------------------------------ the host policy
+#
+# The `_options` above trust the test server; these tests build their options with `_strict`,
+# which trusts nothing unless told. The `connections` fixture sees every socket connect in the
+# process and lets only 127.0.0.1 through, so a test fails (rather than reaching out) if a
+# refusal ever came after a connection.
+
+LOOPBACK_HINT = "add the host to collect.fetch.trusted_hosts (or --trust-host) to allow"
+
+
+@pytest.fixture
+def connections(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """Every address a socket in this process tried to connect to; only 127.0.0.1 may succeed."""
+    seen: list[object] = []
+    real_connect = socket.socket.connect
+
+    def connect(self: socket.socket, address: object) -> None:
+        seen.append(address)
+        host = address[0] if isinstance(address, tuple) else address
+        if host != "127.0.0.1":
+            raise ConnectionRefusedError(f"test guard: no connections to {address!r}")
+        real_connect(self, address)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    return seen
+
+
+def _hosts(seen: list[object]) -> set[str]:
+    return {str(address[0]) if isinstance(address, tuple) else str(address) for address in seen}
+
+
+def _strict(tmp_path: Path, **overrides: object) -> FetchOptions:
+    overrides.setdefault("trusted_hosts", [])
+    return _options(tmp_path, **overrides)
+
+
+def _dns(*answers: tuple[str, list[str]]) -> Resolve:
+    """A fake resolver: each name answers its addresses in turn (the last one repeats)."""
+    table: dict[str, list[list[str]]] = {}
+    for name, addresses in answers:
+        table.setdefault(name, []).append(addresses)
+
+    async def resolve(host: str) -> list[str]:
+        if host not in table:
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        queue = table[host]
+        return queue.pop(0) if len(queue) > 1 else queue[0]
+
+    return resolve
+
+
+def _cached_bodies(tmp_path: Path) -> set[bytes]:
+    return {path.read_bytes() for path in (tmp_path / "cache").glob("*.body")}
+
+
+@pytest.mark.asyncio
+async def test_an_index_cannot_send_collect_into_the_local_network(
+    server: Server, tmp_path: Path, connections: list[object]
+) -> None:
+    index_url = server.url("/internal/list.json")
+    port = server.port
+    options = _strict(tmp_path)
+    policy = fetch_policy(options, resolve=_dns(("specs.internal", ["127.0.0.1"])))
+
+    specs, errors = await expand_sources([index_url], options, trust_sources=True, policy=policy)
+
+    assert specs == []
+    reasons = {error.entry.key: error.result.error for error in errors if error.entry is not None}
+    assert reasons == {
+        "local:same-server": f"{server.url('/spec.json')}: refused: 127.0.0.1 is a loopback address; "
+        + LOOPBACK_HINT,
+        "local:named": f"http://specs.internal:{port}/spec.yaml: refused: specs.internal resolves to "
+        f"127.0.0.1, a loopback address; {LOOPBACK_HINT}",
+        "cloud:metadata": f"http://{METADATA}/latest/meta-data/: refused: {METADATA} is a link-local "
+        f"address (cloud metadata); {LOOPBACK_HINT}",
+        "cloud:metadata-v6": f"http://[::ffff:{METADATA}]/: refused: ::ffff:a9fe:a9fe is the IPv6 form "
+        f"of {METADATA}, a link-local address (cloud metadata); {LOOPBACK_HINT}",
+    }
+    assert all(error.result.refused and error.result.attempts == 0 for error in errors)
+    # the index (a URL the user gave) was fetched; nothing it listed was asked for
+    assert server.state.hits == Counter({"/internal/list.json": 1})
+    assert _hosts(connections) == {"127.0.0.1"}
+    assert len(list((tmp_path / "cache").glob("*.body"))) == 1  # the index's body only
+
+
+@pytest.mark.asyncio
+async def test_the_users_own_url_is_trusted_but_the_same_url_found_in_a_document_is_not(
+    server: Server, tmp_path: Path, connections: list[object]
+) -> None:
+    url = server.url("/spec.json")
+
+    [typed] = await fetch_urls([url], _strict(tmp_path), trusted=True)
+    [found] = await fetch_urls([url], _strict(tmp_path))
+
+    assert typed.ok
+    assert not found.ok and found.refused and found.status is None
+    assert found.error == f"{url}: refused: 127.0.0.1 is a loopback address; {LOOPBACK_HINT}"
+    assert server.state.hits["/spec.json"] == 1
+    # the refusal also removed the copy the trusted fetch had cached under that URL
+    assert _cached_bodies(tmp_path) == set()
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    ("where", "refusal"),
+    [
+        ("metadata", f"refused: {METADATA} is a link-local address (cloud metadata)"),
+        ("private", "refused: 10.0.0.7 is a private address"),
+        ("metadata-name", f"refused: metadata.test resolves to {METADATA}, a link-local address (cloud metadata)"),
+        ("gopher", "refused: gopher:// URLs cannot be called (only http and https)"),
+    ],
+)
+async def test_a_redirect_from_an_allowed_host_into_private_space_is_refused(
+    server: Server, tmp_path: Path, connections: list[object], where: str, refusal: str
+) -> None:
+    port = server.port
+    options = _strict(tmp_path, trusted_hosts=[f"127.0.0.1:{port}"])  # the server itself is allowed
+    policy = fetch_policy(options, resolve=_dns(("metadata.test", [METADATA])))
+    url = server.url(f"/to/{where}")
+    target = REDIRECT_TARGETS[where].format(port=port)
+
+    [result] = await fetch_urls([url], options, policy=policy, trusted=True)
+
+    assert not result.ok and result.refused and result.status == 302
+    assert result.error is not None and result.error.startswith(f"{url}: not following the redirect to {target}: ")
+    assert result.error.endswith(refusal if where == "gopher" else f"{refusal}; {LOOPBACK_HINT}")
+    assert result.attempts == 1  # a refusal is not retried
+    assert _hosts(connections) == {"127.0.0.1"}
+    assert _cached_bodies(tmp_path) == set()
+
+
+@pytest.mark.asyncio
+async def test_a_redirect_from_the_users_own_url_is_not_trusted_even_to_the_same_server(
+    server: Server, tmp_path: Path, connections: list[object]
+) -> None:
+    [result] = await fetch_urls([server.url("/redirect")], _strict(tmp_path), trusted=True)
+
+    assert not result.ok and result.refused
+    assert result.error == (
+        f"{server.url('/redirect')}: not following the redirect to {server.url('/spec.json')}: "
+        f"refused: 127.0.0.1 is a loopback address; {LOOPBACK_HINT}"
+    )
+    assert server.state.hits["/spec.json"] == 0
+
+
+@pytest.mark.asyncio
+async def test_a_name_that_rebinds_to_cloud_metadata_is_refused_at_connect_time(
+    tmp_path: Path, connections: list[object]
+) -> None:
+    # public when checked before the request, the metadata service when the connection resolves it
+    dns = _dns(("rebind.test", ["93.184.215.14"]), ("rebind.test", [METADATA]))
+    options = _strict(tmp_path, retries=0)
+    uncached = HostPolicy(["*"], allow_private=False, wording=FETCH_WORDING, resolve=dns, cache_ttl_s=0)
+
+    [result] = await fetch_urls(["http://rebind.test/spec.json"], options, policy=uncached)
+
+    assert not result.ok and result.refused
+    assert result.error == (
+        f"http://rebind.test/spec.json: refused: rebind.test resolves to {METADATA}, a link-local address "
+        f"(cloud metadata); {LOOPBACK_HINT}"
+    )
+    assert connections == []
+
+
+@pytest.mark.asyncio
+async def test_hosts_trusted_by_configuration_are_fetched_and_metadata_still_is_not(
+    server: Server, tmp_path: Path, connections: list[object]
+) -> None:
+    index_url = server.url("/internal/list.json")
+    port = server.port
+    options = _strict(tmp_path, trusted_hosts=[f"127.0.0.1:{port}", "specs.internal"])
+    policy = fetch_policy(options, resolve=_dns(("specs.internal", ["127.0.0.1"])))
+
+    specs, errors = await expand_sources([index_url], options, policy=policy)
+
+    assert [spec.entry.key for spec in specs if spec.entry is not None] == ["local:same-server", "local:named"]
+    assert [spec.result.path.read_bytes() for spec in specs if spec.result.path is not None] == [
+        SPEC_BYTES, SPEC_YAML
+    ]
+    assert sorted(error.entry.key for error in errors if error.entry is not None) == [
+        "cloud:metadata", "cloud:metadata-v6"
+    ]
+    assert all(error.result.refused for error in errors)
+    assert _hosts(connections) == {"127.0.0.1"}
+
+
+@pytest.mark.asyncio
+async def test_a_redirect_to_a_trusted_host_by_name_is_followed(
+    server: Server, tmp_path: Path, connections: list[object]
+) -> None:
+    options = _strict(tmp_path, trusted_hosts=["specs.internal"])
+    policy = fetch_policy(options, resolve=_dns(("specs.internal", ["127.0.0.1"])))
+    port = server.port
+
+    [result] = await fetch_urls([server.url("/to/named-server")], options, policy=policy, trusted=True)
+
+    assert result.ok and result.final_url == f"http://specs.internal:{port}/spec.json"
+    assert result.path is not None and result.path.read_bytes() == SPEC_BYTES
+
+
+@pytest.mark.asyncio
+async def test_only_hosts_on_the_allow_list_are_fetched_from_documents(
+    server: Server, tmp_path: Path, connections: list[object]
+) -> None:
+    port = server.port
+    options = _strict(tmp_path, allowed_hosts=["*.example.com"], trusted_hosts=[])
+
+    [result] = await fetch_urls([server.url("/spec.json")], options)
+
+    assert result.refused
+    assert result.error == f"{server.url('/spec.json')}: host 127.0.0.1:{port} is not in collect.fetch.allowed_hosts"
+    assert connections == []
+
+
+@pytest.mark.asyncio
+async def test_a_fresh_cached_body_that_came_through_a_now_refused_redirect_is_not_served(
+    server: Server, tmp_path: Path, connections: list[object]
+) -> None:
+    url = server.url("/redirect")
+    trusting = _options(tmp_path, max_age_s=3600)
+    [first] = await fetch_urls([url], trusting)
+    assert first.ok and first.final_url == server.url("/spec.json")
+
+    [again] = await fetch_urls([url], _strict(tmp_path, max_age_s=3600), trusted=True)
+
+    assert not again.ok and again.refused and not again.from_cache
+    assert again.error is not None and "not following the redirect to" in again.error
+    assert _cached_bodies(tmp_path) == set()
+
+
+@pytest.mark.asyncio
+async def test_a_listed_url_the_user_also_gave_keeps_the_users_trust_and_its_body(
+    server: Server, tmp_path: Path, connections: list[object]
+) -> None:
+    index_url, spec_url = server.url("/internal/list.json"), server.url("/spec.json")
+    policy = fetch_policy(_strict(tmp_path), resolve=_dns(("specs.internal", ["127.0.0.1"])))
+
+    specs, errors = await expand_sources([index_url, spec_url], _strict(tmp_path), trust_sources=True, policy=policy)
+
+    listed = [spec for spec in specs if spec.entry is not None]
+    assert [spec.entry.key for spec in listed if spec.entry is not None] == ["local:same-server"]
+    assert [spec.result.url for spec in specs] == [spec_url, spec_url]
+    assert all(spec.result.path is not None and spec.result.path.read_bytes() == SPEC_BYTES for spec in specs)
+    assert server.state.hits["/spec.json"] == 1
+    assert len(errors) == 3 and all(error.result.refused for error in errors)

@@ -1,11 +1,16 @@
-"""Which hosts real tool calls may reach.
+"""Which hosts outgoing requests may reach: one policy for tool calls and for spec downloads.
 
 A catalog collected from the internet names arbitrary servers, and the policy model chooses the
-arguments, so a call must never become a way into the machine's own network: a URL that points
-at (or a host name that resolves to) loopback, a private range, link-local (the cloud metadata
-service at 169.254.169.254 lives there), multicast or reserved space is refused unless
-``env.allow_private_networks`` is set. Independently, only hosts on ``env.allowed_hosts`` are
-called at all; the bundled sandbox is allowed by its exact ``host:port``.
+arguments; an index of specs names arbitrary spec URLs, and any server may redirect. Neither may
+become a way into the machine's own network: a URL that points at (or a host name that resolves
+to) loopback, a private range, link-local (the cloud metadata service at 169.254.169.254 lives
+there), multicast or reserved space is refused unless allowed. Independently, only hosts on an
+allow-list are reached at all.
+
+The environment (:mod:`pipeline.env`) uses ``env.allowed_hosts`` and
+``env.allow_private_networks``, with the bundled sandbox allowed by its exact ``host:port``;
+the spec fetcher (:mod:`pipeline.specs.fetch`) uses ``collect.fetch.allowed_hosts`` and
+``collect.fetch.trusted_hosts``. Each names its own settings in its refusals.
 
 :meth:`HostPolicy.check` is the pre-flight check with a clear reason. Because a name can resolve
 differently a moment later (DNS rebinding), :meth:`HostPolicy.resolver` gives an aiohttp
@@ -29,7 +34,8 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolve = Callable[[str], Awaitable[Sequence[str]]]
 """Look up a host name: the IP addresses it resolves to (raises OSError when it does not)."""
 
-_PRIVATE_HINT = "set env.allow_private_networks to allow"
+ENV_WORDING = ("env.allowed_hosts", "set env.allow_private_networks to allow")
+"""What the environment's refusals name: the allow-list setting, how to allow private addresses."""
 _CLOUD_METADATA = frozenset(
     ipaddress.ip_address(a)
     for a in ("169.254.169.254", "169.254.170.2", "fd00:ec2::254", "100.100.100.200")
@@ -48,13 +54,14 @@ class HostUnresolvable(HostNotAllowed):
 
 
 class HostPolicy:
-    """Allow-list plus private-network guard for real tool calls.
+    """Allow-list plus private-network guard for outgoing requests.
 
     ``allowed``: fnmatch patterns over ``host`` or ``host:port``, case-insensitive
     (``api.example.com``, ``*.weather.gov``, ``localhost:8080``, ``*`` for any host).
-    ``always_allowed``: exact ``host:port`` entries (the sandbox) that pass both the allow-list
-    and the private-network guard. ``resolve`` replaces DNS (tests); resolutions are cached for
-    ``cache_ttl_s`` seconds.
+    ``always_allowed``: exact ``host:port`` entries (the sandbox) and ``trusted``: patterns like
+    ``allowed``; both pass the allow-list and the private-network guard. ``wording`` names the
+    allow-list setting and the way to allow private addresses in refusals. ``resolve`` replaces
+    DNS (tests); resolutions are cached for ``cache_ttl_s`` seconds.
     """
 
     def __init__(
@@ -63,12 +70,16 @@ class HostPolicy:
         *,
         allow_private: bool,
         always_allowed: Iterable[str] = (),
+        trusted: Iterable[str] = (),
+        wording: tuple[str, str] = ENV_WORDING,
         resolve: Resolve | None = None,
         cache_ttl_s: float = 30.0,
     ) -> None:
-        self._patterns = tuple(p.strip().lower() for p in allowed if p.strip())
+        self._patterns = _patterns(allowed)
         self.allow_private = allow_private
         self._always = frozenset(_normalise_host_port(entry) for entry in always_allowed)
+        self._trusted = _patterns(trusted)
+        self._allow_list_name, self._private_hint = wording
         self._resolve = resolve or _system_resolve
         self._ttl = cache_ttl_s
         self._cache: OrderedDict[str, tuple[float, tuple[IPAddress, ...]]] = OrderedDict()
@@ -79,28 +90,28 @@ class HostPolicy:
             target = _Target.of(url)
         except HostNotAllowed:
             return False
-        return target.host_port in self._always or self._listed(target)
+        return self._trusts(target) or _matches(self._patterns, target)
 
     async def check(self, url: str) -> None:
         """Raise :class:`HostNotAllowed` unless a real call to ``url`` is allowed."""
         target = _Target.of(url)
-        if target.host_port in self._always:
+        if self._trusts(target):
             return
-        if not self._listed(target):
-            raise HostNotAllowed(f"host {target.shown} is not in env.allowed_hosts")
+        if not _matches(self._patterns, target):
+            raise HostNotAllowed(f"host {target.shown} is not in {self._allow_list_name}")
         if self.allow_private:
             return
         literal = _ip_literal(target.host)
         if literal is not None:
             reason = non_public_reason(literal)
             if reason is not None:
-                raise HostNotAllowed(f"refused: {target.host} is {reason}; {_PRIVATE_HINT}")
+                raise HostNotAllowed(f"refused: {target.host} is {reason}; {self._private_hint}")
             return
         for address in await self.addresses(target.host):
             reason = non_public_reason(address)
             if reason is not None:
                 raise HostNotAllowed(
-                    f"refused: {target.host} resolves to {address}, {reason}; {_PRIVATE_HINT}"
+                    f"refused: {target.host} resolves to {address}, {reason}; {self._private_hint}"
                 )
 
     async def addresses(self, host: str) -> tuple[IPAddress, ...]:
@@ -127,16 +138,29 @@ class HostPolicy:
         """An aiohttp resolver enforcing this policy on the addresses actually connected to."""
         return _PolicyResolver(self)
 
-    def _listed(self, target: _Target) -> bool:
-        for pattern in self._patterns:
-            for candidate in (target.host, target.host_port):
-                if candidate == pattern or fnmatch.fnmatchcase(candidate, pattern):
-                    return True
-        return False
-
     def allows_private(self, host: str, port: int) -> bool:
         """True when connections to ``host:port`` may use non-public addresses."""
-        return self.allow_private or _host_port(host, port) in self._always
+        return self.allow_private or self._trusts(_Target(host, port, explicit_port=True))
+
+    @property
+    def private_hint(self) -> str:
+        """How to allow a refused private address, as refusals say it."""
+        return self._private_hint
+
+    def _trusts(self, target: _Target) -> bool:
+        return target.host_port in self._always or _matches(self._trusted, target)
+
+
+def _patterns(entries: Iterable[str]) -> tuple[str, ...]:
+    return tuple(p.strip().lower() for p in entries if p.strip())
+
+
+def _matches(patterns: tuple[str, ...], target: _Target) -> bool:
+    for pattern in patterns:
+        for candidate in (target.host, target.host_port):
+            if candidate == pattern or fnmatch.fnmatchcase(candidate, pattern):
+                return True
+    return False
 
 
 def non_public_reason(address: IPAddress) -> str | None:
@@ -220,7 +244,7 @@ class _PolicyResolver(AbstractResolver):
                 reason = non_public_reason(address)
                 if reason is not None:
                     raise HostNotAllowed(
-                        f"refused: {host} resolves to {address}, {reason}; {_PRIVATE_HINT}"
+                        f"refused: {host} resolves to {address}, {reason}; {self._policy.private_hint}"
                     )
         results: list[ResolveResult] = []
         for address in addresses:

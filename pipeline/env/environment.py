@@ -64,6 +64,7 @@ class _History:
 
     state: str | None = None  # fingerprint of the writes so far, in order; None: no write yet
     writing: int = 0  # writes in flight: until they are answered the state is unknown
+    started: int = 0  # writes ever sent: a read during which one started saw an unknown state
 
 
 class Environment:
@@ -128,11 +129,13 @@ class Environment:
 
         mode = self.modes.get(tool_id, "simulated")
         state: str | None = None
+        writes_before = 0
         if mode == "simulated":
             cacheable = self._cache is not None
         elif api.method.upper() in self._cacheable_methods:
             history = self._histories.get((client_id, tool_id))
-            state = history.state if history is not None else None
+            if history is not None:
+                state, writes_before = history.state, history.started
             cacheable = self._cache is not None and (history is None or not history.writing)
         else:
             return await self._write(tool, api, arguments, client_id)
@@ -149,6 +152,8 @@ class Environment:
         observation = await self._run(tool, api, arguments, client_id, mode)
         if observation.error:
             return observation
+        if mode == "real" and self._writes_started(client_id, tool_id) != writes_before:
+            return observation  # the caller wrote meanwhile: which state this answer saw is unknown
         if cacheable and not (mode != "real" and observation.mode != self._simulated_mode):
             assert self._cache is not None
             # Only answers worth replaying are kept: not an error, a rate limit or a timeout, and
@@ -161,6 +166,7 @@ class Environment:
         whatever it answers (a failed write may have changed something too)."""
         history = self._histories.setdefault((client_id, tool.id), _History())
         history.writing += 1
+        history.started += 1
         try:
             return await self._run(tool, api, arguments, client_id, "real")
         finally:
@@ -168,7 +174,12 @@ class Environment:
             step = f"{history.state or ''}:{call_key(tool.id, api.id, arguments)}"
             history.state = hashlib.sha256(step.encode()).hexdigest()
 
-    async def _run(self, tool: Tool, api: Api, arguments: Any, client_id: str | None, mode: str) -> Observation:
+    def _writes_started(self, client_id: str | None, tool_id: str) -> int:
+        history = self._histories.get((client_id, tool_id))
+        return history.started if history is not None else 0
+
+    async def _run(self, tool: Tool, api: Api, arguments: Any, client_id: str | None,
+                   mode: ToolMode) -> Observation:
         if mode == "real" and self._executor is not None:
             # the tag keeps this environment's callers apart from an earlier one's on the server
             client = f"{client_id}~{self._client_tag}" if client_id else None

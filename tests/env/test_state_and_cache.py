@@ -132,3 +132,17 @@ async def test_a_read_while_the_same_client_writes_to_that_tool_is_neither_repla
 
     assert not during.cached
     assert stats["cache"]["writes"] == 1
+
+
+async def test_a_read_during_which_the_same_client_starts_a_write_is_not_stored(
+    sandbox_tools: list[Tool], tmp_path: Path
+) -> None:
+    async with open_environment(sandbox_tools, settings_for(tmp_path), run_dir=tmp_path) as env:
+        read = asyncio.ensure_future(env.call(SHOP, "get_cart", {"cart_id": "cart-5001"}, client_id="a"))
+        await asyncio.sleep(0)  # the read is in flight
+        await env.call(SHOP, "create_cart", {}, client_id="a")
+        during = await read
+        stats = env.stats()
+
+    assert during.ok and not during.cached
+    assert stats["cache"]["writes"] == 0

@@ -25,8 +25,9 @@ from .tools import build_tool
 
 log = logging.getLogger(__name__)
 
-MAX_SESSIONS = 4096
-"""Client worlds kept at once: far above the searches a run has in flight."""
+MAX_SESSIONS = 1024
+"""Client worlds kept at once: far above the searches a run has in flight (each world of
+every stateful tool is some 100 kB at most)."""
 
 
 def fork(tool: SandboxTool) -> SandboxTool:

@@ -117,7 +117,8 @@ class ResponseCache(SqliteStore):
 
     # ---- public API
 
-    def get(self, tool_id: str, api_id: str, arguments: Any, *, state: str | None = None) -> Observation | None:
+    def get(self, tool_id: str, api_id: str, arguments: Any, *,
+            state: str | None = None) -> Observation | None:
         """The stored observation of this call in this ``state`` (``cached=True``), or None."""
         key = _key(tool_id, api_id, canonical_arguments(arguments), state)
         with self._lock:

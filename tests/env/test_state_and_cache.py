@@ -11,7 +11,9 @@ from typing import Any
 import pytest
 from aiohttp import web
 
+from pipeline.env.cache import ResponseCache
 from pipeline.env.environment import Environment, open_environment
+from pipeline.env.observation import Observation
 from pipeline.env.sandbox import create_app
 from pipeline.models import Tool
 from pipeline.settings import Settings, load_settings
@@ -33,6 +35,21 @@ def sandbox_tools(tmp_path_factory: pytest.TempPathFactory) -> list[Tool]:
     run_dir = tmp_path_factory.mktemp("state") / "catalog-run"
     asyncio.run(collect_catalog([str(REPO / "api_specs" / "sandbox")], settings_for(run_dir), run_dir=run_dir))
     return list(iter_tools(run_dir))
+
+
+def test_the_cache_keeps_one_answer_per_state_and_the_stateless_key_is_unchanged(tmp_path: Path) -> None:
+    arguments = {"cart_id": FIRST_FREE_CART}
+    with ResponseCache(tmp_path / "responses.sqlite") as cache:
+        cache.put(SHOP, "get_cart", arguments, Observation(response={"items": 1}, status=200, mode="real"),
+                  state="after-a")
+        assert cache.get(SHOP, "get_cart", arguments) is None
+        assert cache.get(SHOP, "get_cart", arguments, state="after-b") is None
+        hit = cache.get(SHOP, "get_cart", arguments, state="after-a")
+        cache.put(SHOP, "get_cart", arguments, Observation(response={"items": 0}, status=200, mode="real"))
+        seeded = cache.get(SHOP, "get_cart", arguments)
+
+    assert hit is not None and hit.response == {"items": 1}
+    assert seeded is not None and seeded.response == {"items": 0}
 
 
 async def fill_cart(env: Environment, client: str, quantity: int) -> tuple[Any, Any]:

@@ -5,6 +5,12 @@ Each call's observation is stored under (tool id, API id, canonical arguments) â
 resumed run or another worker replays a response instead of calling or simulating again, and
 the successful entries of an API are the examples an LLM-played simulator is shown.
 
+A read whose answer depends on what its caller wrote before (the cart it filled, the booking it
+made) is stored under a ``state`` as well: the environment's fingerprint of those writes (see
+:mod:`pipeline.env.environment`). Its key is then a different one, so the answer is replayed only
+to a caller with the same history of writes, while reads with no ``state`` (none written yet:
+the seeded state everyone starts from) are shared by all callers.
+
 Storage is one SQLite file in WAL mode: readers never block the writer, writers queue on a
 busy timeout, every write is one short autocommit statement, so several processes (DFSDT
 workers, Prefect tasks, a Dask cluster on one machine) can share the file. ``synchronous=NORMAL``
@@ -14,7 +20,8 @@ nothing committed). The file is not for network file systems, where SQLite's loc
 Table ``responses`` (``PRAGMA user_version`` = 1):
 
 ======================  ========================================================================
-``key``                 primary key: sha256 of ``[tool_id, api_id, canonical arguments]``
+``key``                 primary key: sha256 of ``[tool_id, api_id, canonical arguments]``, with
+                        a ``state`` the sha256 of ``"<that key>:<state>"``
 ``tool_id``, ``api_id``  the call's tool and API
 ``arguments``           the canonical arguments (JSON text)
 ``observation``         the whole :class:`Observation` as JSON (stored with ``cached`` false)
@@ -36,6 +43,7 @@ them directly.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from dataclasses import asdict, dataclass
@@ -109,9 +117,10 @@ class ResponseCache(SqliteStore):
 
     # ---- public API
 
-    def get(self, tool_id: str, api_id: str, arguments: Any) -> Observation | None:
-        """The stored observation of this call (``cached=True``), or None."""
-        key = key_of_canonical(tool_id, api_id, canonical_arguments(arguments))
+    def get(self, tool_id: str, api_id: str, arguments: Any, *,
+            state: str | None = None) -> Observation | None:
+        """The stored observation of this call in this ``state`` (``cached=True``), or None."""
+        key = _key(tool_id, api_id, canonical_arguments(arguments), state)
         with self._lock:
             row = self._run("SELECT observation FROM responses WHERE key = ?", (key,)).fetchone()
             if row is None:
@@ -120,10 +129,11 @@ class ResponseCache(SqliteStore):
             self.stats.hits += 1
         return _observation(row[0])
 
-    def put(self, tool_id: str, api_id: str, arguments: Any, observation: Observation) -> None:
-        """Store (or replace) the observation of this call."""
+    def put(self, tool_id: str, api_id: str, arguments: Any, observation: Observation, *,
+            state: str | None = None) -> None:
+        """Store (or replace) the observation of this call in this ``state``."""
         canonical = canonical_arguments(arguments)
-        key = key_of_canonical(tool_id, api_id, canonical)
+        key = _key(tool_id, api_id, canonical, state)
         record = observation.model_dump(mode="json")
         record["cached"] = False
         ok = not observation.error and (observation.status is None or observation.status < 400)
@@ -159,6 +169,12 @@ class ResponseCache(SqliteStore):
 
     def __repr__(self) -> str:
         return f"ResponseCache({str(self.path)!r}, {self.stats.as_dict()})"
+
+
+def _key(tool_id: str, api_id: str, canonical: str, state: str | None) -> str:
+    key = key_of_canonical(tool_id, api_id, canonical)
+    # without a state the key is the call's own, as in files written before states existed
+    return key if state is None else hashlib.sha256(f"{key}:{state}".encode()).hexdigest()
 
 
 def _observation(text: str) -> Observation:

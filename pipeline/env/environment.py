@@ -4,23 +4,40 @@ A call goes: look up the API → validate the arguments (a bad call gets an erro
 like a real API's 400) → the response cache → the tool's mode: a real HTTP call, or a
 simulated answer → the cache. The mode is chosen per tool when the environment opens: real
 where the tool's host is allowed and answers, simulated otherwise (or as configured).
+
+Real APIs have state. A call whose method is in ``env.cache_real_methods`` (GET, HEAD) is a
+read; any other is a write: it always goes to the server and is never replayed, and it adds to
+its caller's *history* with that tool — a fingerprint of the caller's writes so far, in order.
+A read is cached under that history (none yet: the state every caller starts from), so a cached
+answer is replayed only to a caller who wrote the same things before it: another search's cart
+is never served as this one's, and a resumed search, whose writes run again against a fresh
+sandbox, gets the answers a first run would have got. Reads that depend on no write stay shared
+by every search. A caller is a ``client_id``; the bundled sandbox keeps one world per client
+id (:mod:`pipeline.env.sandbox.sessions`), and the environment tags the ids it sends with a
+token of its own, so a sandbox that outlives the environment cannot show a new environment's
+callers the writes of an old one. Simulated tools have no state: their answers are cached by
+the call alone.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import os
+import secrets
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import SecretStr
 
+from pipeline.canonical import call_key
 from pipeline.env.arguments import ArgumentValidator
 from pipeline.env.cache import ResponseCache
 from pipeline.env.credentials import CredentialResolver
@@ -39,6 +56,15 @@ log = logging.getLogger(__name__)
 ToolMode = Literal["real", "simulated"]
 
 _REACHABILITY_CHECKS = 64  # hosts checked at once when an environment opens
+
+
+@dataclass
+class _History:
+    """One caller's writes to one tool: what the tool's answers to it may depend on."""
+
+    state: str | None = None  # fingerprint of the writes so far, in order; None: no write yet
+    writing: int = 0  # writes in flight: until they are answered the state is unknown
+    started: int = 0  # writes ever sent: a read during which one started saw an unknown state
 
 
 class Environment:
@@ -67,6 +93,8 @@ class Environment:
         self._cache = cache
         self._validator = ArgumentValidator()
         self._cacheable_methods = {m.upper() for m in settings.cache_real_methods}
+        self._histories: dict[tuple[str | None, str], _History] = {}  # (client id, tool id): writes
+        self._client_tag = secrets.token_hex(4)
         self.counts: Counter[str] = Counter()
 
     def api(self, tool_id: str, api_id: str) -> tuple[Tool, Api] | str:
@@ -100,12 +128,20 @@ class Environment:
             return error_observation("; ".join(problems), status=400)
 
         mode = self.modes.get(tool_id, "simulated")
-        cacheable = self._cache is not None and (
-            mode == "simulated" or api.method.upper() in self._cacheable_methods
-        )
+        state: str | None = None
+        writes_before = 0
+        if mode == "simulated":
+            cacheable = self._cache is not None
+        elif api.method.upper() in self._cacheable_methods:
+            history = self._histories.get((client_id, tool_id))
+            if history is not None:
+                state, writes_before = history.state, history.started
+            cacheable = self._cache is not None and (history is None or not history.writing)
+        else:
+            return await self._write(tool, api, arguments, client_id)
         if cacheable:
             assert self._cache is not None
-            hit = self._cache.get(tool_id, api_id, arguments)
+            hit = self._cache.get(tool_id, api_id, arguments, state=state)
             # A simulated answer stored while the tool was simulated must not stand in for the
             # real API once it is reachable; the fresh answer replaces it.
             if hit is not None and (mode != "real" or hit.mode == "real"):
@@ -113,8 +149,41 @@ class Environment:
                 return hit
             self.counts["cache_misses"] += 1
 
+        observation = await self._run(tool, api, arguments, client_id, mode)
+        if observation.error:
+            return observation
+        if mode == "real" and self._writes_started(client_id, tool_id) != writes_before:
+            return observation  # the caller wrote meanwhile: which state this answer saw is unknown
+        if cacheable and not (mode != "real" and observation.mode != self._simulated_mode):
+            assert self._cache is not None
+            # Only answers worth replaying are kept: not an error, a rate limit or a timeout, and
+            # not the rule-based stand-in for a model that failed to play the API server.
+            self._cache.put(tool_id, api_id, arguments, observation, state=state)
+        return observation
+
+    async def _write(self, tool: Tool, api: Api, arguments: Any, client_id: str | None) -> Observation:
+        """A call that may change the API's state: always sent, and added to the caller's history
+        whatever it answers (a failed write may have changed something too)."""
+        history = self._histories.setdefault((client_id, tool.id), _History())
+        history.writing += 1
+        history.started += 1
+        try:
+            return await self._run(tool, api, arguments, client_id, "real")
+        finally:
+            history.writing -= 1
+            step = f"{history.state or ''}:{call_key(tool.id, api.id, arguments)}"
+            history.state = hashlib.sha256(step.encode()).hexdigest()
+
+    def _writes_started(self, client_id: str | None, tool_id: str) -> int:
+        history = self._histories.get((client_id, tool_id))
+        return history.started if history is not None else 0
+
+    async def _run(self, tool: Tool, api: Api, arguments: Any, client_id: str | None,
+                   mode: ToolMode) -> Observation:
         if mode == "real" and self._executor is not None:
-            observation = await self._executor.execute(tool, api, arguments, client_id=client_id)
+            # the tag keeps this environment's callers apart from an earlier one's on the server
+            client = f"{client_id}~{self._client_tag}" if client_id else None
+            observation = await self._executor.execute(tool, api, arguments, client_id=client)
         else:
             started = time.perf_counter()
             observation = await self._simulator.asimulate(tool, api, arguments)
@@ -122,11 +191,6 @@ class Environment:
         self.counts[observation.mode] += 1
         if observation.error:
             self.counts["errors"] += 1
-        elif cacheable and not (mode != "real" and observation.mode != self._simulated_mode):
-            assert self._cache is not None
-            # Only answers worth replaying are kept: not an error, a rate limit or a timeout, and
-            # not the rule-based stand-in for a model that failed to play the API server.
-            self._cache.put(tool_id, api_id, arguments, observation)
         return observation
 
     def stats(self) -> dict[str, Any]:

@@ -111,7 +111,10 @@ async def _probe(settings: Settings, run_dir: Path, concurrency: int) -> ProbeRe
             if isinstance(arguments, str):
                 return {**record, "status": "skipped", "reason": arguments}
             async with limit:
-                observation = await environment.call(tool_id, api.id, arguments, client_id=f"probe-{tool_id}")
+                # a client of its own per API: each call sees the seeded state, not whichever of
+                # the tool's writes (probed at the same time) happened to land first
+                observation = await environment.call(tool_id, api.id, arguments,
+                                                     client_id=f"probe:{tool_id}:{api.id}")
             return {
                 **record,
                 "status": "ok" if observation.ok else "failed",

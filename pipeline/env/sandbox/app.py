@@ -2,26 +2,27 @@
 
 Per request, in order: optional injected latency, the per-client rate limit, the API key (for
 tools whose spec declares one), argument and body validation against the spec, then the tool's
-handler. Every failure is answered with the specs' ``Error`` JSON body.
+handler in the client's own world (:mod:`.sessions`). Every failure is answered with the specs'
+``Error`` JSON body.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
 from ...io import dumps
-from .core import Call, Handler, Reply
+from .core import Call, Reply
 from .errors import ApiError
 from .ratelimit import RateLimiter
 from .schemas import SchemaSet
+from .sessions import MAX_SESSIONS, Worlds
 from .specs import ApiKeyScheme, Operation, ToolSpec, load_tool_specs
-from .tools import build_tool
 from .validation import RequestRules
 
 logger = logging.getLogger(__name__)
@@ -38,6 +39,7 @@ def create_app(
     latency_ms: float = 0.0,
     rate_limit_per_minute: int | None = 120,
     specs: Sequence[ToolSpec] | None = None,
+    max_sessions: int = MAX_SESSIONS,
 ) -> web.Application:
     """Build the sandbox application.
 
@@ -45,6 +47,8 @@ def create_app(
     ``latency_ms`` delays every response (to exercise client timeouts and concurrency).
     ``rate_limit_per_minute`` is per client and per tool; ``None`` switches limiting off.
     ``specs`` mounts only these tools (default: every bundled spec).
+    Each ``X-Client-Id`` gets its own copy of the tools' state, for the ``max_sessions`` clients
+    seen most recently (:mod:`.sessions`); requests without one share a world.
     """
     tool_specs = tuple(specs) if specs is not None else load_tool_specs()
     limiter = RateLimiter(rate_limit_per_minute) if rate_limit_per_minute else None
@@ -55,17 +59,19 @@ def create_app(
         return web.Response(body=index, content_type="application/json")
 
     app.router.add_get("/", describe)
+    worlds = Worlds([spec.slug for spec in tool_specs], seed, max_sessions=max_sessions)
     for spec in tool_specs:
-        _mount(app, spec, build_tool(spec.slug, seed).handlers())
+        _mount(app, spec, worlds)
     return app
 
 
-def _mount(app: web.Application, spec: ToolSpec, handlers: Mapping[str, Handler]) -> None:
+def _mount(app: web.Application, spec: ToolSpec, worlds: Worlds) -> None:
     declared = {op.operation_id for op in spec.operations}
-    if declared != set(handlers):
+    handled = worlds.operations(spec.slug)
+    if declared != handled:
         raise ValueError(
-            f"{spec.source}: operations without a handler {sorted(declared - set(handlers))}, "
-            f"handlers without an operation {sorted(set(handlers) - declared)}"
+            f"{spec.source}: operations without a handler {sorted(declared - handled)}, "
+            f"handlers without an operation {sorted(handled - declared)}"
         )
     schemas = SchemaSet(spec.document)
     # Literal paths first and each path's methods together: a literal path such as
@@ -75,19 +81,19 @@ def _mount(app: web.Application, spec: ToolSpec, handlers: Mapping[str, Handler]
         key_params = {scheme.name for alt in op.security for scheme in alt if scheme.location == "query"}
         rules = RequestRules(op, schemas, extra_query=key_params)
         app.router.add_route(
-            op.method, f"/{spec.slug}{op.path}", _endpoint(op, rules, handlers[op.operation_id])
+            op.method, f"/{spec.slug}{op.path}", _endpoint(spec.slug, op, rules, worlds)
         )
 
 
 def _endpoint(
-    op: Operation, rules: RequestRules, handler: Handler
+    slug: str, op: Operation, rules: RequestRules, worlds: Worlds
 ) -> Callable[[web.Request], Awaitable[web.Response]]:
     async def endpoint(request: web.Request) -> web.Response:
         _authenticate(op, request)
         params = rules.arguments(request.match_info, request.query, request.headers)
         body = rules.body(await request.read()) if rules.takes_body else None
         call = Call(params=params, body=body, path=request.path, query=dict(request.query))
-        result = handler(call)
+        result = worlds.handler(request.headers.get(CLIENT_HEADER), slug, op.operation_id)(call)
         return _json(result if isinstance(result, Reply) else Reply(result))
 
     return endpoint

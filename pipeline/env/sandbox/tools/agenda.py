@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 from ..core import Call, Counter, Handler, Reply, fold, seeded
 from ..errors import bad_request, not_found
@@ -41,6 +41,9 @@ def _iso(moment: datetime) -> str:
 
 
 class CalendarTool:
+    # what the handlers change: each client session works on its own copy (see sandbox/sessions.py)
+    STATE: ClassVar[tuple[str, ...]] = ("events", "_ids")
+
     def __init__(self, seed: int) -> None:
         self.seed = seed
         self.events: dict[str, dict[str, Any]] = {}

@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 from ..core import Call, Counter, Handler, Reply, seeded
 from ..errors import bad_request, conflict, not_found
@@ -88,6 +88,9 @@ def generate_cinemas(seed: int, city: City, now_playing: list[int]) -> list[Cine
 
 
 class CinemasTool:
+    # what the handlers change: each client session works on its own copy (see sandbox/sessions.py)
+    STATE: ClassVar[tuple[str, ...]] = ("bookings", "sold", "_ids")
+
     def __init__(self, seed: int) -> None:
         self.seed = seed
         self.catalog = build_catalog(seed)

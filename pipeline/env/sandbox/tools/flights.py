@@ -12,7 +12,7 @@ import string
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 from ..core import Call, Handler, Reply, fold, seeded
 from ..errors import bad_request, conflict, not_found
@@ -128,6 +128,9 @@ def _country(airport: Airport) -> str:
 
 
 class FlightsTool:
+    # what the handlers change: each client session works on its own copy (see sandbox/sessions.py)
+    STATE: ClassVar[tuple[str, ...]] = ("bookings", "_booking_count")
+
     def __init__(self, seed: int) -> None:
         self.seed = seed
         self.bookings: dict[str, dict[str, Any]] = {}

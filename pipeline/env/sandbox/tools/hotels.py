@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 from ..core import Call, Counter, Handler, Reply, seeded
 from ..errors import bad_request, conflict, not_found
@@ -112,6 +112,9 @@ def generate_hotels(seed: int, city: City) -> list[Hotel]:
 
 
 class HotelsTool:
+    # what the handlers change: each client session works on its own copy (see sandbox/sessions.py)
+    STATE: ClassVar[tuple[str, ...]] = ("reservations", "_ids")
+
     def __init__(self, seed: int) -> None:
         self.seed = seed
         self.hotels = {h.id: h for city in CITIES.values() for h in generate_hotels(seed, city)}

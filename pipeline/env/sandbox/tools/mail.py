@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 from ..core import Call, Counter, Handler, Reply, fold, seeded
 from ..errors import conflict, not_found
@@ -55,6 +55,9 @@ TEMPLATES = (
 
 
 class MailTool:
+    # what the handlers change: each client session works on its own copy (see sandbox/sessions.py)
+    STATE: ClassVar[tuple[str, ...]] = ("contacts", "messages", "_contact_ids", "_message_ids")
+
     def __init__(self, seed: int) -> None:
         self.seed = seed
         self.contacts: dict[str, dict[str, Any]] = {}

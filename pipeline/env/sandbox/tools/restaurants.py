@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, time, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 from ..core import Call, Counter, Handler, Reply, seeded
 from ..errors import bad_request, conflict, not_found
@@ -209,6 +209,9 @@ def generate_restaurants(seed: int, city: City) -> list[Restaurant]:
 
 
 class RestaurantsTool:
+    # what the handlers change: each client session works on its own copy (see sandbox/sessions.py)
+    STATE: ClassVar[tuple[str, ...]] = ("reservations", "_ids")
+
     def __init__(self, seed: int) -> None:
         self.seed = seed
         self.restaurants = {r.id: r for city in CITIES.values() for r in generate_restaurants(seed, city)}

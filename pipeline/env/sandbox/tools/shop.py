@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 from ..core import Call, Counter, Handler, Reply, fold, seeded
 from ..errors import conflict, not_found
@@ -171,6 +171,9 @@ def _shelf_price(usd: float) -> float:
 
 
 class ShopTool:
+    # what the handlers change (checkout takes stock): each client session works on its own copy
+    STATE: ClassVar[tuple[str, ...]] = ("products", "carts", "orders", "_cart_ids", "_order_ids")
+
     def __init__(self, seed: int) -> None:
         self.seed = seed
         self.products = generate_products(seed)

@@ -17,6 +17,7 @@ from typing import Any
 
 import orjson
 
+from pipeline.io import dumps
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[Any]]
 
@@ -27,7 +28,7 @@ def estimate_tokens(*parts: Any) -> int:
     for part in parts:
         if part is None:
             continue
-        size += len(part) if isinstance(part, str) else len(orjson.dumps(part))
+        size += len(part) if isinstance(part, str) else len(dumps(part))
     return size // 4 + 1
 
 

@@ -23,6 +23,7 @@ from typing import Any, Protocol
 
 import orjson
 
+from pipeline.io import dumps
 from pipeline.llm.jsonparse import NotJson, find_json
 from pipeline.llm.types import ChatModel, ChatRequest
 from pipeline.records import TrajectoryRecord
@@ -85,7 +86,7 @@ class OfflineJudge:
         answer = final_answer(calls)
         returned: set[str] = set()
         for call in succeeded:
-            returned |= _tokens(orjson.dumps((call.observation or {}).get("response")).decode())
+            returned |= _tokens(dumps((call.observation or {}).get("response")).decode())
         grounded = (_tokens(answer) & returned) - _tokens(record.query)
         if succeeded and not grounded:
             reasons.append("the final answer repeats nothing the APIs returned")
@@ -127,7 +128,7 @@ def render_path(record: TrajectoryRecord | Mapping[str, Any], calls: list[PathCa
             continue
         shown = call.observation if call.observation is not None else {"error": "no observation"}
         lines.append(f"Call {call.index}: {call.name}({call.raw_arguments})")
-        lines.append(f"Returned: {orjson.dumps(shown).decode()[:800]}")
+        lines.append(f"Returned: {dumps(shown).decode()[:800]}")
     lines += ["", f"Final answer: {final_answer(calls)}"]
     text = "\n".join(lines)
     return text if len(text) <= limit else text[: limit - 20] + "\n...[cut]..."

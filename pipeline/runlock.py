@@ -25,7 +25,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import orjson
 from pydantic import BaseModel, ValidationError
 
 from pipeline.errors import ConfigError

@@ -34,8 +34,6 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-import orjson
-
 from pipeline.env.cache import ResponseCache
 from pipeline.env.observation import Observation
 from pipeline.env.simulate import ResponseSimulator

@@ -15,9 +15,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import orjson
-
 from pipeline.io import dumps
+
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[Any]]
 

@@ -21,8 +21,6 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol
 
-import orjson
-
 from pipeline.io import dumps
 from pipeline.llm.jsonparse import NotJson, find_json
 from pipeline.llm.types import ChatModel, ChatRequest

@@ -47,10 +47,10 @@ import orjson
 
 _DUMP_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
 _INT64_MIN, _UINT64_END = -(2**63), 2**64
-# an integer orjson may read inexactly has at least 20 digits (2**64 has 20); a false hit (a
+# an integer orjson may read inexactly has at least 19 digits (-2**63 - 1 has 19); a false hit (a
 # long digit run inside a string) only costs the slower exact parse
-_LONG_DIGITS_BYTES = re.compile(rb"\d{20}")
-_LONG_DIGITS_TEXT = re.compile(r"\d{20}")
+_LONG_DIGITS_BYTES = re.compile(rb"\d{19}")
+_LONG_DIGITS_TEXT = re.compile(r"\d{19}")
 _NEEDS_REWRITE = ("64-bit", "surrogates")
 
 
@@ -135,7 +135,9 @@ def loads(data: bytes | bytearray | memoryview | str) -> Any:
         value = orjson.loads(data)
     except orjson.JSONDecodeError as error:
         try:
-            return _loads_exact(data)
+            # what orjson refuses and Python reads: NaN/Infinity tokens, 1e309, lone surrogate
+            # escapes (replaced, so no reader hands on text that cannot be written as UTF-8)
+            return _without_surrogates(_loads_exact(data))
         except (ValueError, RecursionError):
             raise error from None
     if _may_hold_long_ints(data):
@@ -150,6 +152,16 @@ def _may_hold_long_ints(data: bytes | bytearray | memoryview | str) -> bool:
     if isinstance(data, str):
         return _LONG_DIGITS_TEXT.search(data) is not None
     return _LONG_DIGITS_BYTES.search(bytes(data) if isinstance(data, memoryview) else data) is not None
+
+
+def _without_surrogates(value: Any) -> Any:
+    if isinstance(value, str):
+        return _clean_text(value)
+    if isinstance(value, list):
+        return [_without_surrogates(item) for item in value]
+    if isinstance(value, dict):
+        return {_clean_text(key): _without_surrogates(item) for key, item in value.items()}
+    return value
 
 
 def _loads_exact(data: bytes | bytearray | memoryview | str) -> Any:

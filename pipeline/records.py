@@ -86,7 +86,10 @@ class Record(BaseModel):
 
     def dump(self) -> dict[str, Any]:
         """The JSON object of one line: every field by alias, extra keys included."""
-        return self.model_dump(mode="json", by_alias=True)
+        try:
+            return self.model_dump(mode="json", by_alias=True)
+        except UnicodeEncodeError:  # a lone surrogate, legal in Python text but not in UTF-8
+            return loads(dumps(self.model_dump(mode="python", by_alias=True)))  # pipeline.io replaces it
 
     def dump_line(self) -> bytes:
         """The record's JSONL line (without its newline), under :mod:`pipeline.io`'s JSON policy."""

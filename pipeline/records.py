@@ -89,7 +89,8 @@ class Record(BaseModel):
         try:
             return self.model_dump(mode="json", by_alias=True)
         except UnicodeEncodeError:  # a lone surrogate, legal in Python text but not in UTF-8
-            return loads(dumps(self.model_dump(mode="python", by_alias=True)))  # pipeline.io replaces it
+            cleaned: dict[str, Any] = loads(dumps(self.model_dump(mode="python", by_alias=True)))  # io replaces it
+            return cleaned
 
     def dump_line(self) -> bytes:
         """The record's JSONL line (without its newline), under :mod:`pipeline.io`'s JSON policy."""

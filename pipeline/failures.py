@@ -111,13 +111,7 @@ class FailureLog:
         if not self.path.is_file():
             return 0
         is_done = done if callable(done) else done.__contains__
-        latest: dict[tuple[str, str], ItemFailure] = {}
-        for line in read_jsonl(self.path):
-            try:
-                failure = ItemFailure.model_validate(line)
-            except ValueError:
-                continue
-            latest[failure.key] = failure
+        latest = {failure.key: failure for failure in _read(self.path)}
         outstanding = [failure.model_dump() for key, failure in latest.items() if not is_done(key)]
         if outstanding:
             write_jsonl(self.path, outstanding)
@@ -129,14 +123,21 @@ class FailureLog:
 def read_failures(run_dir: Path, stage: str) -> list[ItemFailure]:
     """The outstanding failures a stage recorded (none when there is no file)."""
     path = failures_path(run_dir, stage)
-    if not path.is_file():
-        return []
+    return _read(path) if path.is_file() else []
+
+
+def _read(path: Path) -> list[ItemFailure]:
+    """The failures in ``path``; a damaged line (or file) is passed over: this file is a list
+    of what to look at, and the stage's rerun retries every item not done whatever it says."""
     out = []
-    for line in read_jsonl(path):
-        try:
-            out.append(ItemFailure.model_validate(line))
-        except ValueError:
-            continue
+    try:
+        for line in read_jsonl(path):
+            try:
+                out.append(ItemFailure.model_validate(line))
+            except ValueError:
+                continue
+    except (ValueError, OSError) as error:
+        log.warning("%s: %s (the rest of the file is passed over)", path, error)
     return out
 
 

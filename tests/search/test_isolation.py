@@ -54,12 +54,16 @@ class Exploding(OfflinePolicy):
 
 async def test_odd_numbers_in_documents_and_queries_annotate_and_verify(run_dir: Path) -> None:
     report = await annotate_queries(settings_for(run_dir), query_files=[QUERIES])
-    assert report.queries == 3 and report.errors == 0
+    assert report.queries == 4 and report.errors == 0
     records = list(iter_trajectories(run_dir))
-    assert sorted(str(r.query_id) for r in records) == ["1", "2", "3"]
+    assert sorted(str(r.query_id) for r in records) == ["1", "2", "3", "4"]
+    # StableToolBench's G2_category query 72458: a NUMBER whose example is a 34-digit string
+    prime = next(r for r in records if str(r.query_id) == "4")
+    assert prime.answered and 2356564546548979878435435453456464 in [
+        n.get("arguments", {}).get("number") for n in prime.tree["nodes"] if isinstance(n.get("arguments"), dict)]
     assert not failures_path(run_dir, "annotate").exists()
     verified = await verify_trajectories(settings_for(run_dir))
-    assert verified.verified == 3 and verified.sample_failures == {}
+    assert verified.verified == 4 and verified.sample_failures == {}
 
 
 async def test_a_query_that_raises_is_recorded_and_the_others_go_on(run_dir: Path,
@@ -67,7 +71,7 @@ async def test_a_query_that_raises_is_recorded_and_the_others_go_on(run_dir: Pat
     monkeypatch.delenv(STRICT_ENV, raising=False)
     report = await annotate_queries(settings_for(run_dir), query_files=[QUERIES],
                                     model=Exploding(RuntimeError("a bug on this query's data")))
-    assert sorted(str(r.query_id) for r in iter_trajectories(run_dir)) == ["1", "3"]
+    assert sorted(str(r.query_id) for r in iter_trajectories(run_dir)) == ["1", "3", "4"]
     assert report.errors == 1 and report.query_failures == {"RuntimeError": 1}
     assert report.failures_outstanding == 1
     [failure] = read_failures(run_dir, "annotate")
@@ -78,8 +82,8 @@ async def test_a_query_that_raises_is_recorded_and_the_others_go_on(run_dir: Pat
 
     # a rerun tries only the failed query; once it succeeds, nothing is outstanding
     again = await annotate_queries(settings_for(run_dir), query_files=[QUERIES], model=Exploding(None))
-    assert again.searched == 1 and again.resumed == 2 and again.errors == 0
-    assert sorted(str(r.query_id) for r in iter_trajectories(run_dir)) == ["1", "2", "3"]
+    assert again.searched == 1 and again.resumed == 3 and again.errors == 0
+    assert sorted(str(r.query_id) for r in iter_trajectories(run_dir)) == ["1", "2", "3", "4"]
     assert not failures_path(run_dir, "annotate").exists()
 
 
@@ -111,10 +115,10 @@ async def test_a_sample_whose_verification_raises_is_recorded_and_the_others_go_
 
     monkeypatch.setattr(verify_stage, "verify_record", flaky)
     report = await verify_trajectories(settings_for(run_dir))
-    assert report.verified == 2 and report.sample_failures == {"ValueError": 1}
+    assert report.verified == 3 and report.sample_failures == {"ValueError": 1}
     assert [(f.item_id, f.error_type) for f in read_failures(run_dir, "verify")] == [("3", "ValueError")]
     monkeypatch.setattr(verify_stage, "verify_record", real)
     again = await verify_trajectories(settings_for(run_dir))
     assert again.verified == 1 and again.failures_outstanding == 0
     kept = list(read_jsonl(run_dir / "verified" / "accepted.jsonl")) + list(read_jsonl(run_dir / "verified" / "rejected.jsonl"))
-    assert sorted(str(r["query_id"]) for r in kept) == ["1", "2", "3"]
+    assert sorted(str(r["query_id"]) for r in kept) == ["1", "2", "3", "4"]

@@ -353,11 +353,13 @@ def env_call(
     import orjson
 
     from pipeline.env.environment import open_environment
+    from pipeline.io import dumps as json_dumps
+    from pipeline.io import loads as json_loads
     from pipeline.specs.catalog import iter_tools
 
     settings = _settings(config, out)
     try:
-        parsed = orjson.loads(arguments)
+        parsed = json_loads(arguments)
     except orjson.JSONDecodeError as error:
         raise _usage_error(f"--args is not JSON: {error}") from error
     if not isinstance(parsed, dict):
@@ -370,7 +372,7 @@ def env_call(
 
     with _user_errors():
         observation = asyncio.run(call())
-    typer.echo(orjson.dumps(observation.model_dump(mode="json"), option=orjson.OPT_INDENT_2).decode())
+    typer.echo(json_dumps(observation.model_dump(mode="json"), indent=True).decode())
     if observation.error:
         raise typer.Exit(1)
 

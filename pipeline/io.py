@@ -12,11 +12,32 @@ never half of one. JSONL files are written by one family of writers that share `
   ignored by :func:`read_jsonl` and cut off by the next appender;
 * :class:`JsonlWriter` streams into the target itself, for files in a staging folder that is
   renamed into place as a whole (the exports).
+
+One JSON policy for everything toolgen writes (:func:`dumps`) and reads back (:func:`loads`),
+because values come from tool documents, simulated and real API responses and model replies,
+and one odd number must not stop a stage:
+
+* integers beyond 64 bits (orjson's limit) are written as exact JSON numbers — JSON numbers have
+  no range, Python's ``json``, jq and JavaScript's BigInt-aware readers keep the digits — and
+  :func:`loads` reads them back exactly (orjson would make them floats);
+* NaN and ±Infinity, which JSON cannot carry, are written as ``null``, as orjson and
+  JavaScript's ``JSON.stringify`` do: every strict reader accepts the file and a typed reader sees
+  "no value" rather than a string in a numeric field. (Call keys keep them apart:
+  :mod:`pipeline.canonical` tags them.) ``-0.0`` is kept;
+* strings with lone surrogates (legal in Python and in JSON escapes, not in UTF-8) are written
+  with U+FFFD in their place;
+* :func:`loads` also reads what other writers put in files: Python's ``NaN``/``Infinity``
+  tokens (``json.dump`` writes them; ToolBench's files were made with it) and numbers beyond
+  double range such as ``1e309`` (infinity), which orjson refuses.
+
+The fast path is orjson alone; the slower, exact one runs only for documents that need it.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -25,12 +46,27 @@ from typing import IO, Any, Self
 import orjson
 
 _DUMP_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
+_INT64_MIN, _UINT64_END = -(2**63), 2**64
+# an integer orjson may read inexactly has at least 19 digits (-2**63 - 1 has 19); a false hit (a
+# long digit run inside a string) only costs the slower exact parse
+_LONG_DIGITS_BYTES = re.compile(rb"\d{19}")
+_LONG_DIGITS_TEXT = re.compile(r"\d{19}")
+_NEEDS_REWRITE = ("64-bit", "surrogates")
 
 
-def dumps(obj: Any, *, indent: bool = False) -> bytes:
-    """Serialise with orjson; pydantic models should be dumped with ``model_dump`` first."""
-    options = _DUMP_OPTIONS | (orjson.OPT_INDENT_2 if indent else 0)
-    return orjson.dumps(obj, option=options, default=_fallback)
+def dumps(obj: Any, *, indent: bool = False, sort_keys: bool = False, any_object: bool = False) -> bytes:
+    """Serialise with orjson under the module's policy (big integers exact, NaN/±Infinity as
+    ``null``); pydantic models should be dumped with ``model_dump`` first, though they work.
+    Other objects are a :class:`TypeError`, or their ``str()`` with ``any_object`` (for text
+    shown to a model or hashed, never for data read back)."""
+    options = _DUMP_OPTIONS | (orjson.OPT_INDENT_2 if indent else 0) | (orjson.OPT_SORT_KEYS if sort_keys else 0)
+    default = _fallback_str if any_object else _fallback
+    try:
+        return orjson.dumps(obj, option=options, default=default)
+    except orjson.JSONEncodeError as error:
+        if not any(marker in str(error) for marker in _NEEDS_REWRITE):
+            raise
+    return orjson.dumps(_json_safe(obj, 0), option=options, default=default)
 
 
 def _fallback(obj: Any) -> Any:
@@ -43,8 +79,94 @@ def _fallback(obj: Any) -> Any:
     raise TypeError(f"cannot serialise {type(obj).__name__}")
 
 
-def loads(data: bytes | str) -> Any:
-    return orjson.loads(data)
+def _fallback_str(obj: Any) -> Any:
+    try:
+        return _fallback(obj)
+    except TypeError:
+        return str(obj)
+
+
+def _json_safe(obj: Any, depth: int) -> Any:
+    """``obj`` with what orjson refuses rewritten: integers beyond 64 bits as exact number
+    fragments, lone surrogates as U+FFFD. Depth is orjson's to refuse (it stops at 255)."""
+    if isinstance(obj, bool) or obj is None or isinstance(obj, float):
+        return obj
+    if isinstance(obj, int):
+        if _INT64_MIN <= obj < _UINT64_END:
+            return obj
+        try:
+            return orjson.Fragment(str(int(obj)))
+        except ValueError:  # past Python's int-to-text limit (4,300 digits): no reader takes it
+            return None
+    if isinstance(obj, str):
+        return _clean_text(obj)
+    if depth > 300:
+        return obj
+    if isinstance(obj, dict):
+        return {_safe_key(key): _json_safe(value, depth + 1) for key, value in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_json_safe(item, depth + 1) for item in obj]
+    if isinstance(obj, (set, frozenset)) or hasattr(obj, "model_dump"):
+        return _json_safe(_fallback(obj), depth + 1)
+    return obj
+
+
+def _safe_key(key: Any) -> Any:
+    if isinstance(key, str):
+        return _clean_text(key)
+    if isinstance(key, int) and not isinstance(key, bool) and not _INT64_MIN <= key < _UINT64_END:
+        return str(key)
+    return key
+
+
+def _clean_text(text: str) -> str:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return text
+
+
+def loads(data: bytes | bytearray | memoryview | str) -> Any:
+    """Parse one JSON document under the module's policy: exact big integers, and Python's
+    ``NaN``/``Infinity`` tokens and out-of-range numbers accepted. Raises
+    :class:`orjson.JSONDecodeError` (a ``ValueError``) for text that is not JSON."""
+    try:
+        value = orjson.loads(data)
+    except orjson.JSONDecodeError as error:
+        try:
+            # what orjson refuses and Python reads: NaN/Infinity tokens, 1e309, lone surrogate
+            # escapes (replaced, so no reader hands on text that cannot be written as UTF-8)
+            return _without_surrogates(_loads_exact(data))
+        except (ValueError, RecursionError):
+            raise error from None
+    if _may_hold_long_ints(data):
+        try:
+            return _loads_exact(data)
+        except (ValueError, RecursionError):  # an integer past Python's 4,300-digit limit
+            return value
+    return value
+
+
+def _may_hold_long_ints(data: bytes | bytearray | memoryview | str) -> bool:
+    if isinstance(data, str):
+        return _LONG_DIGITS_TEXT.search(data) is not None
+    return _LONG_DIGITS_BYTES.search(bytes(data) if isinstance(data, memoryview) else data) is not None
+
+
+def _without_surrogates(value: Any) -> Any:
+    if isinstance(value, str):
+        return _clean_text(value)
+    if isinstance(value, list):
+        return [_without_surrogates(item) for item in value]
+    if isinstance(value, dict):
+        return {_clean_text(key): _without_surrogates(item) for key, item in value.items()}
+    return value
+
+
+def _loads_exact(data: bytes | bytearray | memoryview | str) -> Any:
+    text = data if isinstance(data, str) else bytes(data).decode("utf-8")
+    return json.loads(text)
 
 
 class AtomicFile:
@@ -98,7 +220,7 @@ def write_json(path: Path, obj: Any, *, indent: bool = True) -> None:
 
 
 def read_json(path: Path) -> Any:
-    return orjson.loads(Path(path).read_bytes())
+    return loads(Path(path).read_bytes())
 
 
 class _JsonlLines:
@@ -189,12 +311,12 @@ def read_jsonl_numbered(path: Path) -> Iterator[tuple[int, Any]]:
                 continue
             if not line.endswith(b"\n"):
                 try:
-                    yield number, orjson.loads(line)
+                    yield number, loads(line)
                 except orjson.JSONDecodeError:
                     return  # torn tail from an interrupted append
                 continue
             try:
-                yield number, orjson.loads(line)
+                yield number, loads(line)
             except orjson.JSONDecodeError as error:
                 raise ValueError(f"{path}:{number}: not valid JSON ({error})") from error
 

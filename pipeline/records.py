@@ -38,7 +38,7 @@ from typing import Any, ClassVar, Generic, Protocol, Self, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from pipeline.errors import StageError
-from pipeline.io import JsonlAppender, loads, read_jsonl_numbered, write_jsonl
+from pipeline.io import JsonlAppender, dumps, loads, read_jsonl_numbered, write_jsonl
 from pipeline.search.tree import SearchNode, SearchTree, Trajectory
 from pipeline.verify.verdict import FailedAt, Verification, reason_kind
 
@@ -87,7 +87,15 @@ class Record(BaseModel):
 
     def dump(self) -> dict[str, Any]:
         """The JSON object of one line: every field by alias, extra keys included."""
-        return self.model_dump(mode="json", by_alias=True)
+        try:
+            return self.model_dump(mode="json", by_alias=True)
+        except UnicodeEncodeError:  # a lone surrogate, legal in Python text but not in UTF-8
+            cleaned: dict[str, Any] = loads(dumps(self.model_dump(mode="python", by_alias=True)))  # io replaces it
+            return cleaned
+
+    def dump_line(self) -> bytes:
+        """The record's JSONL line (without its newline), under :mod:`pipeline.io`'s JSON policy."""
+        return dumps(self.dump())
 
 
 R = TypeVar("R", bound=Record)
@@ -500,7 +508,12 @@ class RecordAppender(Generic[R]):
         self.path = self._out.path
 
     def write(self, record: R) -> None:
-        self._out.write(record.dump())
+        self._out.write_json_line(record.dump_line())
+
+    def write_line(self, line: bytes) -> None:
+        """Append a line :meth:`Record.dump_line` made (serialise first, then write: a record
+        that cannot be serialised leaves the file untouched)."""
+        self._out.write_json_line(line)
 
     def close(self) -> None:
         self._out.close()

@@ -25,10 +25,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import orjson
 from pydantic import BaseModel, ValidationError
 
 from pipeline.errors import ConfigError
+from pipeline.io import dumps
 
 LOCK_NAME = ".toolgen.lock"
 
@@ -120,7 +120,7 @@ def _acquire(folder: Path, purpose: str) -> _Hold:
     command = " ".join([os.path.basename(sys.argv[0]), *sys.argv[1:]])[:300] if sys.argv else ""
     note = LockNote(pid=os.getpid(), host=socket.gethostname(), purpose=purpose, command=command)
     os.ftruncate(fd, 0)
-    os.pwrite(fd, orjson.dumps(note.model_dump()) + b"\n", 0)
+    os.pwrite(fd, dumps(note.model_dump()) + b"\n", 0)
     return _Hold(fd=fd, count=1)
 
 

@@ -9,6 +9,9 @@ import tempfile
 os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="toolgen-prefect-"))
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+# a stage's per-item guard lets unexpected exceptions through, so a bug fails its test
+# (pipeline.failures); tests of the guard itself unset it
+os.environ.setdefault("TOOLGEN_STRICT_ITEMS", "1")
 
 import textwrap
 from collections.abc import AsyncIterator

@@ -26,6 +26,7 @@ from jsonschema import Draft202012Validator, ValidationError
 from jsonschema.exceptions import SchemaError, best_match
 from jsonschema.validators import extend
 
+from pipeline.io import dumps, loads
 from pipeline.models import Api, Param
 from pipeline.safe_regex import pattern_allows, safe_pattern
 from pipeline.schema_values import JSON_TYPES, coerce_text, is_number, schema_types
@@ -208,8 +209,8 @@ def _unique_items_keyword(
     seen: set[bytes] = set()
     for item in instance:
         try:
-            key = orjson.dumps(item, option=orjson.OPT_SORT_KEYS)
-        except (TypeError, orjson.JSONEncodeError):
+            key = dumps(item, sort_keys=True)
+        except TypeError:
             key = repr(item).encode()
         if key in seen:
             yield ValidationError("has non-unique elements")
@@ -325,7 +326,7 @@ class ArgumentValidator:
             if len(text) > self.max_argument_bytes:
                 return {}, self._too_large(len(text))
             try:
-                arguments = orjson.loads(text)
+                arguments = loads(text)
             except orjson.JSONDecodeError:
                 shown = _short.repr(text)
                 return {}, f"arguments must be a JSON object, got a string that is not JSON: {shown}"
@@ -335,8 +336,8 @@ class ArgumentValidator:
             return {}, f"arguments must be a JSON object, got {type(arguments).__name__}"
         arguments = dict(arguments)
         try:
-            size = len(orjson.dumps(arguments))
-        except orjson.JSONEncodeError as error:
+            size = len(dumps(arguments))
+        except TypeError as error:
             reason = "nested too deeply" if "ecursion" in str(error) else f"not JSON data ({error})"
             return {}, f"arguments are {reason}"
         if size > self.max_argument_bytes:

@@ -38,6 +38,7 @@ from pipeline.env.observation import Observation, error_observation
 from pipeline.env.sandbox.app import CLIENT_HEADER
 from pipeline.hosts import HostNotAllowed, HostPolicy, HostUnresolvable
 from pipeline.http_errors import TRANSPORT_ERRORS, Kind, TransportFailure, classify_transport_error
+from pipeline.io import dumps, loads
 from pipeline.models import Api, Param, Tool
 from pipeline.net import media_type, parse_retry_after
 from pipeline.retry import TOOL_CALL_STATUSES, RetryPolicy, retrying
@@ -431,7 +432,7 @@ def _parse_text(ctype: str | None, raw: bytes, text: str) -> Any:
     looks_json = stripped[:1] in (b"{", b"[") and (ctype is None or ctype.startswith("text/"))
     if json_declared or looks_json:
         try:
-            return orjson.loads(raw)
+            return loads(raw)
         except orjson.JSONDecodeError:
             return text
     return text
@@ -581,8 +582,8 @@ def _text(value: Any) -> str:
     if isinstance(value, list):
         return ",".join(_text(item) for item in value)
     try:
-        return orjson.dumps(value).decode("utf-8")
-    except (TypeError, orjson.JSONEncodeError):
+        return dumps(value).decode("utf-8")
+    except TypeError:
         return str(value)
 
 
@@ -627,6 +628,6 @@ def _set_body(
         request.body = payload.encode("utf-8")  # text/plain, XML ...: the value is the body
         set_header(request.headers, "Content-Type", api.body_content_type or "text/plain")
         return
-    request.body = orjson.dumps(payload)
+    request.body = dumps(payload)
     json_type = content_type if "json" in content_type else "application/json"
     set_header(request.headers, "Content-Type", json_type)

@@ -34,11 +34,10 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-import orjson
-
 from pipeline.env.cache import ResponseCache
 from pipeline.env.observation import Observation
 from pipeline.env.simulate import ResponseSimulator
+from pipeline.io import dumps
 from pipeline.llm.jsonparse import NotJson, find_json, parse_lenient
 from pipeline.llm.types import ChatModel, ChatRequest, ModelError
 from pipeline.models import Api, Param, Tool
@@ -235,4 +234,4 @@ def _bounded(value: Any) -> Any:
 
 
 def _dumps(value: Any) -> str:
-    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS, default=str).decode("utf-8")
+    return dumps(value, any_object=True).decode("utf-8")

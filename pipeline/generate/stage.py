@@ -28,7 +28,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from pipeline.errors import NothingToDo
+from pipeline.errors import ConfigError, NothingToDo
+from pipeline.failures import strict_items
 from pipeline.generate.dedup import Deduplicator, HashingEmbedder, SentenceTransformerEmbedder
 from pipeline.generate.offline_writer import MODEL_NAME as OFFLINE_MODEL_NAME
 from pipeline.generate.offline_writer import OfflineInstructionWriter
@@ -207,7 +208,23 @@ class _Usage:
 
 async def _ask(model: ChatModel, api_set: ApiSet, tools_by_id: dict[str, Tool], settings: Settings,
                usage: _Usage, limit: asyncio.Semaphore) -> dict[str, Any]:
-    """The writer's parsed answer for one set: instructions, problems, raw texts, or an error."""
+    """The writer's parsed answer for one set: instructions, problems, raw texts, or an error.
+
+    Whatever one set's data raises (a tool document's value in the prompt, an odd reply) fails
+    that set, written to ``failed.jsonl`` like a model error, not the stage (in strict mode,
+    :func:`pipeline.failures.strict_items`, it propagates so that a bug fails its test)."""
+    try:
+        return await _ask_writer(model, api_set, tools_by_id, settings, usage, limit)
+    except Exception as error:
+        if strict_items() or isinstance(error, ConfigError):
+            raise
+        log.warning("%s: the set failed (%s: %s); it is in failed.jsonl", api_set.id, type(error).__name__, error,
+                    exc_info=True)
+        return {"error": f"{type(error).__name__}: {error}"[:2000], "raws": [], "model": ""}
+
+
+async def _ask_writer(model: ChatModel, api_set: ApiSet, tools_by_id: dict[str, Tool], settings: Settings,
+                      usage: _Usage, limit: asyncio.Semaphore) -> dict[str, Any]:
     gen = settings.generate
     messages = build_writer_messages(
         api_set, tools_by_id, count=gen.instructions_per_set, seeds=gen.seeds_in_prompt,

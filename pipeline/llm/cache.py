@@ -31,6 +31,7 @@ from typing import Any, Self
 import orjson
 
 from pipeline.canonical import canonical_value
+from pipeline.io import dumps, loads
 from pipeline.llm.types import ChatModel, ChatReply, ChatRequest, check_chat_model, close_chat_model
 from pipeline.sqlite_store import SqliteStore, StoreError
 
@@ -81,7 +82,7 @@ def request_key(request: ChatRequest, model: str, namespace: str = "") -> str:
     try:
         canonical = orjson.dumps(canonical_value(material), option=orjson.OPT_SORT_KEYS)
     except (TypeError, ValueError):  # deeper than canonical_value goes, or not plain JSON
-        canonical = orjson.dumps(material, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS, default=str)
+        canonical = dumps(material, sort_keys=True, any_object=True)
     return hashlib.sha256(canonical).hexdigest()
 
 
@@ -134,15 +135,15 @@ class CachedChatModel(SqliteStore):
                 self.cache_stats.misses += 1
                 return None
             self.cache_stats.hits += 1
-        reply = ChatReply.model_validate(orjson.loads(row[0]))
+        reply = ChatReply.model_validate(loads(row[0]))
         reply.cached = True
         return reply
 
     def put(self, key: str, request: ChatRequest, model: str, reply: ChatReply) -> None:
         record = reply.model_dump(mode="json")
         record["cached"] = False
-        row = (key, model, request.role, orjson.dumps(request.model_dump(mode="json")).decode("utf-8"),
-               orjson.dumps(record).decode("utf-8"), time.time())
+        row = (key, model, request.role, dumps(request.model_dump(mode="json")).decode("utf-8"),
+               dumps(record).decode("utf-8"), time.time())
         with self._lock:
             self._run("INSERT OR REPLACE INTO replies (key, model, role, request, reply, created_at) "
                       "VALUES (?, ?, ?, ?, ?, ?)", row)

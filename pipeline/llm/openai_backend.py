@@ -32,6 +32,7 @@ from urllib.parse import urlsplit, urlunsplit
 import openai
 import orjson
 
+from pipeline.io import dumps, loads
 from pipeline.llm.ratelimit import Clock, Sleep, TokenBucket, estimate_tokens
 from pipeline.llm.text_mode import parse_react, text_mode_messages, text_mode_stop
 from pipeline.llm.types import ChatReply, ChatRequest, EndpointUnusable, ModelError, ToolCall, Usage
@@ -305,7 +306,7 @@ class OpenAIChatModel:
                 # rest of a search step together (benchmarks/annotate.py). The SDK still does
                 # the transport, headers, auth and status errors.
                 content = await self._client.post(
-                    "/chat/completions", cast_to=bytes, content=orjson.dumps(arguments),
+                    "/chat/completions", cast_to=bytes, content=dumps(arguments),
                     options={"headers": {"Content-Type": "application/json"}},
                 )
         completion = _decode_completion(content)
@@ -326,7 +327,7 @@ class OpenAIChatModel:
             raise _EmptyReply("the reply's first choice has no message")
         content = message.get("content")
         if content is not None and not isinstance(content, str):
-            content = orjson.dumps(content).decode()  # content parts: keep them readable
+            content = dumps(content).decode()  # content parts: keep them readable
         calls: list[ToolCall] = []
         for number, call in enumerate(message.get("tool_calls") or []):
             function = call.get("function") if isinstance(call, dict) else None
@@ -405,7 +406,7 @@ class _UnreadableReply(Exception):
 
 def _decode_completion(content: bytes) -> dict[str, Any]:
     try:
-        completion = orjson.loads(content)
+        completion = loads(content)
     except orjson.JSONDecodeError as error:
         raise _UnreadableReply(f"the reply is not JSON ({error}): {content[:120]!r}") from None
     if not isinstance(completion, dict):
@@ -417,7 +418,7 @@ def _text(value: Any) -> str:
     """Tool-call arguments as the JSON text the spec promises (some servers send an object)."""
     if value is None:
         return ""
-    return value if isinstance(value, str) else orjson.dumps(value).decode()
+    return value if isinstance(value, str) else dumps(value).decode()
 
 
 def _server_message(error: openai.APIStatusError) -> str:

@@ -15,7 +15,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import orjson
+from pipeline.io import dumps
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[Any]]
@@ -27,7 +27,7 @@ def estimate_tokens(*parts: Any) -> int:
     for part in parts:
         if part is None:
             continue
-        size += len(part) if isinstance(part, str) else len(orjson.dumps(part))
+        size += len(part) if isinstance(part, str) else len(dumps(part))
     return size // 4 + 1
 
 

@@ -23,6 +23,7 @@ from typing import Any
 
 import orjson
 
+from pipeline.io import dumps, loads
 from pipeline.llm.jsonparse import NotJson, find_json, parse_lenient
 from pipeline.llm.types import ToolCall
 
@@ -58,7 +59,7 @@ def tools_prompt(tools: list[dict[str, Any]], tool_choice: str | dict[str, Any] 
         choice = _CHOICE_REQUIRED
     else:
         choice = _CHOICE_AUTO
-    listing = orjson.dumps(functions).decode("utf-8")
+    listing = dumps(functions).decode("utf-8")
     return f"{_FORMAT}\n{choice}\nSpecifically, you have access to the following APIs: {listing}"
 
 
@@ -152,7 +153,7 @@ def _arguments(section: str) -> str | None:
     if not body:
         return "{}"
     try:
-        value = orjson.loads(body)
+        value = loads(body)
         if isinstance(value, dict):
             return body  # valid already: keep exactly what the model wrote
     except orjson.JSONDecodeError:
@@ -171,7 +172,7 @@ def _arguments(section: str) -> str | None:
             return None
     if not isinstance(value, dict):
         return None
-    return orjson.dumps(value).decode("utf-8")
+    return dumps(value).decode("utf-8")
 
 
 def _call_id(text: str, number: int) -> str:

@@ -107,6 +107,11 @@ def solution_paths(doc: MarkdownDocument, stats: RunStats) -> None:
         doc.not_run("annotate")
         return
     doc.table(annotate_table(stats))
+    outstanding = int((section or {}).get("failures_outstanding") or 0)
+    if outstanding:
+        kinds = ", ".join(f"{name} {count}" for name, count in sorted(((section or {}).get("query_failures") or {}).items()))
+        doc.paragraph(f"{outstanding} queries failed by an error ({kinds or 'see the file'}) and are listed in "
+                      "`failures/annotate.jsonl`; a rerun of annotate tries them again.")
     trajectories = stats.trajectories
     if not trajectories.trees:
         doc.paragraph("The manifest records an annotate stage but the run folder holds no trajectories.")

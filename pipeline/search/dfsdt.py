@@ -44,6 +44,7 @@ import time
 from typing import Any, Protocol
 
 from pipeline.env.observation import Observation, error_observation
+from pipeline.io import loads
 from pipeline.llm.types import ChatModel, ChatReply, ChatRequest
 from pipeline.search.functions import FINISH_NAME, FunctionCatalog
 from pipeline.search.tree import NodeStatus, SearchCounts, SearchNode, SearchTree, Trajectory
@@ -70,6 +71,21 @@ class ToolEnvironment(Protocol):
 def user_message(query: str) -> dict[str, Any]:
     """ToolBench's first user message (``FORMAT_INSTRUCTIONS_USER_FUNCTION``)."""
     return {"role": "user", "content": f"\n{query}\nBegin!\n"}
+
+
+MAX_ARGUMENT_DEPTH = 64  # as deep as canonical arguments (the cache key) go
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether ``value`` nests more than ``limit`` lists/objects (iteratively: no recursion)."""
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (dict, list)):
+            if depth >= limit:
+                return True
+            stack.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return False
 
 
 class _Stop(Exception):
@@ -218,11 +234,14 @@ class SearchBase:
         kind = "finish" if call.name == FINISH_NAME else "call"
         fields.update(name=call.name, raw_arguments=call.arguments)
         try:
-            parsed = json.loads(call.arguments) if call.arguments.strip() else {}
-        except ValueError as error:
+            parsed = loads(call.arguments) if call.arguments.strip() else {}
+        except (ValueError, RecursionError) as error:  # RecursionError: nested past what Python reads
             parsed, problem = None, f"arguments are not JSON: {error}"
         else:
             problem = "arguments are not a JSON object"  # reported only if it is not one
+        if isinstance(parsed, dict) and _deeper_than(parsed, MAX_ARGUMENT_DEPTH):
+            # the tree must stay writable (JSON writers stop at 255 levels); no API takes this
+            parsed, problem = None, f"arguments are nested deeper than {MAX_ARGUMENT_DEPTH} levels"
         if not isinstance(parsed, dict):
             return self.tree.add(node, kind=kind, status="parse_error", detail=problem, **fields)
         child = self.tree.add(node, kind=kind, arguments=parsed, **fields)

@@ -13,7 +13,9 @@ the search's trajectory plus ``group``, ``model``, ``training`` and the search s
 searches in flight: a rerun reads those files (a torn last line is ignored) and skips the query
 ids already there. A search that never reaches ``give_answer`` is written too, with
 ``finish_type = "give_up"`` and ``training = false`` (unless ``include_failed_in_training``).
-A query whose search raised a model error is not written, so a rerun tries it again.
+A query whose search raised (a model error, or anything else one query's data can cause: a value,
+an observation, a model reply) is not written but recorded in ``<run>/failures/annotate.jsonl``
+with its error (see :mod:`pipeline.failures`), and the other queries go on; a rerun tries it again.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from pipeline.errors import ConfigError, NothingToDo
+from pipeline.failures import FailureLog
 from pipeline.gc_tuning import relaxed_gc
 from pipeline.llm.types import ChatModel, ModelError, check_chat_model, close_chat_model, model_usage
 from pipeline.models import Tool
@@ -100,6 +103,8 @@ class AnnotateReport(StageReport):
     llm_usage: dict[str, dict[str, Any]] = Field(default_factory=dict)
     environment: dict[str, Any] = Field(default_factory=dict)
     model_errors: dict[str, int] = Field(default_factory=dict)
+    query_failures: dict[str, int] = Field(default_factory=dict, description="queries that raised, by error type")
+    failures_outstanding: int = Field(default=0, description="queries listed in failures/annotate.jsonl")
     query_files: list[str] = Field(default_factory=list)
     unreadable_queries: list[str] = Field(default_factory=list, description="where and why (the first 100)")
     search: dict[str, Any] = Field(default_factory=dict)
@@ -210,15 +215,16 @@ class _AnnotateSession:
     environment: Any
     limit: asyncio.Semaphore
     search_settings: dict[str, Any]
+    failures: FailureLog
     appenders: dict[str, RecordAppender[TrajectoryRecord]] = field(default_factory=dict)
     errors: Counter[str] = field(default_factory=Counter)
     searched: int = 0
 
-    def write(self, record: TrajectoryRecord) -> None:
+    def write(self, record: TrajectoryRecord, line: bytes) -> None:
         if record.group not in self.appenders:
             path = self.context.run_dir / TRAJECTORIES_DIR / f"{record.group}.jsonl"
             self.appenders[record.group] = RecordAppender(path)
-        self.appenders[record.group].write(record)  # at once: a kill loses only searches in flight
+        self.appenders[record.group].write_line(line)  # at once: a kill loses only searches in flight
         self.plan.done[record.key] = _finished(record)
 
 
@@ -229,7 +235,7 @@ class AnnotateStage(BatchedStage[AnnotateOptions, AnnotatePlan, _AnnotateSession
     name = "annotate"
     title = "searching"
     inputs = ("catalog/", QUERIES_DIR + "/")
-    outputs = (TRAJECTORIES_DIR + "/",)
+    outputs = (TRAJECTORIES_DIR + "/", "failures/annotate.jsonl")
     options_type = AnnotateOptions
 
     def __init__(self, model: ChatModel | None = None) -> None:
@@ -298,12 +304,15 @@ class AnnotateStage(BatchedStage[AnnotateOptions, AnnotatePlan, _AnnotateSession
                 session = _AnnotateSession(context=context, plan=plan, policy=policy,
                                            model_name=_model_name(settings, self.model, built),
                                            environment=environment, limit=asyncio.Semaphore(cfg.concurrency),
-                                           search_settings=search_settings)
+                                           search_settings=search_settings,
+                                           failures=FailureLog(context.run_dir, self.name))
                 with relaxed_gc():  # the catalog and imports stay alive: keep full collections off them
                     yield session
         finally:
             for appender in session.appenders.values() if session is not None else ():
                 appender.close()
+            if session is not None:
+                session.failures.close()
             if built is not None:
                 await close_chat_model(built)
 
@@ -313,20 +322,23 @@ class AnnotateStage(BatchedStage[AnnotateOptions, AnnotatePlan, _AnnotateSession
         async def one(item: QueryItem) -> None:
             if item.key in plan.done:  # written by an earlier attempt at this batch
                 return
-            async with session.limit:
-                try:
+            try:
+                async with session.limit:
                     trajectory = await _search(item, session.policy, session.environment, cfg, plan.algorithm,
                                                plan.width).run(item.query, item.query_id)
-                except ModelError as error:
-                    session.errors[f"model error: {error}"[:200]] += 1
-                    log.warning("%s %s: search stopped by a model error: %s", item.group, item.query_id, error)
-                    trajectory = None
-            if trajectory is not None:
-                session.write(TrajectoryRecord.from_trajectory(
+                record = TrajectoryRecord.from_trajectory(
                     trajectory, query_id=item.query_id, group=item.group, model=session.model_name,
                     training=trajectory.succeeded or cfg.include_failed_in_training,
                     search=session.search_settings, relevant_apis=item.relevant, unresolved_apis=item.unresolved,
-                ))
+                )
+                line = record.dump_line()  # serialised before anything is written: a line is whole or absent
+            except Exception as error:  # noqa: BLE001 - one query's failure is that query's (pipeline.failures)
+                if isinstance(error, ModelError):
+                    session.errors[f"model error: {error}"[:200]] += 1
+                session.failures.guard(error, group=item.group, item_id=item.query_id,
+                                       expected=isinstance(error, ModelError))
+            else:
+                session.write(record, line)
                 session.searched += 1
             session.context.advance()
 
@@ -341,8 +353,10 @@ class AnnotateStage(BatchedStage[AnnotateOptions, AnnotatePlan, _AnnotateSession
         report.model = session.model_name
         report.queries = plan.total_queries
         report.unresolved_apis = plan.unresolved
-        report.errors = sum(session.errors.values())
+        report.errors = session.failures.total
         report.model_errors = dict(session.errors)
+        report.query_failures = dict(session.failures.counts)
+        report.failures_outstanding = session.failures.settle(plan.done)
         report.resumed = len(plan.queries) - plan.items
         report.searched = session.searched
         report.llm_usage = model_usage(session.policy)
@@ -415,7 +429,10 @@ def annotate_summary(report: AnnotateReport) -> dict[str, Any]:
     if report.skipped_reasons:
         figures["skipped"] = report.skipped_reasons
     if report.errors:
-        figures["model errors (retried on rerun)"] = report.errors
+        figures["queries failed by an error (retried on rerun)"] = (
+            f"{report.errors}: " + ", ".join(f"{name} {count}" for name, count in sorted(report.query_failures.items())))
+    if report.failures_outstanding:
+        figures["outstanding failures"] = f"{report.failures_outstanding} (failures/annotate.jsonl)"
     for group, counts in report.per_group.items():
         figures[f"{group} answered / failed / queries"] = f"{counts.answered} / {counts.failed} / {counts.queries}"
     figures["tokens"] = report.prompt_tokens + report.completion_tokens

@@ -27,6 +27,7 @@ import orjson
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
+from pipeline.io import dumps, loads
 from pipeline.records import TrajectoryRecord
 from pipeline.search.functions import FINISH_NAME
 from pipeline.verify.verdict import CheckResult
@@ -73,7 +74,7 @@ def path_calls(record: TrajectoryRecord | Mapping[str, Any]) -> list[PathCall]:
         if message.role == "assistant":
             for tool_call in message.tool_calls:
                 raw = tool_call.function.arguments
-                raw_text = raw if isinstance(raw, str) else orjson.dumps(raw).decode()
+                raw_text = raw if isinstance(raw, str) else dumps(raw).decode()
                 node = path_nodes.get(tool_call.id or "")
                 call = PathCall(
                     index=len(calls) + 1,
@@ -93,7 +94,7 @@ def path_calls(record: TrajectoryRecord | Mapping[str, Any]) -> list[PathCall]:
 
 def _json_object(text: str) -> dict[str, Any] | None:
     try:
-        value = orjson.loads(text)
+        value = loads(text)
     except orjson.JSONDecodeError:
         return None
     return value if isinstance(value, dict) else None
@@ -106,7 +107,7 @@ class SchemaBook:
         self._validators: dict[bytes, Draft202012Validator | str] = {}
 
     def errors(self, schema: Mapping[str, Any], arguments: Mapping[str, Any]) -> list[str]:
-        key = orjson.dumps(schema, option=orjson.OPT_SORT_KEYS)
+        key = dumps(schema, sort_keys=True)
         validator = self._validators.get(key)
         if validator is None:
             validator = self._validators[key] = _validator(schema)

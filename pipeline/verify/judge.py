@@ -21,8 +21,6 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol
 
-import orjson
-
 from pipeline.env.observation import Observation
 from pipeline.io import dumps
 from pipeline.llm.jsonparse import NotJson, find_json
@@ -87,7 +85,7 @@ class OfflineJudge:
         answer = final_answer(calls)
         returned: set[str] = set()
         for call in succeeded:
-            returned |= _tokens(orjson.dumps((call.observation or {}).get("response")).decode())
+            returned |= _tokens(dumps((call.observation or {}).get("response")).decode())
         grounded = (_tokens(answer) & returned) - _tokens(record.query)
         if succeeded and not grounded:
             reasons.append("the final answer repeats nothing the APIs returned")

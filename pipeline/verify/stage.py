@@ -11,7 +11,9 @@ stops at the first check it fails. Outputs, in ``<run>/verified/``:
 
 Each verdict is appended at once; a rerun skips the (group, query id) pairs already in either
 file, so a killed run resumes and a finished one does no work. A sample whose judging failed
-with a model error is written nowhere (counted in ``judge_errors``) and is judged again next time.
+with a model error, or whose checks raised on its data, is written nowhere (counted in
+``judge_errors`` / ``sample_failures`` and listed in ``<run>/failures/verify.jsonl``, see
+:mod:`pipeline.failures`) and is verified again next time; the other samples go on.
 The funnel figures in the manifest cover both files, earlier runs included.
 """
 
@@ -30,6 +32,7 @@ from typing import Any
 from pydantic import Field
 
 from pipeline.errors import ConfigError, NothingToDo
+from pipeline.failures import FailureLog
 from pipeline.llm.types import ChatModel, ModelError, check_chat_model, close_chat_model, model_usage
 from pipeline.records import (
     ACCEPTED_FILE,
@@ -90,6 +93,8 @@ class VerifyReport(StageReport):
     verified: int = 0
     resumed: int = 0
     judge_errors: int = 0
+    sample_failures: dict[str, int] = Field(default_factory=dict, description="samples whose verification raised, by error type")
+    failures_outstanding: int = Field(default=0, description="samples listed in failures/verify.jsonl")
     llm_usage: dict[str, dict[str, Any]] = Field(default_factory=dict)
     unreadable: list[str] = Field(default_factory=list, description="trajectory lines that are no valid record")
 
@@ -195,6 +200,7 @@ class _VerifySession:
     limit: asyncio.Semaphore
     accepted: RecordAppender[AcceptedSample]
     rejected: RecordAppender[RejectedSample]
+    failures: FailureLog
     unreadable: list[str] = field(default_factory=list)
     book: SchemaBook = field(default_factory=SchemaBook)
     counts: Counter[str] = field(default_factory=Counter)
@@ -206,7 +212,7 @@ class VerifyStage(BatchedStage[VerifyOptions, VerifyPlan, _VerifySession, Trajec
     name = "verify"
     title = "verifying"
     inputs = ("trajectories/", "catalog/")
-    outputs = (VERIFIED_DIR + "/",)
+    outputs = (VERIFIED_DIR + "/", "failures/verify.jsonl")
     options_type = VerifyOptions
     parallel_batches = 4  # a batch holds its trajectories in memory
 
@@ -244,7 +250,8 @@ class VerifyStage(BatchedStage[VerifyOptions, VerifyPlan, _VerifySession, Trajec
         session = _VerifySession(context=context, plan=plan, judge=judge, model=built or self.model,
                                  limit=asyncio.Semaphore(context.settings.verify.concurrency),
                                  accepted=RecordAppender(folder / ACCEPTED_FILE),
-                                 rejected=RecordAppender(folder / REJECTED_FILE))
+                                 rejected=RecordAppender(folder / REJECTED_FILE),
+                                 failures=FailureLog(context.run_dir, self.name))
         try:
             if built is not None and plan.items:
                 await check_chat_model(built, ["judge"])  # fail in a second, not after every sample
@@ -252,6 +259,7 @@ class VerifyStage(BatchedStage[VerifyOptions, VerifyPlan, _VerifySession, Trajec
         finally:
             session.accepted.close()
             session.rejected.close()
+            session.failures.close()
             if built is not None:
                 await close_chat_model(built)
 
@@ -268,20 +276,24 @@ class VerifyStage(BatchedStage[VerifyOptions, VerifyPlan, _VerifySession, Trajec
 
     async def _verify_one(self, session: _VerifySession, record: TrajectoryRecord) -> None:
         key = record.key
-        async with session.limit:
-            try:
+        out: RecordAppender[Any]
+        try:
+            async with session.limit:
                 verification = await verify_record(record, session.judge, session.book,
                                                    unsure_passes=session.context.settings.verify.unsure_passes)
-            except ModelError as error:
-                session.counts["judge_errors"] += 1
-                log.warning("%s %s: not judged (%s); a rerun tries again", *key, error)
+            if key in session.plan.done:  # a retried batch: an earlier attempt wrote it meanwhile
                 return
-        if key in session.plan.done:  # a retried batch: an earlier attempt wrote it meanwhile
+            # serialised before anything is written: a verdict line is whole or absent
+            if verification.passed:
+                out, line = session.accepted, AcceptedSample.accept(record, verification).dump_line()
+            else:
+                out, line = session.rejected, RejectedSample.reject(record, verification).dump_line()
+        except Exception as error:  # noqa: BLE001 - one sample's failure is that sample's (pipeline.failures)
+            if isinstance(error, ModelError):
+                session.counts["judge_errors"] += 1
+            session.failures.guard(error, group=key[0], item_id=key[1], expected=isinstance(error, ModelError))
             return
-        if verification.passed:
-            session.accepted.write(AcceptedSample.accept(record, verification))
-        else:
-            session.rejected.write(RejectedSample.reject(record, verification))
+        out.write_line(line)
         session.plan.done.add(key)
         session.counts["verified"] += 1
         session.context.advance()
@@ -291,6 +303,8 @@ class VerifyStage(BatchedStage[VerifyOptions, VerifyPlan, _VerifySession, Trajec
         report.judge, report.votes = session.judge.name, getattr(session.judge, "votes", 1)
         report.verified, report.resumed = session.counts["verified"], session.plan.resumed
         report.judge_errors = session.counts["judge_errors"]
+        report.sample_failures = dict(session.failures.counts)
+        report.failures_outstanding = session.failures.settle(session.plan.done)
         report.unreadable = session.unreadable[:100]
         report.llm_usage = model_usage(session.model) if session.model is not None else {}
         log.info("verified %d samples: %d accepted, rejected %s", report.funnel.get("candidates", 0),
@@ -365,5 +379,8 @@ def verify_summary(report: VerifyReport) -> dict[str, Any]:
         figures[f"{group} accepted / candidates"] = f"{counts['accepted']} / {counts['candidates']}"
     if report.judge_errors:
         figures["judge errors (judged again on rerun)"] = report.judge_errors
+    if report.sample_failures:
+        figures["samples failed by an error (verified again on rerun)"] = ", ".join(
+            f"{name} {count}" for name, count in sorted(report.sample_failures.items()))
     figures["seconds"] = report.seconds
     return figures

@@ -30,6 +30,10 @@ def fit_to_param(value: Any, spec: dict[str, Any]) -> Any:
         m = re.search(r"-?\d+(?:\.\d+)?", str(value))
         if not m:
             return None
+        if len(m.group(0)) > 400:  # past what float or int() take from text: no one meant it
+            return None
+        if "." not in m.group(0):
+            return int(m.group(0))  # exact: a float would round a long id (StableToolBench has 34 digits)
         num = float(m.group(0))
         if kind == "integer":
             # ToolBench types every NUMBER parameter integer: a coordinate stays a float

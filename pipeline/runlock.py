@@ -29,6 +29,7 @@ import orjson
 from pydantic import BaseModel, ValidationError
 
 from pipeline.errors import ConfigError
+from pipeline.redact import redact_text
 
 LOCK_NAME = ".toolgen.lock"
 
@@ -117,7 +118,8 @@ def _acquire(folder: Path, purpose: str) -> _Hold:
     except OSError as error:  # a file system without flock
         os.close(fd)
         raise ConfigError(f"run folder {folder}: cannot lock {LOCK_NAME}: {error.strerror or error}") from None
-    command = " ".join([os.path.basename(sys.argv[0]), *sys.argv[1:]])[:300] if sys.argv else ""
+    # the command line may name a source URL with a key in it: the lock file is readable by all
+    command = redact_text(" ".join([os.path.basename(sys.argv[0]), *sys.argv[1:]]))[:300] if sys.argv else ""
     note = LockNote(pid=os.getpid(), host=socket.gethostname(), purpose=purpose, command=command)
     os.ftruncate(fd, 0)
     os.pwrite(fd, orjson.dumps(note.model_dump()) + b"\n", 0)

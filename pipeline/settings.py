@@ -28,6 +28,7 @@ from pydantic_settings import (
 )
 
 from pipeline.errors import ConfigError
+from pipeline.redact import MASK, looks_secret, redact_value
 from pipeline.specs.fetch_options import FetchOptions
 
 CategoryOrigin = Literal["x-apisguru-categories", "tags", "folder"]
@@ -433,26 +434,24 @@ def _describe_validation_error(error: ValidationError, toml_path: Path | None) -
     lines = [f"invalid configuration in {where} (or TOOLGEN_* environment variables):"]
     for item in error.errors():
         field = ".".join(str(part) for part in item["loc"])
-        value = item.get("input")
-        shown = "" if isinstance(value, dict) else f" (got {value!r})"
-        lines.append(f"  {field}: {item['msg']}{shown}")
+        lines.append(f"  {field}: {item['msg']}{_shown_input(item)}")
     return "\n".join(lines)
 
 
+def _shown_input(item: Any) -> str:
+    """The rejected value as the error shows it: never under an unknown key (a mistyped
+    ``api_kye`` holds a key all the same), masked under a secret-looking one, URLs' userinfo
+    and key-like tokens masked everywhere."""
+    value = item.get("input")
+    if isinstance(value, dict) or item.get("type") == "extra_forbidden":
+        return ""
+    if any(looks_secret(str(part)) for part in item["loc"]):
+        return f" (got {MASK})"
+    return f" (got {redact_value(value)!r})"
+
+
 def redacted_dump(settings: Settings) -> dict[str, Any]:
-    """The settings as JSON for the manifest, with anything secret masked."""
-    redacted: dict[str, Any] = _redact(settings.model_dump(mode="json"))
+    """The settings as JSON for the manifest, with anything secret masked (values under
+    secret-looking keys, URLs' userinfo and secret query values)."""
+    redacted: dict[str, Any] = redact_value(settings.model_dump(mode="json"))
     return redacted
-
-
-_SECRET_MARKERS = ("key", "token", "secret", "password")
-
-
-def _redact(value: Any, key: str = "") -> Any:
-    if isinstance(value, dict):
-        return {k: _redact(v, k) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_redact(v, key) for v in value]
-    if isinstance(value, str) and value and any(m in key.lower() for m in _SECRET_MARKERS):
-        return "***"
-    return value

@@ -17,27 +17,22 @@ from __future__ import annotations
 
 import base64
 import logging
-import re
-from collections.abc import Iterable, Mapping, MutableMapping
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Any, Literal
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+from urllib.parse import quote
 
 import orjson
 
 from pipeline.models import Auth, Tool
+from pipeline.redact import MASK, looks_secret, redact_headers, redact_url
+
+__all__ = ["MASK", "CredentialResolver", "Placement", "looks_secret", "pop_header", "redact_headers", "redact_url",
+           "set_header"]
 from pipeline.settings import Credential
 
 logger = logging.getLogger(__name__)
 
-MASK = "***"
-
-_SECRET_NAME = re.compile(
-    r"(^|[_\-.])(api_?key|apikey|key|token|secret|password|passwd|pwd|signature|sig|auth|"
-    r"authorization|credentials?|session)($|[_\-.])",
-    re.IGNORECASE,
-)
-_SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
 
 
 @dataclass(frozen=True)
@@ -216,40 +211,6 @@ def _declared(auth: Auth) -> Placement | None:
     if (auth.kind == "http" and scheme == "bearer") or auth.kind in ("oauth2", "openIdConnect"):
         return Placement("header", "Authorization", "bearer")
     return None
-
-
-def looks_secret(name: str) -> bool:
-    """True for header or parameter names that usually carry a secret (api_key, X-Auth-Token ...)."""
-    return name.lower() in _SECRET_HEADERS or bool(_SECRET_NAME.search(name))
-
-
-def redact_url(url: str, *, names: Iterable[str] = ()) -> str:
-    """``url`` with the values of secret-looking (or named) query parameters and any password masked."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return url
-    masked = {n.lower() for n in names}
-    query = parts.query
-    if query:
-        pairs = parse_qsl(query, keep_blank_values=True)
-        if any(k.lower() in masked or looks_secret(k) for k, _ in pairs):
-            query = urlencode(
-                [(k, MASK if k.lower() in masked or looks_secret(k) else v) for k, v in pairs],
-                safe="*",
-            )
-    netloc = parts.netloc
-    if "@" in netloc:
-        userinfo, _, host = netloc.rpartition("@")
-        user = userinfo.split(":", 1)[0]
-        netloc = f"{user}:{MASK}@{host}"
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
-
-
-def redact_headers(headers: Mapping[str, str], *, names: Iterable[str] = ()) -> dict[str, str]:
-    """A copy of ``headers`` with credential headers (and the ``names`` given) masked."""
-    masked = {n.lower() for n in names}
-    return {k: MASK if k.lower() in masked or looks_secret(k) else v for k, v in headers.items()}
 
 
 def set_header(headers: MutableMapping[str, str], name: str, value: str) -> None:

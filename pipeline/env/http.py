@@ -206,7 +206,7 @@ class HttpExecutor:
         except HostUnresolvable as error:
             return Observation(error=str(error), mode="real")
         except HostNotAllowed as error:
-            logger.info("not calling %s %s: %s", request.method, request.url, error)
+            logger.info("not calling %s %s: %s", request.method, _Lazy(self._credentials.redact_url, request.url), error)
             return error_observation(str(error))
         secret_query: dict[str, str] = {}
         headers = {"Accept": _ACCEPT, "User-Agent": _USER_AGENT}

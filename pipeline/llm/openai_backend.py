@@ -21,12 +21,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-import re
 import time
 from collections import defaultdict
 from dataclasses import asdict, dataclass
 from typing import Any, Self
-from urllib.parse import urlsplit, urlunsplit
 
 import openai
 import orjson
@@ -35,6 +33,7 @@ from pipeline.llm.ratelimit import Clock, Sleep, TokenBucket, estimate_tokens
 from pipeline.llm.text_mode import parse_react, text_mode_messages, text_mode_stop
 from pipeline.llm.types import ChatReply, ChatRequest, ModelError, ToolCall, Usage
 from pipeline.net import parse_retry_after
+from pipeline.redact import redact_text, redact_url
 from pipeline.retry import MODEL_REQUEST_STATUSES, RetryPolicy, retrying
 from pipeline.settings import LLMSettings
 
@@ -43,7 +42,6 @@ log = logging.getLogger(__name__)
 DEFAULT_ENDPOINT = "https://api.openai.com/v1"
 PLACEHOLDER_KEY = "EMPTY"  # local servers (vLLM, Ollama, llama.cpp) want no key, the SDK wants one
 _MAX_DETAIL_CHARS = 300
-_KEY_LIKE = re.compile(r"\b(sk-|Bearer\s+)[A-Za-z0-9_\-*.]{4,}")
 _STATUS_HINTS = {
     400: "request rejected",
     401: "authentication failed: check llm.api_key / OPENAI_API_KEY",
@@ -113,7 +111,7 @@ class OpenAIChatModel:
         rng: random.Random | None = None,
     ) -> None:
         self.settings = settings
-        self.endpoint = _without_userinfo(settings.base_url or DEFAULT_ENDPOINT)
+        self.endpoint = redact_url(settings.base_url or DEFAULT_ENDPOINT, drop_userinfo=True)
         self._key = settings.api_key.get_secret_value() if settings.api_key is not None else None
         self._owns_client = client is None
         if client is None:
@@ -333,7 +331,7 @@ class OpenAIChatModel:
     def _scrub(self, text: str) -> str:
         if self._key and len(self._key) >= 4:
             text = text.replace(self._key, "***")
-        text = _KEY_LIKE.sub(lambda match: f"{match.group(1)}***", text)
+        text = redact_text(text)
         return text if len(text) <= _MAX_DETAIL_CHARS else text[:_MAX_DETAIL_CHARS] + "..."
 
 
@@ -396,13 +394,6 @@ def _retry_after(headers: Any) -> float | None:
         return max(0.0, float(value))
     except ValueError:
         return parse_retry_after(value)
-
-
-def _without_userinfo(url: str) -> str:
-    parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
 
 
 def _could_not_connect(error: Exception) -> bool:

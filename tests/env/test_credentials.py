@@ -166,8 +166,10 @@ def test_urls_and_headers_are_redacted_for_logging() -> None:
     assert "q=Paris" in shown and "appid=***" in shown and "access_token=***" in shown
     assert (
         redact_url("https://maya:hunter2@example.com/x?keyword=rice")
-        == "https://maya:***@example.com/x?keyword=rice"
+        == "https://***@example.com/x?keyword=rice"
     )
+    # a key is often the whole userinfo
+    assert redact_url("https://sk-live-123@example.com/v1") == "https://***@example.com/v1"
     assert redact_headers({"Authorization": "Bearer x", "X-RapidAPI-Key": "y", "Accept": "*/*"}) == {
         "Authorization": "***",
         "X-RapidAPI-Key": "***",

@@ -25,6 +25,7 @@ from urllib.parse import quote
 import orjson
 
 from pipeline.models import Auth, Tool
+from pipeline.net import is_under
 from pipeline.redact import MASK, looks_secret, redact_headers, redact_url
 
 __all__ = ["MASK", "CredentialResolver", "Placement", "looks_secret", "pop_header", "redact_headers", "redact_url",
@@ -55,7 +56,8 @@ class CredentialResolver:
     """Adds configured secrets to requests; remembers them to mask them everywhere else.
 
     ``configured`` (``env.credentials``) and ``defaults`` (credentials the pipeline supplies,
-    such as the sandbox key) are keyed by tool id; a configured entry wins.
+    such as the sandbox key) are keyed by tool id; a configured entry wins. With ``defaults_for``
+    (the sandbox's URL) a default goes only on requests under that URL, origins compared parsed.
     """
 
     def __init__(
@@ -64,25 +66,39 @@ class CredentialResolver:
         *,
         environ: Mapping[str, str],
         defaults: Mapping[str, Credential] | None = None,
+        defaults_for: str | None = None,
     ) -> None:
         self._configured = dict(configured)
         self._defaults = dict(defaults or {})
+        self._defaults_for = defaults_for
         self._environ = environ
         self._warned: set[tuple[str, str]] = set()
         self._secrets: set[str] = set()
         self._names: set[str] = set()  # query parameters and headers that carried a secret
 
-    def credential_for(self, tool: Tool) -> Credential | None:
+    def credential_for(self, tool: Tool, url: str | None = None) -> Credential | None:
+        """The tool's configured credential, else the pipeline's default for it; with
+        ``defaults_for`` set, a default only for a request ``url`` under that URL (the sandbox's
+        key goes to the sandbox, whatever an API's own URL says)."""
         if not tool.id:
             return None
-        return self._configured.get(tool.id) or self._defaults.get(tool.id)
+        configured = self._configured.get(tool.id)
+        if configured is not None:
+            return configured
+        if self._defaults_for is not None and (url is None or not is_under(url, self._defaults_for)):
+            return None
+        return self._defaults.get(tool.id)
 
-    def apply(self, tool: Tool, headers: MutableMapping[str, str], params: MutableMapping[str, str]) -> None:
-        """Put the tool's secret into ``headers`` or ``params``; no-op without one.
+    def apply(
+        self, tool: Tool, headers: MutableMapping[str, str], params: MutableMapping[str, str], *,
+        url: str | None = None,
+    ) -> None:
+        """Put the tool's secret into ``headers`` or ``params`` of a request to ``url``; no-op
+        without one.
 
         The secret replaces any value the model gave for the same header or parameter.
         """
-        credential = self.credential_for(tool)
+        credential = self.credential_for(tool, url)
         if credential is None:
             return
         secret = self._secret(tool.id, credential)

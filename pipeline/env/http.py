@@ -212,7 +212,7 @@ class HttpExecutor:
         headers = {"Accept": _ACCEPT, "User-Agent": _USER_AGENT}
         for name, value in request.headers.items():
             set_header(headers, name, value)
-        self._credentials.apply(tool, headers, secret_query)
+        self._credentials.apply(tool, headers, secret_query, url=request.url)
         if client_id:
             headers[CLIENT_HEADER] = client_id
         url = request.full_url(secret_query)

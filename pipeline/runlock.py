@@ -19,6 +19,7 @@ import fcntl
 import os
 import socket
 import sys
+import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -101,9 +102,27 @@ def lock_holder(run_dir: Path) -> str | None:
         os.close(fd)
 
 
+def check_writable(folder: Path, *, what: str = "run folder") -> None:
+    """Raise :class:`~pipeline.errors.ConfigError` naming ``folder`` unless it is (or can be made)
+    a folder this process can create files in: for commands that write without the lock."""
+    folder = Path(folder)
+    try:
+        _make_folder(folder, what)
+        probe = tempfile.NamedTemporaryFile(dir=folder, prefix=".toolgen-probe-")  # noqa: SIM115
+        probe.close()  # removed on close
+    except OSError as error:
+        raise ConfigError(f"{what} {folder} cannot be written: {error.strerror or error}") from None
+
+
+def _make_folder(folder: Path, what: str) -> None:
+    if folder.exists() and not folder.is_dir():
+        raise ConfigError(f"{what} {folder} is a file, not a folder")
+    folder.mkdir(parents=True, exist_ok=True)
+
+
 def _acquire(folder: Path, purpose: str) -> _Hold:
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        _make_folder(folder, "run folder")
         fd = os.open(folder / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as error:
         raise ConfigError(f"run folder {folder} cannot be written: {error.strerror or error}") from None

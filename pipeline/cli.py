@@ -279,9 +279,8 @@ def annotate(
     _stage_command("annotate", config, out, engine, options)
     if export_toolbench is not None:
         from pipeline.records import iter_trajectories
-        from pipeline.toolbench.answers import export_toolbench_answers
-
         from pipeline.runlock import check_writable
+        from pipeline.toolbench.answers import export_toolbench_answers
 
         settings = _settings(config, out)
         with _user_errors():
@@ -407,10 +406,9 @@ def catalog_export(
     out: OutOption = None,
 ) -> None:
     """Export the run's catalog in ToolBench's tool-document layout."""
+    from pipeline.runlock import check_writable
     from pipeline.specs.catalog import iter_tools
     from pipeline.toolbench.documents import export_toolbench
-
-    from pipeline.runlock import check_writable
 
     settings = _settings(config, out)
     with _user_errors():

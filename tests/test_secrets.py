@@ -116,7 +116,7 @@ async def test_the_fetcher_logs_no_userinfo(caplog: pytest.LogCaptureFixture) ->
 
 def test_collect_keeps_no_userinfo_in_the_catalog(tmp_path: Path) -> None:
     run = tmp_path / "run"
-    code, output = invoke("collect", f"http://me:{URL_KEY}@127.0.0.1:9/spec.json", "--out", str(run),
+    _code, output = invoke("collect", f"http://me:{URL_KEY}@127.0.0.1:9/spec.json", "--out", str(run),
                           "--engine", "local")
     assert URL_KEY not in output
     for path in [run / "manifest.json", *(run / "catalog").glob("*")]:

@@ -33,7 +33,7 @@ import orjson
 from yarl import URL
 
 from pipeline import __version__
-from pipeline.env.credentials import CredentialResolver, looks_secret, pop_header, set_header
+from pipeline.env.credentials import CredentialResolver, looks_secret, pop_header, redact_url, set_header
 from pipeline.env.hosts import HostNotAllowed, HostPolicy, HostUnresolvable
 from pipeline.env.observation import Observation, error_observation
 from pipeline.env.sandbox.app import CLIENT_HEADER
@@ -519,7 +519,7 @@ def _fill_path(
 ) -> str:
     match = _SCHEME_AUTHORITY.match(url)
     if match is None:
-        raise RequestError(f"invalid URL {url!r}")
+        raise RequestError(f"invalid URL {redact_url(url)!r}")  # observations become training data
     origin, rest = match.groups()
     path, question, query = rest.partition("?")
     path = path.split("#", 1)[0]

@@ -10,13 +10,14 @@ from typing import Any
 
 from prefect import flow
 
-from flows.common import resolve_settings
+from flows.common import masked_parameters, resolve_settings
 from flows.stage_flows import flow_for
 from pipeline.runlock import run_folder_lock
 from pipeline.settings import Settings
 from pipeline.stages import check_stage_names, registry
 
 
+@masked_parameters
 @flow(name="pipeline", validate_parameters=False)
 async def pipeline_flow(
     settings: Settings | None = None,

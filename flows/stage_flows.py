@@ -20,7 +20,7 @@ from prefect import Flow, flow, task
 from prefect.artifacts import acreate_markdown_artifact, acreate_table_artifact
 from prefect.cache_policies import NO_CACHE
 
-from flows.common import resolve_settings
+from flows.common import masked_parameters, resolve_settings
 from pipeline.settings import Settings
 from pipeline.stages import (
     Artifact,
@@ -91,7 +91,7 @@ def _make_flow(stage: Stage[Any, Any]) -> StageFlow:
     run_one_stage.__name__ = run_one_stage.__qualname__ = f"{name}_flow"
     run_one_stage.__module__ = __name__
     run_one_stage.__doc__ = type(stage).__doc__
-    return flow(name=name, validate_parameters=False, log_prints=False)(run_one_stage)
+    return masked_parameters(flow(name=name, validate_parameters=False, log_prints=False)(run_one_stage))
 
 
 FLOWS: dict[str, StageFlow] = {stage.name: _make_flow(stage) for stage in registry()}

@@ -8,9 +8,11 @@ directly, which is faster to start and needs no Prefect server.
 from __future__ import annotations
 
 import asyncio
+import errno
+import itertools
 import logging
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
@@ -98,6 +100,18 @@ def _user_errors() -> Iterator[None]:
             "usage error" if isinstance(error, UsageError) else "error")
         console.print(f"[red]{label}:[/red] {escape(str(error))}", highlight=False)
         raise typer.Exit(error.exit_code) from error
+    except OSError as error:
+        # A folder the user named that cannot be written (read-only, full, a file in the way)
+        # is the user's to fix, not a bug: one line naming the path.
+        if error.errno not in _UNWRITABLE or error.filename is None:
+            raise
+        console.print(f"[red]configuration error:[/red] cannot write {escape(str(error.filename))}: "
+                      f"{escape(error.strerror or str(error))}", highlight=False)
+        raise typer.Exit(2) from error
+
+
+_UNWRITABLE = frozenset({errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT, errno.ENOTDIR,
+                         errno.EISDIR, errno.EEXIST})
 
 
 def _usage_error(message: str) -> typer.Exit:
@@ -112,9 +126,11 @@ def _stage_command(name: str, config: Path | None, out: Path | None, engine: Eng
     from pipeline.stages import stage_named
 
     settings = _settings(config, out, **overrides)
-    with _user_errors():
+    with _user_errors(), ExitStack() as held:
         stage = stage_named(name)
         chosen = stage.options(options)
+        # Before Prefect starts: an unwritable or busy --out is one line, not a failed flow.
+        held.enter_context(_writable_run_folder(settings.run_dir, stage.writes_run_folder, f"toolgen {name}"))
         try:
             if engine is Engine.prefect:
                 from flows.stage_flows import flow_for
@@ -128,6 +144,21 @@ def _stage_command(name: str, config: Path | None, out: Path | None, engine: Eng
             raise
     _print_table(name, stage.summary(report), settings.run_dir)
     return report
+
+
+@contextmanager
+def _writable_run_folder(run_dir: Path, locked: bool, purpose: str) -> Iterator[None]:
+    """Hold the run folder's writer lock (a writer), or check the folder can be written (a
+    reader that writes its own sub-folder, such as the report)."""
+    from pipeline.runlock import check_writable, run_folder_lock
+
+    if locked:
+        with run_folder_lock(run_dir, purpose=purpose):
+            yield
+    else:
+        if Path(run_dir).exists():  # a missing run folder is the stage's own error (run a stage first)
+            check_writable(run_dir)
+        yield
 
 
 async def _run_with_progress(stage: Any, settings: Settings, options: Any) -> Any:
@@ -199,7 +230,8 @@ def run(
         settings = _settings(config, out, collect=_trusting(settings, trust_host))
     _check_sources(specs or settings.collect.sources)
     options: dict[str, dict[str, Any] | None] = {"collect": {"sources": specs}}
-    with _user_errors():
+    with _user_errors(), ExitStack() as held:
+        held.enter_context(_writable_run_folder(settings.run_dir, True, "toolgen run"))
         try:
             if engine is Engine.prefect:
                 from flows.end_to_end import pipeline_flow
@@ -263,10 +295,13 @@ def annotate(
     _stage_command("annotate", config, out, engine, options)
     if export_toolbench is not None:
         from pipeline.records import iter_trajectories
+        from pipeline.runlock import check_writable
         from pipeline.toolbench.answers import export_toolbench_answers
 
         settings = _settings(config, out)
-        count = export_toolbench_answers(iter_trajectories(settings.run_dir), export_toolbench)
+        with _user_errors():
+            check_writable(export_toolbench, what="--export-toolbench folder")
+            count = export_toolbench_answers(iter_trajectories(settings.run_dir), export_toolbench)
         console.print(f"wrote {count} ToolBench answer files to {export_toolbench}")
 
 
@@ -367,6 +402,10 @@ def env_call(
 
     async def call() -> Any:
         tools = list(iter_tools(settings.run_dir))
+        if settings.env.cache:  # the response cache is written into the run folder
+            from pipeline.runlock import check_writable
+
+            check_writable(settings.run_dir / "env", what="response cache folder")
         async with open_environment(tools, settings, run_dir=settings.run_dir) as environment:
             return await environment.call(tool, api, parsed)
 
@@ -385,12 +424,16 @@ def catalog_export(
     out: OutOption = None,
 ) -> None:
     """Export the run's catalog in ToolBench's tool-document layout."""
+    from pipeline.runlock import check_writable
     from pipeline.specs.catalog import iter_tools
     from pipeline.toolbench.documents import export_toolbench
 
     settings = _settings(config, out)
     with _user_errors():
-        count = export_toolbench(iter_tools(settings.run_dir), directory)
+        tools = iter_tools(settings.run_dir)
+        first = next(tools, None)  # a missing catalog is named before the folder is made
+        check_writable(directory, what="export folder")
+        count = export_toolbench(itertools.chain([first] if first else [], tools), directory)
     console.print(f"wrote {count} tool documents to {directory}")
 
 

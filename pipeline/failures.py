@@ -12,7 +12,7 @@ An error about the stage rather than one item (any :class:`~pipeline.errors.Tool
 configuration error, a model endpoint that cannot serve anything) still stops the stage, as
 cancellation and ``KeyboardInterrupt`` do.
 
-With ``TOOLGEN_STRICT_ITEMS=1`` in the environment (the test suite sets it) an unexpected
+With ``strict_items`` set (``TOOLGEN_STRICT_ITEMS=1``; the test suite sets it) an unexpected
 exception propagates instead, so a bug fails a test rather than looking like one bad item; the
 failures a stage expects of the outside world (a model error) are recorded either way.
 """
@@ -20,7 +20,6 @@ failures a stage expects of the outside world (a model error) are recorded eithe
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections import Counter
 from collections.abc import Callable, Container
@@ -34,13 +33,8 @@ from pipeline.io import JsonlAppender, read_jsonl, write_jsonl
 log = logging.getLogger(__name__)
 
 FAILURES_DIR = "failures"
-STRICT_ENV = "TOOLGEN_STRICT_ITEMS"
+STRICT_ENV = "TOOLGEN_STRICT_ITEMS"  # the environment's name for settings.strict_items
 MAX_MESSAGE_CHARS = 2000
-
-
-def strict_items() -> bool:
-    """Whether unexpected per-item exceptions propagate (``TOOLGEN_STRICT_ITEMS`` set, not 0)."""
-    return os.environ.get(STRICT_ENV, "").strip() not in ("", "0", "false", "no")
 
 
 def failures_path(run_dir: Path, stage: str) -> Path:
@@ -68,7 +62,8 @@ class FailureLog:
     """Appends a stage's item failures to ``failures/<stage>.jsonl`` as they happen (a killed
     run keeps them) and counts this invocation's by error type."""
 
-    def __init__(self, run_dir: Path, stage: str) -> None:
+    def __init__(self, run_dir: Path, stage: str, *, strict: bool = False) -> None:
+        self.strict = strict  # settings.strict_items: unexpected exceptions propagate
         self.path = failures_path(run_dir, stage)
         self.stage = stage
         self.counts: Counter[str] = Counter()
@@ -79,7 +74,7 @@ class FailureLog:
         it is not one item's to own: a configuration error, or an unexpected one in strict mode."""
         if isinstance(error, ToolgenError) or not isinstance(error, Exception):
             raise error  # about the stage, not this item: bad configuration, an unusable endpoint
-        if not expected and strict_items():
+        if not expected and self.strict:
             raise error
         self.record(error, group=group, item_id=item_id)
 

@@ -45,6 +45,8 @@ from typing import IO, Any, Self
 
 import orjson
 
+from pipeline.leftovers import atomic_temp_prefix
+
 _DUMP_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
 _INT64_MIN, _UINT64_END = -(2**63), 2**64
 # an integer orjson may read inexactly has at least 19 digits (-2**63 - 1 has 19); a false hit (a
@@ -180,7 +182,8 @@ class AtomicFile:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         folder, name = self.path.parent, self.path.name
-        fd, self._tmp_name = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
+        # the pid in the name lets the next run tell a dead writer's leftover (pipeline.leftovers)
+        fd, self._tmp_name = tempfile.mkstemp(prefix=atomic_temp_prefix(name), suffix=".tmp", dir=folder)
         self.handle: IO[bytes] = os.fdopen(fd, "wb")
 
     def commit(self, *, fsync: bool = True) -> None:

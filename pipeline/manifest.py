@@ -19,6 +19,7 @@ from filelock import FileLock
 
 from pipeline import __version__
 from pipeline.io import read_json, write_json
+from pipeline.redact import redact_value
 from pipeline.settings import Settings, redacted_dump
 
 MANIFEST_NAME = "manifest.json"
@@ -66,6 +67,7 @@ def record_stage(
         manifest["packages"] = _package_versions()
         manifest["config"] = redacted_dump(settings)
         stages = manifest.setdefault("stages", {})
+        section = redact_value(section, by_key=False)  # a source URL's userinfo, a key in an error text
         stages[stage] = {**(stages.get(stage) or {}), **section} if merge else section
         write_json(run_dir / MANIFEST_NAME, manifest)
     return manifest

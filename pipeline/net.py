@@ -53,6 +53,32 @@ def is_http_url(url: str) -> bool:
     return parsed.scheme in ("http", "https") and bool(parsed.host)
 
 
+def origin(url: str) -> tuple[str, str, int] | None:
+    """``(scheme, host, port)`` of an absolute http(s) URL without userinfo, the port filled in
+    from the scheme; ``None`` for anything else (a URL with userinfo has no origin here: it is
+    how ``http://127.0.0.1:8750@elsewhere`` hides another host behind a trusted prefix)."""
+    try:
+        parsed = URL(url)
+    except (TypeError, ValueError):
+        return None
+    if parsed.scheme not in ("http", "https") or not parsed.host or parsed.user is not None or parsed.port is None:
+        return None
+    if parsed.password is not None:
+        return None
+    return parsed.scheme, parsed.host.lower().rstrip("."), parsed.port
+
+
+def is_under(url: str, base: str) -> bool:
+    """True when ``url`` has ``base``'s origin and its path is ``base``'s path or below it (whole
+    segments: ``/api`` covers ``/api/x``, not ``/apix``). Compares parsed URLs, never strings."""
+    here, there = origin(url), origin(base)
+    if here is None or here != there:
+        return False
+    prefix = URL(base).path.rstrip("/")
+    path = URL(url).path
+    return not prefix or path == prefix or path.startswith(prefix + "/")
+
+
 def is_connection_refused(error: OSError) -> bool:
     """True when ``error`` (an aiohttp connector's ``os_error``) means "connection refused"."""
     # A host with several addresses (localhost: ::1 and 127.0.0.1) fails with one OSError that

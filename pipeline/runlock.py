@@ -19,6 +19,7 @@ import fcntl
 import os
 import socket
 import sys
+import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,6 +30,7 @@ from pydantic import BaseModel, ValidationError
 
 from pipeline.errors import ConfigError
 from pipeline.io import dumps
+from pipeline.redact import redact_text
 
 LOCK_NAME = ".toolgen.lock"
 
@@ -100,9 +102,27 @@ def lock_holder(run_dir: Path) -> str | None:
         os.close(fd)
 
 
+def check_writable(folder: Path, *, what: str = "run folder") -> None:
+    """Raise :class:`~pipeline.errors.ConfigError` naming ``folder`` unless it is (or can be made)
+    a folder this process can create files in: for commands that write without the lock."""
+    folder = Path(folder)
+    try:
+        _make_folder(folder, what)
+        probe = tempfile.NamedTemporaryFile(dir=folder, prefix=".toolgen-probe-")  # noqa: SIM115
+        probe.close()  # removed on close
+    except OSError as error:
+        raise ConfigError(f"{what} {folder} cannot be written: {error.strerror or error}") from None
+
+
+def _make_folder(folder: Path, what: str) -> None:
+    if folder.exists() and not folder.is_dir():
+        raise ConfigError(f"{what} {folder} is a file, not a folder")
+    folder.mkdir(parents=True, exist_ok=True)
+
+
 def _acquire(folder: Path, purpose: str) -> _Hold:
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        _make_folder(folder, "run folder")
         fd = os.open(folder / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as error:
         raise ConfigError(f"run folder {folder} cannot be written: {error.strerror or error}") from None
@@ -117,7 +137,8 @@ def _acquire(folder: Path, purpose: str) -> _Hold:
     except OSError as error:  # a file system without flock
         os.close(fd)
         raise ConfigError(f"run folder {folder}: cannot lock {LOCK_NAME}: {error.strerror or error}") from None
-    command = " ".join([os.path.basename(sys.argv[0]), *sys.argv[1:]])[:300] if sys.argv else ""
+    # the command line may name a source URL with a key in it: the lock file is readable by all
+    command = redact_text(" ".join([os.path.basename(sys.argv[0]), *sys.argv[1:]]))[:300] if sys.argv else ""
     note = LockNote(pid=os.getpid(), host=socket.gethostname(), purpose=purpose, command=command)
     os.ftruncate(fd, 0)
     os.pwrite(fd, dumps(note.model_dump()) + b"\n", 0)

@@ -7,9 +7,12 @@ file > defaults. Every default works offline with no key.
 
 from __future__ import annotations
 
+import difflib
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal, cast
+from types import UnionType
+from typing import Any, Literal, Union, cast, get_args, get_origin
 
 from pydantic import (
     BaseModel,
@@ -28,6 +31,7 @@ from pydantic_settings import (
 )
 
 from pipeline.errors import ConfigError
+from pipeline.redact import MASK, looks_secret, redact_text, redact_value
 from pipeline.specs.fetch_options import FetchOptions
 
 CategoryOrigin = Literal["x-apisguru-categories", "tags", "folder"]
@@ -68,15 +72,23 @@ def bundled_specs_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "api_specs"
 
 
+MAX_COLLECT_WORKERS = 64
+"""Reader processes are for parsing in parallel, not one per file: past a few per core they only
+cost memory and start-up time."""
+
+
 class CollectSettings(_Section):
     sources: list[str] = Field(
         default_factory=lambda: [str(bundled_specs_dir())],
         description="files, folders, spec URLs or APIs.guru-style index URLs",
     )
     workers: int = Field(
-        default_factory=lambda: max(1, os.cpu_count() or 1),
+        default_factory=lambda: min(MAX_COLLECT_WORKERS, max(1, os.cpu_count() or 1)),
         ge=0,
-        description="reader processes; 0 reads in the main process (no crash isolation)",
+        # a constant, not a multiple of this machine's cores: one configuration works everywhere
+        le=MAX_COLLECT_WORKERS,
+        description=f"reader processes (at most {MAX_COLLECT_WORKERS}); 0 reads in the main process "
+        "(no crash isolation)",
     )
     max_file_bytes: int = Field(default=50 * 1024 * 1024, ge=1)
     max_ref_hops: int = Field(default=64, ge=1, description="longest $ref chain followed")
@@ -340,8 +352,8 @@ class Settings(BaseSettings):
     """The whole configuration of a toolgen run."""
 
     model_config = SettingsConfigDict(
-        env_prefix="TOOLGEN_",
-        env_nested_delimiter="__",
+        env_prefix="TOOLGEN_",  # ENV_PREFIX
+        env_nested_delimiter="__",  # ENV_NESTED_DELIMITER
         extra="forbid",
         validate_default=True,
     )
@@ -355,6 +367,11 @@ class Settings(BaseSettings):
         default=None, description="shared cache across runs (default: <outputs_dir>/.cache)"
     )
     seed: int = 0
+    strict_items: bool = Field(
+        default=False,
+        description="let an unexpected exception of one item (query, sample, API set) stop its stage "
+        "instead of being recorded in failures/ (the tests set it, so a bug fails a test)",
+    )
     collect: CollectSettings = Field(default_factory=CollectSettings)
     env: EnvSettings = Field(default_factory=EnvSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
@@ -410,6 +427,7 @@ def load_settings(config: Path | None = None, **overrides: Any) -> Settings:
         raise ConfigError(f"configuration file {config} does not exist")
     toml_path = Path(config) if config is not None else _default_toml()
     overrides = {key: value for key, value in overrides.items() if value is not None}
+    _refuse_unknown_env_variables(os.environ)
     # A subclass per load carries the file path, so no state is shared between loads.
     settings_cls = cast(
         type[Settings], type("Settings", (Settings,), {"model_config": {**Settings.model_config, "toml_file": toml_path}})
@@ -423,36 +441,96 @@ def load_settings(config: Path | None = None, **overrides: Any) -> Settings:
         raise ConfigError(f"{where}: {error}") from error
 
 
+ENV_PREFIX = "TOOLGEN_"
+ENV_NESTED_DELIMITER = "__"
+
+
+def _refuse_unknown_env_variables(environ: Mapping[str, str]) -> None:
+    """A ``TOOLGEN_*`` variable that sets nothing is a mistake (``TOOLGEN_COLLECT_WORKERS`` for
+    ``TOOLGEN_COLLECT__WORKERS``) that would otherwise be ignored: refuse it, naming it (never
+    its value, which may be a key)."""
+    problems = []
+    for name in sorted(environ):
+        if not name.upper().startswith(ENV_PREFIX):
+            continue
+        # as pydantic-settings reads them: case-insensitive, "__" between nesting levels
+        path = name[len(ENV_PREFIX):].lower().split(ENV_NESTED_DELIMITER)
+        if not _names_a_setting(Settings, path):
+            known = [known[len(ENV_PREFIX):] for known in _setting_variables(Settings, ENV_PREFIX)]
+            close = difflib.get_close_matches(name[len(ENV_PREFIX):].upper(), known, n=1)
+            hint = f" (did you mean {ENV_PREFIX}{close[0]}?)" if close else ""
+            problems.append(f"  {name}: no such setting{hint}")
+    if problems:
+        raise ConfigError(
+            "unknown TOOLGEN_* environment variable(s) (TOOLGEN_<KEY>, nested with __ as in "
+            "TOOLGEN_COLLECT__WORKERS; the keys are in toolgen.example.toml):\n" + "\n".join(problems)
+        )
+
+
+def _alternatives(annotation: Any) -> list[Any]:
+    if get_origin(annotation) in (Union, UnionType):
+        return [a for a in get_args(annotation) if a is not type(None)]
+    return [annotation]
+
+
+def _names_a_setting(annotation: Any, path: list[str]) -> bool:
+    """Whether ``path`` (lower-case parts) names a setting, or a part of one, under ``annotation``:
+    fields of models, any non-empty key of a dict, nothing below a plain value."""
+    if not path:
+        return True
+    for option in _alternatives(annotation):
+        if get_origin(option) is dict:
+            if path[0] and _names_a_setting(get_args(option)[1], path[1:]):
+                return True
+        elif isinstance(option, type) and issubclass(option, BaseModel):
+            field = option.model_fields.get(path[0])
+            if field is not None and _names_a_setting(field.annotation, path[1:]):
+                return True
+    return False
+
+
+def _setting_variables(annotation: Any, stem: str) -> list[str]:
+    """Every variable name that sets a model's field, for "did you mean" (dict keys as <KEY>)."""
+    names = []
+    for option in _alternatives(annotation):
+        if get_origin(option) is dict:
+            names += _setting_variables(get_args(option)[1], f"{stem}{ENV_NESTED_DELIMITER}<KEY>")
+        elif isinstance(option, type) and issubclass(option, BaseModel):
+            separator = "" if stem == ENV_PREFIX else ENV_NESTED_DELIMITER
+            for field_name, field in option.model_fields.items():
+                name = f"{stem}{separator}{field_name.upper()}"
+                names += [name, *_setting_variables(field.annotation, name)]
+    return names
+
+
 def _default_toml() -> Path | None:
     candidate = Path.cwd() / DEFAULT_CONFIG_NAME
     return candidate if candidate.is_file() else None
 
 
 def _describe_validation_error(error: ValidationError, toml_path: Path | None) -> str:
-    where = f"{toml_path}" if toml_path else "configuration"
-    lines = [f"invalid configuration in {where} (or TOOLGEN_* environment variables):"]
+    where = f" in {toml_path} (or" if toml_path else " (options or"
+    lines = [f"invalid configuration{where} TOOLGEN_* environment variables):"]
     for item in error.errors():
         field = ".".join(str(part) for part in item["loc"])
-        value = item.get("input")
-        shown = "" if isinstance(value, dict) else f" (got {value!r})"
-        lines.append(f"  {field}: {item['msg']}{shown}")
+        lines.append(f"  {field}: {redact_text(item['msg'])}{_shown_input(item)}")
     return "\n".join(lines)
 
 
+def _shown_input(item: Any) -> str:
+    """The rejected value as the error shows it: never under an unknown key (a mistyped
+    ``api_kye`` holds a key all the same), masked under a secret-looking one, URLs' userinfo
+    and key-like tokens masked everywhere."""
+    value = item.get("input")
+    if isinstance(value, dict) or item.get("type") == "extra_forbidden":
+        return ""
+    if any(looks_secret(str(part)) for part in item["loc"]):
+        return f" (got {MASK})"
+    return f" (got {redact_value(value)!r})"
+
+
 def redacted_dump(settings: Settings) -> dict[str, Any]:
-    """The settings as JSON for the manifest, with anything secret masked."""
-    redacted: dict[str, Any] = _redact(settings.model_dump(mode="json"))
+    """The settings as JSON for the manifest, with anything secret masked (values under
+    secret-looking keys, URLs' userinfo and secret query values)."""
+    redacted: dict[str, Any] = redact_value(settings.model_dump(mode="json"))
     return redacted
-
-
-_SECRET_MARKERS = ("key", "token", "secret", "password")
-
-
-def _redact(value: Any, key: str = "") -> Any:
-    if isinstance(value, dict):
-        return {k: _redact(v, k) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_redact(v, key) for v in value]
-    if isinstance(value, str) and value and any(m in key.lower() for m in _SECRET_MARKERS):
-        return "***"
-    return value

@@ -18,7 +18,8 @@ Two shapes of stage:
   tasks with retries; the same batches are what a distributed runner will spread.
 
 What every stage gets from the contract, not from its own code: the manifest section with its
-start and finish times (:func:`run_stage`), progress (:meth:`StageContext.advance`), and the
+start and finish times (:func:`run_stage`), a clean slate (what a killed run left in its outputs
+is removed first, :mod:`pipeline.leftovers`), progress (:meth:`StageContext.advance`), and the
 "nothing to do" check after the manifest is written (:meth:`Stage.check`).
 """
 
@@ -36,6 +37,7 @@ from typing import Any, ClassVar, Generic, Protocol, TypeVar
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from pipeline.errors import UsageError
+from pipeline.leftovers import clean_leftovers
 from pipeline.runlock import run_folder_lock
 from pipeline.settings import Settings
 
@@ -249,6 +251,8 @@ async def run_stage(
 
     chosen = stage.options(options)
     with run_folder_lock(context.run_dir, purpose=f"toolgen {stage.name}") if stage.writes_run_folder else nullcontext():
+        # what a killed run of this stage left (temporary files, staging folders) goes first
+        clean_leftovers(context.run_dir, stage.outputs, exclusive=stage.writes_run_folder)
         started, clock = now_iso(), time.perf_counter()
         report: ReportT = await runner(stage, context, chosen)
         if isinstance(report, StageReport):

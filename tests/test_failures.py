@@ -7,12 +7,10 @@ from pathlib import Path
 import pytest
 
 from pipeline.errors import ConfigError
-from pipeline.failures import STRICT_ENV, FailureLog, failures_path, read_failures
+from pipeline.failures import FailureLog, failures_path, read_failures
 
 
-def test_failures_are_appended_counted_and_settled_to_what_is_not_done(tmp_path: Path,
-                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(STRICT_ENV, raising=False)
+def test_failures_are_appended_counted_and_settled_to_what_is_not_done(tmp_path: Path) -> None:
     log = FailureLog(tmp_path, "annotate")
     log.guard(RuntimeError("first"), group="G1", item_id=1)
     log.guard(ValueError("x" * 5000), group="G1", item_id=2)
@@ -25,13 +23,11 @@ def test_failures_are_appended_counted_and_settled_to_what_is_not_done(tmp_path:
     assert not failures_path(tmp_path, "annotate").exists()
 
 
-def test_configuration_errors_and_strict_mode_are_not_one_items(tmp_path: Path,
-                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_configuration_errors_and_strict_mode_are_not_one_items(tmp_path: Path) -> None:
     log = FailureLog(tmp_path, "verify")
-    monkeypatch.delenv(STRICT_ENV, raising=False)
     with pytest.raises(ConfigError):
         log.guard(ConfigError("no key"), group="G1", item_id=1)
-    monkeypatch.setenv(STRICT_ENV, "1")
+    log = FailureLog(tmp_path, "verify", strict=True)
     with pytest.raises(KeyError):
         log.guard(KeyError("a bug"), group="G1", item_id=1)
     log.guard(TimeoutError("expected of the world"), group="G1", item_id=1, expected=True)

@@ -66,9 +66,9 @@ def test_a_missing_config_file_is_an_error(tmp_path: Path) -> None:
 def test_secrets_are_masked_in_the_manifest_copy() -> None:
     dumped = redacted_dump(load_settings())
     assert dumped["collect"]["fetch"]["user_agent"].startswith("toolgen/")
-    from pipeline.settings import _redact
+    from pipeline.redact import redact_value
 
-    assert _redact({"llm": {"api_key": "sk-123", "model": "m"}}) == {"llm": {"api_key": "***", "model": "m"}}
+    assert redact_value({"llm": {"api_key": "sk-123", "model": "m"}}) == {"llm": {"api_key": "***", "model": "m"}}
 
 
 def test_an_inline_credential_is_masked_in_the_manifest_copy() -> None:

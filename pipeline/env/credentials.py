@@ -17,27 +17,23 @@ from __future__ import annotations
 
 import base64
 import logging
-import re
-from collections.abc import Iterable, Mapping, MutableMapping
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Any, Literal
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+from urllib.parse import quote
 
 import orjson
 
 from pipeline.models import Auth, Tool
+from pipeline.net import is_under
+from pipeline.redact import MASK, looks_secret, redact_headers, redact_url
+
+__all__ = ["MASK", "CredentialResolver", "Placement", "looks_secret", "pop_header", "redact_headers", "redact_url",
+           "set_header"]
 from pipeline.settings import Credential
 
 logger = logging.getLogger(__name__)
 
-MASK = "***"
-
-_SECRET_NAME = re.compile(
-    r"(^|[_\-.])(api_?key|apikey|key|token|secret|password|passwd|pwd|signature|sig|auth|"
-    r"authorization|credentials?|session)($|[_\-.])",
-    re.IGNORECASE,
-)
-_SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
 
 
 @dataclass(frozen=True)
@@ -60,7 +56,8 @@ class CredentialResolver:
     """Adds configured secrets to requests; remembers them to mask them everywhere else.
 
     ``configured`` (``env.credentials``) and ``defaults`` (credentials the pipeline supplies,
-    such as the sandbox key) are keyed by tool id; a configured entry wins.
+    such as the sandbox key) are keyed by tool id; a configured entry wins. With ``defaults_for``
+    (the sandbox's URL) a default goes only on requests under that URL, origins compared parsed.
     """
 
     def __init__(
@@ -69,25 +66,39 @@ class CredentialResolver:
         *,
         environ: Mapping[str, str],
         defaults: Mapping[str, Credential] | None = None,
+        defaults_for: str | None = None,
     ) -> None:
         self._configured = dict(configured)
         self._defaults = dict(defaults or {})
+        self._defaults_for = defaults_for
         self._environ = environ
         self._warned: set[tuple[str, str]] = set()
         self._secrets: set[str] = set()
         self._names: set[str] = set()  # query parameters and headers that carried a secret
 
-    def credential_for(self, tool: Tool) -> Credential | None:
+    def credential_for(self, tool: Tool, url: str | None = None) -> Credential | None:
+        """The tool's configured credential, else the pipeline's default for it; with
+        ``defaults_for`` set, a default only for a request ``url`` under that URL (the sandbox's
+        key goes to the sandbox, whatever an API's own URL says)."""
         if not tool.id:
             return None
-        return self._configured.get(tool.id) or self._defaults.get(tool.id)
+        configured = self._configured.get(tool.id)
+        if configured is not None:
+            return configured
+        if self._defaults_for is not None and (url is None or not is_under(url, self._defaults_for)):
+            return None
+        return self._defaults.get(tool.id)
 
-    def apply(self, tool: Tool, headers: MutableMapping[str, str], params: MutableMapping[str, str]) -> None:
-        """Put the tool's secret into ``headers`` or ``params``; no-op without one.
+    def apply(
+        self, tool: Tool, headers: MutableMapping[str, str], params: MutableMapping[str, str], *,
+        url: str | None = None,
+    ) -> None:
+        """Put the tool's secret into ``headers`` or ``params`` of a request to ``url``; no-op
+        without one.
 
         The secret replaces any value the model gave for the same header or parameter.
         """
-        credential = self.credential_for(tool)
+        credential = self.credential_for(tool, url)
         if credential is None:
             return
         secret = self._secret(tool.id, credential)
@@ -216,40 +227,6 @@ def _declared(auth: Auth) -> Placement | None:
     if (auth.kind == "http" and scheme == "bearer") or auth.kind in ("oauth2", "openIdConnect"):
         return Placement("header", "Authorization", "bearer")
     return None
-
-
-def looks_secret(name: str) -> bool:
-    """True for header or parameter names that usually carry a secret (api_key, X-Auth-Token ...)."""
-    return name.lower() in _SECRET_HEADERS or bool(_SECRET_NAME.search(name))
-
-
-def redact_url(url: str, *, names: Iterable[str] = ()) -> str:
-    """``url`` with the values of secret-looking (or named) query parameters and any password masked."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return url
-    masked = {n.lower() for n in names}
-    query = parts.query
-    if query:
-        pairs = parse_qsl(query, keep_blank_values=True)
-        if any(k.lower() in masked or looks_secret(k) for k, _ in pairs):
-            query = urlencode(
-                [(k, MASK if k.lower() in masked or looks_secret(k) else v) for k, v in pairs],
-                safe="*",
-            )
-    netloc = parts.netloc
-    if "@" in netloc:
-        userinfo, _, host = netloc.rpartition("@")
-        user = userinfo.split(":", 1)[0]
-        netloc = f"{user}:{MASK}@{host}"
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
-
-
-def redact_headers(headers: Mapping[str, str], *, names: Iterable[str] = ()) -> dict[str, str]:
-    """A copy of ``headers`` with credential headers (and the ``names`` given) masked."""
-    masked = {n.lower() for n in names}
-    return {k: MASK if k.lower() in masked or looks_secret(k) else v for k, v in headers.items()}
 
 
 def set_header(headers: MutableMapping[str, str], name: str, value: str) -> None:

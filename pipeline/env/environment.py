@@ -46,6 +46,7 @@ from pipeline.env.observation import Observation, error_observation
 from pipeline.env.simulate import ResponseSimulator, Simulator
 from pipeline.hosts import HostNotAllowed, HostPolicy
 from pipeline.models import Api, Tool
+from pipeline.net import is_under
 from pipeline.settings import Credential, EnvSettings, Settings
 
 if TYPE_CHECKING:
@@ -248,7 +249,7 @@ async def _with_sandbox(
     sandbox_settings = settings.env.sandbox
     # A tool configured as simulated never calls the sandbox, so it does not need one running.
     wants_sandbox = any(
-        t.base_url.startswith(sandbox_settings.spec_base_url)
+        is_under(t.base_url, sandbox_settings.spec_base_url)
         and settings.env.tool_modes.get(t.id, settings.env.mode) != "simulated"
         for t in tools
     )
@@ -287,7 +288,8 @@ async def _open(
         rewrites[settings.sandbox.spec_base_url.rstrip("/")] = sandbox_url.rstrip("/")
         always_allowed.append(urlsplit(sandbox_url).netloc)
         for tool in tools:
-            if tool.base_url.startswith(settings.sandbox.spec_base_url) and tool.auth:
+            # parsed origins, not a string prefix: http://127.0.0.1:8750@elsewhere is elsewhere
+            if is_under(tool.base_url, settings.sandbox.spec_base_url) and tool.auth:
                 defaults[tool.id] = Credential(value=SecretStr(SANDBOX_API_KEY))
     policy = HostPolicy(
         settings.allowed_hosts, allow_private=settings.allow_private_networks, always_allowed=always_allowed
@@ -300,7 +302,8 @@ async def _open(
                 settings,
                 session=session,
                 policy=policy,
-                credentials=CredentialResolver(settings.credentials, environ=os.environ, defaults=defaults),
+                credentials=CredentialResolver(settings.credentials, environ=os.environ, defaults=defaults,
+                                               defaults_for=sandbox_url),
                 url_rewrites=rewrites,
             )
             modes = await choose_modes(tools, settings, policy, rewrites)

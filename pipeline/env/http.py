@@ -33,7 +33,7 @@ import orjson
 from yarl import URL
 
 from pipeline import __version__
-from pipeline.env.credentials import CredentialResolver, looks_secret, pop_header, set_header
+from pipeline.env.credentials import CredentialResolver, looks_secret, pop_header, redact_url, set_header
 from pipeline.env.observation import Observation, error_observation
 from pipeline.env.sandbox.app import CLIENT_HEADER
 from pipeline.hosts import HostNotAllowed, HostPolicy, HostUnresolvable
@@ -207,13 +207,13 @@ class HttpExecutor:
         except HostUnresolvable as error:
             return Observation(error=str(error), mode="real")
         except HostNotAllowed as error:
-            logger.info("not calling %s %s: %s", request.method, request.url, error)
+            logger.info("not calling %s %s: %s", request.method, _Lazy(self._credentials.redact_url, request.url), error)
             return error_observation(str(error))
         secret_query: dict[str, str] = {}
         headers = {"Accept": _ACCEPT, "User-Agent": _USER_AGENT}
         for name, value in request.headers.items():
             set_header(headers, name, value)
-        self._credentials.apply(tool, headers, secret_query)
+        self._credentials.apply(tool, headers, secret_query, url=request.url)
         if client_id:
             headers[CLIENT_HEADER] = client_id
         url = request.full_url(secret_query)
@@ -520,7 +520,7 @@ def _fill_path(
 ) -> str:
     match = _SCHEME_AUTHORITY.match(url)
     if match is None:
-        raise RequestError(f"invalid URL {url!r}")
+        raise RequestError(f"invalid URL {redact_url(url)!r}")  # observations become training data
     origin, rest = match.groups()
     path, question, query = rest.partition("?")
     path = path.split("#", 1)[0]

@@ -17,6 +17,7 @@ from typing import Any
 from pipeline import __version__
 from pipeline.export.common import ExportReport, sha256_file
 from pipeline.manifest import now_iso
+from pipeline.redact import redact_url
 from pipeline.specs.catalog import CatalogMissing, iter_tools
 
 CARD_NAME = "README.md"
@@ -96,7 +97,8 @@ def dataset_card(*, report: ExportReport, description: str, manifest: Mapping[st
     collect = stages.get("collect") or {}
     inputs = collect.get("inputs") or []
     if inputs:
-        lines += ["", "Collected from:", ""] + [f"- `{source}`" for source in inputs]
+        # a card is published: a manifest written before sources were masked must not leak here
+        lines += ["", "Collected from:", ""] + [f"- `{redact_url(str(source))}`" for source in inputs]
     lines.append("")
 
     verify = stages.get("verify")

@@ -28,8 +28,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from pipeline.errors import ConfigError, NothingToDo
-from pipeline.failures import strict_items
+from pipeline.errors import NothingToDo, ToolgenError
 from pipeline.generate.dedup import Deduplicator, HashingEmbedder, SentenceTransformerEmbedder
 from pipeline.generate.offline_writer import MODEL_NAME as OFFLINE_MODEL_NAME
 from pipeline.generate.offline_writer import OfflineInstructionWriter
@@ -211,16 +210,16 @@ async def _ask(model: ChatModel, api_set: ApiSet, tools_by_id: dict[str, Tool], 
     """The writer's parsed answer for one set: instructions, problems, raw texts, or an error.
 
     Whatever one set's data raises (a tool document's value in the prompt, an odd reply) fails
-    that set, written to ``failed.jsonl`` like a model error, not the stage (in strict mode,
-    :func:`pipeline.failures.strict_items`, it propagates so that a bug fails its test)."""
+    that set, written to ``failed.jsonl`` and asked again next run like a model error, not the
+    stage (with ``settings.strict_items`` it propagates, so that a bug fails its test)."""
     try:
         return await _ask_writer(model, api_set, tools_by_id, settings, usage, limit)
     except Exception as error:
-        if strict_items() or isinstance(error, ConfigError):
+        if settings.strict_items or isinstance(error, ToolgenError):
             raise
         log.warning("%s: the set failed (%s: %s); it is in failed.jsonl", api_set.id, type(error).__name__, error,
                     exc_info=True)
-        return {"error": f"{type(error).__name__}: {error}"[:2000], "raws": [], "model": ""}
+        return {"error": f"{type(error).__name__}: {error}"[:2000], "raws": [], "model": "", "transient": True}
 
 
 async def _ask_writer(model: ChatModel, api_set: ApiSet, tools_by_id: dict[str, Tool], settings: Settings,

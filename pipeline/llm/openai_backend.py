@@ -21,13 +21,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-import re
 import time
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Self
-from urllib.parse import urlsplit, urlunsplit
 
 import openai
 import orjson
@@ -37,6 +35,7 @@ from pipeline.llm.ratelimit import Clock, Sleep, TokenBucket, estimate_tokens
 from pipeline.llm.text_mode import parse_react, text_mode_messages, text_mode_stop
 from pipeline.llm.types import ChatReply, ChatRequest, EndpointUnusable, ModelError, ToolCall, Usage
 from pipeline.net import parse_retry_after
+from pipeline.redact import redact_text, redact_url
 from pipeline.retry import MODEL_REQUEST_STATUSES, RetryPolicy, retrying
 from pipeline.settings import LLMSettings
 
@@ -49,7 +48,6 @@ SAME_FAILURES_TO_STOP = 20
 """Consecutive requests failing for good with one and the same message (a 400 for a malformed
 request every prompt has, a model the key may not use) after which the stage stops: every
 other item would fail the same way, and a run that "finishes" with 0 answers hides it."""
-_KEY_LIKE = re.compile(r"\b(sk-|Bearer\s+)[A-Za-z0-9_\-*.]{4,}")
 _STATUS_HINTS = {
     400: "request rejected",
     401: "authentication failed: check llm.api_key / OPENAI_API_KEY",
@@ -119,7 +117,7 @@ class OpenAIChatModel:
         rng: random.Random | None = None,
     ) -> None:
         self.settings = settings
-        self.endpoint = _without_userinfo(settings.base_url or DEFAULT_ENDPOINT)
+        self.endpoint = redact_url(settings.base_url or DEFAULT_ENDPOINT, drop_userinfo=True)
         self._key = settings.api_key.get_secret_value() if settings.api_key is not None else None
         self._owns_client = client is None
         if client is None:
@@ -392,7 +390,7 @@ class OpenAIChatModel:
     def _scrub(self, text: str) -> str:
         if self._key and len(self._key) >= 4:
             text = text.replace(self._key, "***")
-        text = _KEY_LIKE.sub(lambda match: f"{match.group(1)}***", text)
+        text = redact_text(text)
         return text if len(text) <= _MAX_DETAIL_CHARS else text[:_MAX_DETAIL_CHARS] + "..."
 
 
@@ -455,13 +453,6 @@ def _retry_after(headers: Any) -> float | None:
         return max(0.0, float(value))
     except ValueError:
         return parse_retry_after(value)
-
-
-def _without_userinfo(url: str) -> str:
-    parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
 
 
 def _could_not_connect(error: Exception) -> bool:

@@ -305,7 +305,8 @@ class AnnotateStage(BatchedStage[AnnotateOptions, AnnotatePlan, _AnnotateSession
                                            model_name=_model_name(settings, self.model, built),
                                            environment=environment, limit=asyncio.Semaphore(cfg.concurrency),
                                            search_settings=search_settings,
-                                           failures=FailureLog(context.run_dir, self.name))
+                                           failures=FailureLog(context.run_dir, self.name,
+                                                              strict=settings.strict_items))
                 with relaxed_gc():  # the catalog and imports stay alive: keep full collections off them
                     yield session
         finally:

@@ -30,6 +30,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict
 
 from pipeline.hosts import HostPolicy
+from pipeline.redact import redact_url
 from pipeline.specs.fetch import FetchResult, open_fetcher
 from pipeline.specs.fetch_options import FetchOptions
 
@@ -115,7 +116,7 @@ async def expand_sources(
             entries = await _read_index(source) if source.ok else None
             expanded.append(source if entries is None else entries)
             if entries is not None:
-                logger.info("%s is an index of %d APIs", source.url, len(entries))
+                logger.info("%s is an index of %d APIs", redact_url(source.url), len(entries))
 
         listed = [entry for item in expanded if isinstance(item, list) for entry in item]
         # A listed URL that is also a source has its result already, and fetching it again
@@ -158,11 +159,11 @@ def _entry(key: str, api: dict[str, Any], index_url: str) -> IndexEntry | None:
     versions = api.get("versions")
     version = versions.get(preferred) if isinstance(versions, dict) else None
     if not isinstance(version, dict):
-        logger.warning("%s: API %r has no preferred version %r; skipped", index_url, key, preferred)
+        logger.warning("%s: API %r has no preferred version %r; skipped", redact_url(index_url), key, preferred)
         return None
     spec_url = version.get("swaggerUrl") or version.get("swaggerYamlUrl")
     if not isinstance(spec_url, str) or not spec_url.strip():
-        logger.warning("%s: API %r %r lists no spec URL; skipped", index_url, key, preferred)
+        logger.warning("%s: API %r %r lists no spec URL; skipped", redact_url(index_url), key, preferred)
         return None
     info = version.get("info")
     if not isinstance(info, dict):

@@ -22,6 +22,7 @@ from pydantic import BaseModel, Field
 from pipeline.errors import NothingToDo
 from pipeline.io import AtomicJsonlWriter, write_json
 from pipeline.models import FilteredApi, SourceError
+from pipeline.redact import redact_text, redact_url
 from pipeline.settings import CollectSettings, Settings
 from pipeline.specs.apisguru import expand_sources
 from pipeline.specs.catalog import CatalogPaths
@@ -322,7 +323,8 @@ async def _fetch_remote(
         tasks.append(
             SourceTask(
                 path=result.path,
-                location=result.final_url or result.url,
+                # the location names the tool and is the base of relative server URLs: no userinfo
+                location=redact_url(result.final_url or result.url, drop_userinfo=True),
                 kind="url",
                 index=spec.entry.index_url if spec.entry else None,
                 index_categories=spec.categories,
@@ -330,10 +332,10 @@ async def _fetch_remote(
         )
     errors = [
         SourceError(
-            source=f.result.url,
+            source=redact_url(f.result.url),
             stage="fetch",
             # the fetcher prefixes its reasons with the URL, which `source` already names
-            reason=(f.result.error or "fetch failed").removeprefix(f"{f.result.url}: "),
+            reason=redact_text((f.result.error or "fetch failed").removeprefix(f"{f.result.url}: ")),
             detail="refused by the host policy" if f.result.refused else None,
         )
         for f in failures

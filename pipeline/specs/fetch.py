@@ -59,6 +59,7 @@ from pipeline.hosts import HostNotAllowed, HostPolicy, HostUnresolvable, Resolve
 from pipeline.http_errors import TRANSPORT_ERRORS, TransportFailure, classify_transport_error
 from pipeline.io import AtomicFile, read_json, write_json
 from pipeline.net import is_http_url, media_type, parse_retry_after
+from pipeline.redact import redact_text, redact_url
 from pipeline.retry import SPEC_DOWNLOAD_STATUSES, RetryPolicy, retrying
 from pipeline.specs.fetch_options import FetchOptions
 
@@ -233,15 +234,15 @@ class Fetcher:
         try:
             result = await self._fetch_with_retries(url, clock, trusted)
         except Exception as error:  # a bug or a disk error must not sink the other URLs
-            logger.exception("unexpected failure fetching %s", url)
+            logger.exception("unexpected failure fetching %s", redact_url(url))
             result = _failure(url, f"unexpected error: {type(error).__name__}: {error}")
         result = result.model_copy(update={"elapsed_s": clock.elapsed()})
         if result.refused:
             self.store.forget(url)  # nor an older copy from before the policy refused it
         if result.ok:
-            logger.debug("fetched %s (%s bytes, %s)", url, result.size, _how(result))
+            logger.debug("fetched %s (%s bytes, %s)", redact_url(url), result.size, _how(result))
         else:
-            logger.warning("%s", result.error)
+            logger.warning("%s", redact_text(result.error or ""))
         return result
 
     async def _fetch_with_retries(self, url: str, clock: _Clock, trusted: bool) -> FetchResult:
@@ -266,7 +267,7 @@ class Fetcher:
                 return await self._attempt(url, cached, trusted)
 
         def before_retry(outcome: _Outcome, number: int, delay: float) -> None:
-            logger.info("%s; retry %d in %.2f s", outcome.result.error, number, delay)
+            logger.info("%s; retry %d in %.2f s", redact_text(outcome.result.error or ""), number, delay)
 
         outcome, attempts = await retrying(
             attempt, self._retry_policy(), rng=self.rng, before_retry=before_retry
@@ -494,12 +495,12 @@ class _BodyStore:
         except FileNotFoundError:
             return None
         except (OSError, ValueError, pydantic.ValidationError) as error:
-            logger.warning("ignoring unreadable cache entry for %s: %s", url, error)
+            logger.warning("ignoring unreadable cache entry for %s: %s", redact_url(url), error)
             return None
         # A size check catches a truncated or swapped body without rereading every file; the
         # body is replaced only after its entry is removed, so a crash cannot pair new with old.
         if entry.url != url or entry.size != size:
-            logger.warning("ignoring cache entry for %s: it does not match its body", url)
+            logger.warning("ignoring cache entry for %s: it does not match its body", redact_url(url))
             return None
         if entry.fetched_at.tzinfo is None:  # hand-edited entry; our own are always UTC
             entry = entry.model_copy(update={"fetched_at": entry.fetched_at.replace(tzinfo=UTC)})

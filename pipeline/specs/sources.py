@@ -8,6 +8,7 @@ from pathlib import Path
 
 from pipeline.models import SourceError
 from pipeline.net import is_http_url
+from pipeline.redact import redact_url
 from pipeline.specs.read import SourceTask
 
 SPEC_SUFFIXES = (".json", ".yaml", ".yml")
@@ -40,9 +41,9 @@ def discover(inputs: list[str]) -> Discovery:
             for file in _walk(path):
                 _add(found, seen, file)
         elif "://" in raw:
-            found.errors.append(SourceError(source=raw, stage="discover", reason="only http(s) URLs can be fetched"))
+            found.errors.append(SourceError(source=redact_url(raw), stage="discover", reason="only http(s) URLs can be fetched"))
         else:
-            found.errors.append(SourceError(source=raw, stage="discover", reason="no such file or folder"))
+            found.errors.append(SourceError(source=redact_url(raw), stage="discover", reason="no such file or folder"))
     return found
 
 

@@ -251,7 +251,8 @@ class VerifyStage(BatchedStage[VerifyOptions, VerifyPlan, _VerifySession, Trajec
                                  limit=asyncio.Semaphore(context.settings.verify.concurrency),
                                  accepted=RecordAppender(folder / ACCEPTED_FILE),
                                  rejected=RecordAppender(folder / REJECTED_FILE),
-                                 failures=FailureLog(context.run_dir, self.name))
+                                 failures=FailureLog(context.run_dir, self.name,
+                                                   strict=context.settings.strict_items))
         try:
             if built is not None and plan.items:
                 await check_chat_model(built, ["judge"])  # fail in a second, not after every sample

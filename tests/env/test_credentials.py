@@ -166,8 +166,10 @@ def test_urls_and_headers_are_redacted_for_logging() -> None:
     assert "q=Paris" in shown and "appid=***" in shown and "access_token=***" in shown
     assert (
         redact_url("https://maya:hunter2@example.com/x?keyword=rice")
-        == "https://maya:***@example.com/x?keyword=rice"
+        == "https://***@example.com/x?keyword=rice"
     )
+    # a key is often the whole userinfo
+    assert redact_url("https://sk-live-123@example.com/v1") == "https://***@example.com/v1"
     assert redact_headers({"Authorization": "Bearer x", "X-RapidAPI-Key": "y", "Accept": "*/*"}) == {
         "Authorization": "***",
         "X-RapidAPI-Key": "***",
@@ -185,3 +187,34 @@ def test_scrub_masks_a_secret_anywhere_in_a_response() -> None:
     assert scrubbed == {"error": {"message": "key *** is revoked", "keys": ["***"]}, "n": 1}
     clean = {"ok": True}
     assert resolver.scrub(clean) is clean  # nothing to mask: the same object, no copy
+
+
+@pytest.mark.parametrize(
+    ("url", "gets_key"),
+    [
+        ("http://127.0.0.1:8750/geo/search", True),
+        ("http://127.0.0.1:8750", True),
+        ("http://127.0.0.1:8750@other-host/geo", False),  # userinfo, then the real host
+        ("http://127.0.0.1:87501/geo", False),
+        ("http://127.0.0.1:8750.evil.example/geo", False),
+        ("https://127.0.0.1:8750/geo", False),
+        ("http://other-host/http://127.0.0.1:8750/geo", False),
+    ],
+)
+def test_the_sandbox_key_goes_only_to_the_sandbox_origin(url: str, gets_key: bool) -> None:
+    resolver = CredentialResolver(
+        {}, environ={}, defaults={"t1": Credential(value=SECRET)}, defaults_for="http://127.0.0.1:8750"
+    )
+    headers: dict[str, str] = {}
+    resolver.apply(tool(Auth(name="k", kind="apiKey", location="header", parameter="X-Key")), headers, {}, url=url)
+    assert (headers.get("X-Key") == SECRET) is gets_key
+
+
+def test_the_sandbox_default_credential_is_chosen_by_parsed_origin() -> None:
+    """The environment gives the sandbox key only to tools written for the sandbox's origin."""
+    from pipeline.net import is_under
+
+    assert is_under("http://127.0.0.1:8750/geo", "http://127.0.0.1:8750")
+    assert not is_under("http://127.0.0.1:8750@other-host", "http://127.0.0.1:8750")
+    assert not is_under("http://127.0.0.1:8750@other-host/geo", "http://127.0.0.1:8750")
+    assert not is_under("http://127.0.0.1:8750x/geo", "http://127.0.0.1:8750/geo")

@@ -265,7 +265,8 @@ def _admit(
     final_id = ids.tool_id(tool.title, tool.location)
     repeated: set[str] = set()
     if settings.collect.filters.drop_duplicates:
-        repeated = {api_id for api_id, method, where in tool.operations if not duplicates.is_new((method, where))}
+        repeated = duplicates.repeated(tool.operations)
+        duplicates.remember(tool.operations)
     summary = tool.summary
     if final_id == tool.proposed_id and not repeated:
         tools_out.write_json_line(tool.line)

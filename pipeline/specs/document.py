@@ -33,6 +33,8 @@ import numpy as np
 import orjson
 import yaml
 
+from pipeline.specs.isolation import SourceRejected
+
 try:  # the C loader is ~10x faster; fall back so a build without libyaml still works
     from yaml import CSafeLoader as _YamlLoader
 except ImportError:  # pragma: no cover - depends on how PyYAML was built
@@ -77,7 +79,7 @@ _BOMS: tuple[tuple[bytes, str], ...] = (
 _READ_CHUNK = 64 * 1024
 
 
-class DocumentError(Exception):
+class DocumentError(SourceRejected):
     """The bytes are not a readable JSON or YAML document; the message says why."""
 
 

@@ -26,6 +26,7 @@ from pipeline.models import (
     Tool,
     ToolCategoryOrigin,
 )
+from pipeline.specs.isolation import SourceRejected
 from pipeline.specs.refs import Doc, RefError, RefResolver
 from pipeline.specs.schemas import (
     Budget,
@@ -43,7 +44,7 @@ _FORM_MEDIA = ("multipart/form-data", "application/x-www-form-urlencoded")
 _JSON_MEDIA = re.compile(r"(^|/|\+)json\b|^\*/\*$|^application/\*$", re.IGNORECASE)
 
 
-class NotASpec(Exception):
+class NotASpec(SourceRejected):
     """The document is not something this reader understands; the message says what it is."""
 
 

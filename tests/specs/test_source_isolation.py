@@ -1,16 +1,114 @@
-"""Only regular files are read, and only up to the cap: a named pipe, a symlink to an endless
-device or a file that grows while it is read costs its own source, never the run."""
+"""One source, one boundary: whatever goes wrong in any step of one source is recorded against it.
+
+Each failure class met in real spec folders has a small generated fixture here: a server URL
+that does not parse, a named pipe, a symlink to an endless device, a file that grows past the
+cap.
+"""
 
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from pipeline.models import SourceError
+from pipeline.settings import FilterSettings
+from pipeline.specs import prepare as prepare_module
 from pipeline.specs.document import DocumentError, read_bytes
+from pipeline.specs.isolation import SourceRejected, SourceSteps, isolated
 from pipeline.specs.openapi import ReadOptions
+from pipeline.specs.prepare import PreparedSource, prepare_source
 from pipeline.specs.read import SourceTask, read_source
+
+GOOD = """
+openapi: 3.0.0
+info: {title: Good, version: '1'}
+paths:
+  /a: {get: {operationId: a, summary: Get an a, responses: {'200': {description: ok}}}}
+  /b: {get: {operationId: b, summary: Get a b, responses: {'200': {description: ok}}}}
+"""
+
+
+def prepare(path: Path, options: ReadOptions | None = None) -> PreparedSource:
+    return prepare_source(SourceTask(path=path, location=str(path)), options or ReadOptions(), FilterSettings())
+
+
+# -- the boundary itself ----------------------------------------------------------------------
+
+
+def test_the_boundary_names_the_step_that_failed_and_where_a_bug_was_raised() -> None:
+    def work(steps: SourceSteps) -> str:
+        steps.enter("filter")
+        raise KeyError("surprise")
+
+    error = isolated("spec.yaml", work, lambda failure: failure)
+    assert isinstance(error, SourceError)
+    assert (error.source, error.stage) == ("spec.yaml", "filter")
+    assert error.reason == "could not be understood (KeyError: 'surprise')"
+    assert error.detail is not None and "KeyError raised at" in error.detail and "in work" in error.detail
+
+
+@pytest.mark.parametrize(
+    ("raised", "reason"),
+    [
+        (SourceRejected("no operations found"), "no operations found"),
+        (RecursionError(), "structure nested too deeply"),
+        (OSError(errno.EIO, "Input/output error"), "cannot read: Input/output error"),
+    ],
+)
+def test_expected_failures_keep_their_own_reason(raised: Exception, reason: str) -> None:
+    def work(steps: SourceSteps) -> None:
+        raise raised
+
+    error = isolated("spec.yaml", work, lambda failure: failure)
+    assert isinstance(error, SourceError) and error.reason == reason and error.detail is None
+
+
+def test_an_interrupt_is_not_swallowed() -> None:
+    def work(steps: SourceSteps) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        isolated("spec.yaml", work, lambda failure: None)
+
+
+@pytest.mark.parametrize(
+    ("target", "step"),
+    [
+        ("api_ids", "ids"),
+        ("apply_filters", "filter"),
+        ("operation_key", "dedup"),
+        ("summarise", "graph"),
+    ],
+)
+def test_a_failure_in_any_worker_step_is_that_sources_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, target: str, step: str
+) -> None:
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise ValueError(f"{target} broke")
+
+    monkeypatch.setattr(prepare_module, target, broken)
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(GOOD, encoding="utf-8")
+
+    prepared = prepare(spec)
+
+    assert prepared.tool is None and prepared.filtered == [] and not prepared.emptied_by_filters
+    assert prepared.error is not None
+    assert (prepared.error.stage, prepared.error.reason) == (step, f"could not be understood (ValueError: {target} broke)")
+
+
+def test_a_server_url_that_does_not_parse_costs_nothing(tmp_path: Path) -> None:
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(GOOD.replace("paths:", "servers: [{url: 'http://[domain]:8080'}]\npaths:"), encoding="utf-8")
+
+    prepared = prepare(spec)
+
+    assert prepared.error is None and prepared.tool is not None
+    assert [where for _, _, where in prepared.tool.operations] == ["[domain]:8080/a", "[domain]:8080/b"]
 
 
 # -- only regular files are read, and only up to the cap --------------------------------------
@@ -56,3 +154,15 @@ def test_a_file_within_the_cap_is_read_whole(tmp_path: Path) -> None:
     assert read_bytes(tmp_path / "blob.json", 200_000) == data
     with pytest.raises(DocumentError, match="over the cap of 199999 bytes"):
         read_bytes(tmp_path / "blob.json", 199_999)
+
+
+def test_a_reader_that_runs_out_of_memory_says_so(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    def exhausted(*args: Any) -> Any:
+        raise MemoryError
+
+    monkeypatch.setattr(prepare_module, "summarise", exhausted)
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(GOOD, encoding="utf-8")
+    prepared = prepare(spec)
+    assert prepared.error is not None
+    assert (prepared.error.stage, prepared.error.reason) == ("graph", "ran out of memory")

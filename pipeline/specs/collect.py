@@ -12,6 +12,7 @@ collected.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import threading
 import time
@@ -43,7 +44,7 @@ from pipeline.specs.ids import IdRegistry
 from pipeline.specs.isolation import SourceSteps, isolated
 from pipeline.specs.openapi import ReadOptions
 from pipeline.specs.parallel import ordered_map
-from pipeline.specs.prepare import PreparedSource, PreparedTool, prepare_source, tune_gc_for_parsing
+from pipeline.specs.prepare import PreparedSource, PreparedTool, prepare_source, reader_initializer
 from pipeline.specs.read import SourceTask
 from pipeline.specs.sources import discover
 from pipeline.stages import (
@@ -239,11 +240,11 @@ def _read_and_write(
             tasks,
             extra_args=(options, settings.collect.filters),
             workers=workers,
-            on_failure=_reader_failed,
+            on_failure=functools.partial(_reader_failed, memory_mb=options.max_reader_memory_mb),
             # finished results may pile up behind a huge spec (keeping every worker busy) up
             # to a size in bytes, not a count
             weigh=_prepared_size,
-            initializer=tune_gc_for_parsing,
+            initializer=functools.partial(reader_initializer, options.max_reader_memory_mb),
         )
         for task, outcome in zip(tasks, outcomes, strict=True):
             report.files_read += 1
@@ -332,13 +333,14 @@ def _prepared_size(prepared: PreparedSource) -> int:
     return len(prepared.tool.line) if prepared.tool is not None else 0
 
 
-def _reader_failed(task: SourceTask, error: BaseException | None) -> PreparedSource:
+def _reader_failed(task: SourceTask, error: BaseException | None, *, memory_mb: int | None) -> PreparedSource:
     """What a source whose reader did not answer yields: it crashed, or its result was lost."""
     if error is None:
+        cap = f", or over the reader memory cap of {memory_mb} MB" if memory_mb is not None else ""
         failure = SourceError(
             source=task.location,
             stage="crash",
-            reason="the reader process crashed on this file (pathological structure?)",
+            reason=f"the reader process crashed on this file (pathological structure{cap}?)",
         )
     else:
         failure = SourceError(

@@ -15,6 +15,7 @@ raised (``detail``), so a reader bug can be told apart from a bad spec and fixed
 
 from __future__ import annotations
 
+import resource
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from pipeline.models import SourceError, SourceStep
 T = TypeVar("T")
 
 _MAX_REASON = 500
+_MB = 1024 * 1024
 
 
 class SourceRejected(Exception):
@@ -37,6 +39,7 @@ class SourceSteps:
 
     source: str
     step: SourceStep = "read"
+    memory_budget_mb: int | None = None  # what a capped reader may use (see cap_memory)
 
     def enter(self, step: SourceStep) -> None:
         self.step = step
@@ -54,7 +57,9 @@ class SourceSteps:
         if isinstance(error, SourceRejected):
             return _short(str(error))
         if _out_of_memory(error):
-            return "ran out of memory"
+            if self.memory_budget_mb is None or not memory_capped():
+                return "ran out of memory"
+            return f"too large to parse in {self.memory_budget_mb} MB"
         if isinstance(error, RecursionError):
             return "structure nested too deeply"
         if isinstance(error, OSError) and self.step in ("discover", "read"):
@@ -68,13 +73,15 @@ def isolated(
     failed: Callable[[SourceError], T],
     *,
     first_step: SourceStep = "read",
+    memory_budget_mb: int | None = None,
 ) -> T:
     """``work(steps)``, or ``failed(error)`` with the failure recorded against ``source``.
 
     ``work`` calls ``steps.enter(step)`` as it moves from one step to the next. Only
-    :class:`Exception` is caught: an interrupt still stops the run.
+    :class:`Exception` is caught: an interrupt still stops the run. ``memory_budget_mb`` is
+    the budget :func:`cap_memory` gave this process, named when memory runs out.
     """
-    steps = SourceSteps(source, first_step)
+    steps = SourceSteps(source, first_step, memory_budget_mb)
     try:
         return work(steps)
     except MemoryError as error:
@@ -98,6 +105,36 @@ def _out_of_memory(error: BaseException) -> bool:
         seen.add(id(current))
         current = current.__cause__ or current.__context__
     return False
+
+
+def cap_memory(budget_mb: int) -> None:
+    """Let this process's address space grow by at most ``budget_mb`` from its size now.
+
+    Past it, allocations raise :class:`MemoryError`, which :func:`isolated` records as "too
+    large", instead of the machine swapping. The budget is counted from the size the process
+    has when it is capped (after its imports) because that size is not the parser's to spend:
+    it grows with the machine (a thread pool per core in a numerical library, each with its
+    stack and buffers). For reader processes only; the collector's main process is never capped.
+    """
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    wanted = _address_space_bytes() + budget_mb * _MB
+    if hard != resource.RLIM_INFINITY:
+        wanted = min(wanted, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (wanted, hard))
+
+
+def memory_capped() -> bool:
+    """Whether this process's address space is limited."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    return soft != resource.RLIM_INFINITY
+
+
+def _address_space_bytes() -> int:
+    try:
+        with open("/proc/self/statm", "rb") as statm:
+            return int(statm.read().split()[0]) * resource.getpagesize()
+    except (OSError, ValueError, IndexError):  # no /proc: the budget is then the whole cap
+        return 0
 
 
 def _short(text: str) -> str:

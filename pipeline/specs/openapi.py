@@ -58,6 +58,11 @@ class ReadOptions:
     max_description_chars: int = 2000
     max_file_bytes: int = 50 * 1024 * 1024
     category_precedence: tuple[str, ...] = ("x-apisguru-categories", "tags", "folder")
+    max_reader_memory_mb: int | None = 2048
+    """Memory each reader process may take beyond what it holds when it starts (its imports); a
+    source that needs more is recorded as too large to parse (a 49 MB YAML of small nodes takes
+    over 6 GB). ``None``: no cap. Never applied to the main process (``workers = 0`` reads
+    there, uncapped)."""
 
 
 @dataclass

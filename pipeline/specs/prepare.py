@@ -18,7 +18,7 @@ from pipeline.settings import FilterSettings
 from pipeline.specs.filters import apply_filters, operation_key
 from pipeline.specs.graph import ToolSummary, summarise
 from pipeline.specs.ids import api_ids, base_tool_id, standardize
-from pipeline.specs.isolation import SourceSteps, isolated
+from pipeline.specs.isolation import SourceSteps, cap_memory, isolated
 from pipeline.specs.openapi import ReadOptions
 from pipeline.specs.read import SourceTask, read_tool
 
@@ -88,13 +88,20 @@ def prepare_source(task: SourceTask, options: ReadOptions, rules: FilterSettings
         prepared.error = error
         return prepared
 
-    outcome = isolated(task.location, work, failed)
+    outcome = isolated(task.location, work, failed, memory_budget_mb=options.max_reader_memory_mb)
     outcome.warnings = len(warnings)
     return outcome
 
 
+def reader_initializer(memory_mb: int | None) -> None:
+    """Worker initializer: parsing settings for a reader process, and its memory cap."""
+    tune_gc_for_parsing()
+    if memory_mb is not None:
+        cap_memory(memory_mb)
+
+
 def tune_gc_for_parsing() -> None:
-    """Worker initializer: parsing makes millions of small, acyclic objects.
+    """Parsing makes millions of small, acyclic objects.
 
     With the default thresholds the cycle collector rescans them (and every imported module's
     objects) over and over; that cost more than the YAML parsing itself. Imported objects are

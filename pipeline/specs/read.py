@@ -53,7 +53,7 @@ def read_source(task: SourceTask, options: ReadOptions) -> SourceOutcome:
         outcome.error = error
         return outcome
 
-    return isolated(task.location, work, failed)
+    return isolated(task.location, work, failed, memory_budget_mb=options.max_reader_memory_mb)
 
 
 def read_tool(

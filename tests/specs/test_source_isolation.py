@@ -2,13 +2,15 @@
 
 Each failure class met in real spec folders has a small generated fixture here: a server URL
 that does not parse, a named pipe, a symlink to an endless device, a file that grows past the
-cap.
+cap, a YAML document that needs more memory than a reader may take.
 """
 
 from __future__ import annotations
 
 import errno
+import functools
 import os
+import resource
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +20,10 @@ from pipeline.models import SourceError
 from pipeline.settings import FilterSettings
 from pipeline.specs import prepare as prepare_module
 from pipeline.specs.document import DocumentError, read_bytes
-from pipeline.specs.isolation import SourceRejected, SourceSteps, isolated
+from pipeline.specs.isolation import SourceRejected, SourceSteps, isolated, memory_capped
 from pipeline.specs.openapi import ReadOptions
-from pipeline.specs.prepare import PreparedSource, prepare_source
+from pipeline.specs.parallel import ordered_map
+from pipeline.specs.prepare import PreparedSource, prepare_source, reader_initializer
 from pipeline.specs.read import SourceTask, read_source
 
 GOOD = """
@@ -156,7 +159,38 @@ def test_a_file_within_the_cap_is_read_whole(tmp_path: Path) -> None:
         read_bytes(tmp_path / "blob.json", 199_999)
 
 
-def test_a_reader_that_runs_out_of_memory_says_so(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+# -- each reader's memory is capped, the main process's never ----------------------------------
+
+
+def test_a_document_too_big_for_the_readers_memory_is_recorded_as_too_large(tmp_path: Path) -> None:
+    # 300k tiny YAML nodes: well over 100 MB to parse, from a 0.6 MB file
+    big = tmp_path / "many-nodes.yaml"
+    big.write_text("openapi: 3.0.0\ninfo: {title: t}\nx-nodes: [" + ",".join(["a"] * 300_000) + "]\n")
+    small = tmp_path / "good.yaml"
+    small.write_text(GOOD, encoding="utf-8")
+    tasks = [SourceTask(path=path, location=path.name) for path in (big, small)]
+    before = resource.getrlimit(resource.RLIMIT_AS)
+
+    results = list(
+        ordered_map(
+            prepare_source,
+            tasks,
+            extra_args=(ReadOptions(max_reader_memory_mb=80), FilterSettings()),
+            workers=1,
+            on_failure=lambda task, error: PreparedSource(location=f"lost: {error!r}"),
+            initializer=functools.partial(reader_initializer, 80),
+        )
+    )
+
+    too_large, good = results
+    assert too_large.error is not None
+    assert (too_large.error.stage, too_large.error.reason) == ("parse", "too large to parse in 80 MB")
+    assert good.error is None and good.tool is not None  # the same capped worker goes on
+    assert resource.getrlimit(resource.RLIMIT_AS) == before
+    assert not memory_capped()  # the main process is never capped
+
+
+def test_a_reader_that_runs_out_of_memory_without_a_cap_says_so(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     def exhausted(*args: Any) -> Any:
         raise MemoryError
 

@@ -111,9 +111,10 @@ class Tool(_Model):
         return self.model_dump(mode="json", by_alias=True, exclude_none=True)
 
 
-SourceStep = Literal["discover", "fetch", "read", "parse", "normalise", "ids", "filter", "dedup", "graph", "crash"]
+SourceStep = Literal["discover", "fetch", "read", "parse", "normalise", "ids", "filter", "dedup", "graph", "ref", "crash"]
 """Where a source failed: the step of collection that was handling it (see
-:mod:`pipeline.specs.isolation`); ``crash``: a reader process that died on the source."""
+:mod:`pipeline.specs.isolation`). ``ref`` records a ``$ref`` that was refused in a source that
+may still have been collected; ``crash`` a reader process that died on the source."""
 
 
 class SourceError(_Model):

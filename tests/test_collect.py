@@ -199,6 +199,19 @@ def hostile_folder(root: Path) -> Path:
         "api_list": [{"name": n, "method": "GET", "description": f"the {n} api"} for n in ("first", "second", "third")],
     }
     (folder / "Data" / "no_urls.json").write_bytes(orjson.dumps(no_urls))
+    # a $ref to a dotfile beside the spec
+    (folder / ".secret.yaml").write_text("Token: {type: string, description: sk-live-123}\n")
+    dotted = dict(good, info={"title": "Dotted", "version": "1"}, servers=[{"url": "https://dotted.example.com"}])
+    dotted["paths"] = {
+        "/b": {
+            "get": {
+                "summary": "Get a b",
+                "parameters": [{"name": "t", "in": "query", "schema": {"$ref": ".secret.yaml#/Token"}}],
+                "responses": {"200": {"description": "ok"}},
+            }
+        }
+    }
+    (folder / "dotted.json").write_bytes(orjson.dumps(dotted))
     os.mkfifo(folder / "pipe.yaml")  # would block a reader forever
     (folder / "zero.yaml").symlink_to("/dev/zero")  # would be read until memory runs out
     (folder / "loop.yaml").symlink_to(folder / "loop.yaml")
@@ -215,19 +228,21 @@ async def test_every_failure_class_is_recorded_against_its_source_and_the_rest_c
     report = await collect_catalog([str(folder)], settings)
 
     tools = tools_by_name(settings.run_dir)
-    assert set(tools) == {"Good", "Placeholder host", "No Urls"}
+    assert set(tools) == {"Good", "Placeholder host", "No Urls", "Dotted"}
     # operations without a URL are told apart by name: none is a duplicate of another
     assert [api["name"] for api in tools["No Urls"]["api_list"]] == ["first", "second", "third"]
     assert tools["Placeholder host"]["api_list"][0]["url"] == "http://[domain]:8080/a"
+    assert tools["Dotted"]["api_list"][0]["optional_parameters"][0]["schema"] == {}
     errors = {(e["source"].rsplit("/", 1)[-1], e["stage"]): e["reason"] for e in read_jsonl(CatalogPaths(settings.run_dir).errors)}
     assert errors == {
         ("pipe.yaml", "read"): "not a regular file (a named pipe); only regular files are read",
         ("zero.yaml", "read"): "not a regular file (a character device); only regular files are read",
         ("loop.yaml", "read"): "cannot read: Too many levels of symbolic links",
+        ("dotted.json", "ref"): "$ref '.secret.yaml#/Token' points to a hidden file or folder",
     }
-    assert report.failed_sources == 3 and report.errors == 3
-    assert report.errors_by_stage == {"read": 3}
-    assert report.filtered == {} and report.files_read == 6
+    assert report.failed_sources == 3 and report.errors == 4
+    assert report.errors_by_stage == {"read": 3, "ref": 1}
+    assert report.filtered == {} and report.files_read == 7
 
 
 async def test_a_failure_in_the_main_processs_share_of_a_source_costs_that_source(

@@ -5,8 +5,9 @@ streamed straight to ``tools.jsonl``, so memory holds only small per-tool summar
 large the corpus. Every step that handles one source (discovery, reading, normalising, ids,
 filters, duplicate keys, the graph summary, and the final id and duplicate check made here) runs
 inside one per-source boundary (:mod:`pipeline.specs.isolation`): what fails is written to
-``errors.jsonl`` against its source and skipped. The stage fails only when nothing at all was
-collected.
+``errors.jsonl`` against its source and skipped, and so is each ``$ref`` a source was refused
+(stage ``ref``, the tool itself may still be collected). The stage fails only when nothing at
+all was collected.
 """
 
 from __future__ import annotations
@@ -249,6 +250,8 @@ def _read_and_write(
         for task, outcome in zip(tasks, outcomes, strict=True):
             report.files_read += 1
             report.warnings += outcome.warnings
+            for refused in outcome.refused_refs[:MAX_REFUSED_REFS_RECORDED]:
+                record(SourceError(source=task.location, stage="ref", reason=refused))
             if outcome.error is not None:
                 report.failed_sources += 1
                 record(outcome.error)
@@ -274,6 +277,10 @@ def _read_and_write(
     report.filtered = dict(filtered)
     report.formats = dict(formats)
     return summaries
+
+
+MAX_REFUSED_REFS_RECORDED = 20
+"""Refused ``$ref``s recorded per source; a spec full of remote refs says so in 20 lines."""
 
 
 @dataclass

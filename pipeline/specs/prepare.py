@@ -41,6 +41,7 @@ class PreparedSource(BaseModel):
     filtered: list[FilteredApi] = Field(default_factory=list)
     error: SourceError | None = None
     warnings: int = 0
+    refused_refs: list[str] = Field(default_factory=list, description="$refs not followed, and why")
     emptied_by_filters: bool = False
 
 
@@ -54,7 +55,7 @@ def prepare_source(task: SourceTask, options: ReadOptions, rules: FilterSettings
     warnings: list[str] = []
 
     def work(steps: SourceSteps) -> PreparedSource:
-        tool = read_tool(task, options, steps, warnings)
+        tool = read_tool(task, options, steps, warnings, prepared.refused_refs)
         steps.enter("ids")
         tool.id = base_tool_id(tool.title or tool.tool_name)
         tool.standardized_name = tool.standardized_name or standardize(tool.tool_name)

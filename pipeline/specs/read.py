@@ -37,6 +37,7 @@ class SourceOutcome(BaseModel):
     tools: list[dict[str, Any]] = Field(default_factory=list)
     error: SourceError | None = None
     warnings: list[str] = Field(default_factory=list)
+    refused_refs: list[str] = Field(default_factory=list, description="$refs not followed, and why")
 
 
 def read_source(task: SourceTask, options: ReadOptions) -> SourceOutcome:
@@ -44,7 +45,7 @@ def read_source(task: SourceTask, options: ReadOptions) -> SourceOutcome:
     outcome = SourceOutcome(location=task.location)
 
     def work(steps: SourceSteps) -> SourceOutcome:
-        tool = read_tool(task, options, steps, outcome.warnings)
+        tool = read_tool(task, options, steps, outcome.warnings, outcome.refused_refs)
         outcome.tools.append(tool.dump())
         return outcome
 
@@ -61,12 +62,13 @@ def read_tool(
     options: ReadOptions,
     steps: SourceSteps,
     warnings: list[str],
+    refused_refs: list[str],
 ) -> Tool:
     """Read, parse and normalise one source into a :class:`Tool`.
 
     Runs inside :func:`~pipeline.specs.isolation.isolated` (``steps`` says how far it got) and
-    raises when the source cannot be used. ``warnings`` are filled as the read goes, so they
-    are kept whether it succeeds or not.
+    raises when the source cannot be used. ``warnings`` and ``refused_refs`` are filled as the
+    read goes, so they are kept whether it succeeds or not.
     """
     steps.enter("read")
     data = read_bytes(task.path, options.max_file_bytes)
@@ -87,7 +89,7 @@ def read_tool(
         index_categories=task.index_categories,
         warnings=warnings,
     )
-    tool = _read_document(doc, task, context, options)
+    tool = _read_document(doc, task, context, options, refused_refs)
     if not tool.api_list:
         reason = "no operations found"
         if warnings:
@@ -96,13 +98,16 @@ def read_tool(
     return tool
 
 
-def _read_document(doc: Any, task: SourceTask, context: ReadContext, options: ReadOptions) -> Tool:
+def _read_document(
+    doc: Any, task: SourceTask, context: ReadContext, options: ReadOptions, refused_refs: list[str]
+) -> Tool:
     if spec_format(doc) is not None:
         resolver = RefResolver(
             doc,
             path=task.path if task.kind == "file" else None,
             max_hops=options.max_ref_hops,
             max_file_bytes=options.max_file_bytes,
+            refused=refused_refs,
         )
         return read_openapi(doc, context, resolver, options)
     if is_toolbench_tool(doc):

@@ -2,7 +2,7 @@
 
 Each failure class met in real spec folders has a small generated fixture here: a server URL
 that does not parse, a named pipe, a symlink to an endless device, a file that grows past the
-cap, a YAML document that needs more memory than a reader may take.
+cap, a YAML document that needs more memory than a reader may take, a ``$ref`` to a hidden file.
 """
 
 from __future__ import annotations

@@ -42,6 +42,7 @@ from pipeline.specs.schemas import (
 HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
 _FORM_MEDIA = ("multipart/form-data", "application/x-www-form-urlencoded")
 _JSON_MEDIA = re.compile(r"(^|/|\+)json\b|^\*/\*$|^application/\*$", re.IGNORECASE)
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
 
 
 class NotASpec(SourceRejected):
@@ -167,8 +168,8 @@ class _OperationReader:
             for name, spec in variables.items():
                 if isinstance(spec, dict) and spec.get("default") is not None:
                     url = url.replace("{" + str(name) + "}", text_of(spec["default"], 200))
-        if origin and not urlsplit(url).scheme:
-            url = urljoin(origin, url)
+        if origin and not _SCHEME.match(url):
+            url = _join(origin, url)
         return url.rstrip("/")
 
     def auth_schemes(self) -> list[Auth]:
@@ -523,6 +524,15 @@ def _category_label(raw: str) -> str:
     if label.islower() and " " not in label:
         label = label.replace("_", " ").replace("-", " ").title()
     return label
+
+
+def _join(origin: str, url: str) -> str:
+    """``url`` resolved against ``origin``; as written when it does not parse (a placeholder
+    host such as ``//[cdn]/api``): the spec says what it says, and the catalog keeps it."""
+    try:
+        return urljoin(origin, url)
+    except ValueError:
+        return url
 
 
 def _stem(location: str) -> str:

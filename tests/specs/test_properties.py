@@ -5,7 +5,8 @@ hold something odd (a server URL ``urlsplit`` refuses, a number where text belon
 where a mapping belongs, NaN, integers past 64 bits, deep nesting within the parser's limits),
 written as JSON or YAML and also mutated byte by byte. Each goes through
 :func:`~pipeline.specs.prepare.prepare_source` (read, parse, normalise, ids, filters, duplicate
-keys, graph summary: what a reader process does with a source) and the outcome must be either
+keys, graph summary: what a reader process does with a source; and read_source, the reader
+alone) and the outcome must be either
 a catalog line that loads back as a :class:`~pipeline.models.Tool`, or an error recorded
 against the source. An error that is a reader bug (an exception nobody meant, which the
 boundary reports with where it was raised) fails the property too: the boundary keeps the run
@@ -33,7 +34,7 @@ from pipeline.specs.filters import DuplicateOperations
 from pipeline.specs.ids import IdRegistry
 from pipeline.specs.openapi import ReadOptions
 from pipeline.specs.prepare import PreparedSource, prepare_source
-from pipeline.specs.read import SourceTask
+from pipeline.specs.read import SourceTask, read_source
 
 EXAMPLES = settings(
     max_examples=300,
@@ -303,16 +304,18 @@ def encode(document: Any, as_yaml: bool) -> tuple[bytes, str]:
     return yaml.dump(document, Dumper=yaml.CSafeDumper, allow_unicode=True).encode("utf-8"), "spec.yaml"
 
 
-def prepare(folder: Path, data: bytes, name: str, fetched: bool = False) -> PreparedSource:
-    """Read ``data`` as a local file, or as the cached body of a spec fetched from a URL (whose
-    origin then stands in for missing or relative server URLs)."""
+def task_for(folder: Path, data: bytes, name: str, fetched: bool = False) -> SourceTask:
+    """``data`` as a local file, or as the cached body of a spec fetched from a URL (whose origin
+    then stands in for missing or relative server URLs)."""
     path = folder / name
     path.write_bytes(data)
     if fetched:
-        task = SourceTask(path=path, location=f"https://specs.example.com/v1/{name}", kind="url")
-    else:
-        task = SourceTask(path=path, location=str(path), folder_category="specs")
-    return prepare_source(task, OPTIONS, RULES)
+        return SourceTask(path=path, location=f"https://specs.example.com/v1/{name}", kind="url")
+    return SourceTask(path=path, location=str(path), folder_category="specs")
+
+
+def prepare(folder: Path, data: bytes, name: str, fetched: bool = False) -> PreparedSource:
+    return prepare_source(task_for(folder, data, name, fetched), OPTIONS, RULES)
 
 
 def check(prepared: PreparedSource) -> None:
@@ -341,6 +344,12 @@ def test_any_document_becomes_a_tool_or_a_recorded_error(
 ) -> None:
     data, name = encode(document, as_yaml)
     check(prepare(folder, data, name, fetched))
+    # read_source, the reader alone: one tool that validates, or one error that is not a bug
+    outcome = read_source(task_for(folder, data, name, fetched), OPTIONS)
+    if outcome.error is None:
+        assert len(outcome.tools) == 1 and Tool.model_validate(outcome.tools[0]).api_list
+    else:
+        assert outcome.tools == [] and outcome.error.detail is None, outcome.error
 
 
 @EXAMPLES

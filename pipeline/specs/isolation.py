@@ -15,6 +15,7 @@ raised (``detail``), so a reader bug can be told apart from a bad spec and fixed
 
 from __future__ import annotations
 
+import logging
 import resource
 import traceback
 from collections.abc import Callable
@@ -24,6 +25,7 @@ from typing import TypeVar
 from pipeline.models import SourceError, SourceStep
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 _MAX_REASON = 500
 _MB = 1024 * 1024
@@ -115,9 +117,15 @@ def cap_memory(budget_mb: int) -> None:
     has when it is capped (after its imports) because that size is not the parser's to spend:
     it grows with the machine (a thread pool per core in a numerical library, each with its
     stack and buffers). For reader processes only; the collector's main process is never capped.
+    Where that size cannot be read (no ``/proc``: not Linux) nothing is capped, since a cap below
+    it would fail every allocation.
     """
+    size = _address_space_bytes()
+    if size is None:
+        log.warning("reader memory is not capped: this system does not report a process's size")
+        return
     _, hard = resource.getrlimit(resource.RLIMIT_AS)
-    wanted = _address_space_bytes() + budget_mb * _MB
+    wanted = size + budget_mb * _MB
     if hard != resource.RLIM_INFINITY:
         wanted = min(wanted, hard)
     resource.setrlimit(resource.RLIMIT_AS, (wanted, hard))
@@ -129,12 +137,12 @@ def memory_capped() -> bool:
     return soft != resource.RLIM_INFINITY
 
 
-def _address_space_bytes() -> int:
+def _address_space_bytes() -> int | None:
     try:
         with open("/proc/self/statm", "rb") as statm:
             return int(statm.read().split()[0]) * resource.getpagesize()
-    except (OSError, ValueError, IndexError):  # no /proc: the budget is then the whole cap
-        return 0
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def _short(text: str) -> str:

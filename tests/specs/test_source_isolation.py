@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import functools
+import multiprocessing
 import os
 import resource
 from pathlib import Path
@@ -18,6 +19,7 @@ import pytest
 
 from pipeline.models import SourceError
 from pipeline.settings import FilterSettings
+from pipeline.specs import isolation as isolation_module
 from pipeline.specs import prepare as prepare_module
 from pipeline.specs.document import DocumentError, read_bytes
 from pipeline.specs.isolation import SourceRejected, SourceSteps, isolated, memory_capped
@@ -188,6 +190,21 @@ def test_a_document_too_big_for_the_readers_memory_is_recorded_as_too_large(tmp_
     assert good.error is None and good.tool is not None  # the same capped worker goes on
     assert resource.getrlimit(resource.RLIMIT_AS) == before
     assert not memory_capped()  # the main process is never capped
+
+
+def _cap_without_proc(result: Any) -> None:
+    isolation_module._address_space_bytes = lambda: None
+    isolation_module.cap_memory(1)
+    result.value = int(memory_capped())
+
+
+def test_where_the_process_size_cannot_be_read_nothing_is_capped() -> None:
+    # in a forked child: were the cap applied after all, 1 MB would fail every allocation
+    result = multiprocessing.get_context("fork").Value("i", -1)
+    child = multiprocessing.get_context("fork").Process(target=_cap_without_proc, args=(result,))
+    child.start()
+    child.join(30)
+    assert (child.exitcode, result.value) == (0, 0)
 
 
 def test_a_reader_that_runs_out_of_memory_without_a_cap_says_so(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import errno
 import functools
-import multiprocessing
 import os
 import resource
 from pathlib import Path
@@ -192,19 +191,20 @@ def test_a_document_too_big_for_the_readers_memory_is_recorded_as_too_large(tmp_
     assert not memory_capped()  # the main process is never capped
 
 
-def _cap_without_proc(result: Any) -> None:
-    isolation_module._address_space_bytes = lambda: None
+def test_where_the_process_size_cannot_be_read_nothing_is_capped(monkeypatch: pytest.MonkeyPatch) -> None:
+    limits: list[Any] = []  # setrlimit is replaced: were the cap applied after all, it lands here
+    monkeypatch.setattr(isolation_module.resource, "setrlimit", lambda *args: limits.append(args))
+    monkeypatch.setattr(isolation_module, "_address_space_bytes", lambda: None)
     isolation_module.cap_memory(1)
-    result.value = int(memory_capped())
+    assert limits == []
 
 
-def test_where_the_process_size_cannot_be_read_nothing_is_capped() -> None:
-    # in a forked child: were the cap applied after all, 1 MB would fail every allocation
-    result = multiprocessing.get_context("fork").Value("i", -1)
-    child = multiprocessing.get_context("fork").Process(target=_cap_without_proc, args=(result,))
-    child.start()
-    child.join(30)
-    assert (child.exitcode, result.value) == (0, 0)
+def test_the_cap_is_the_start_up_size_plus_the_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    limits: list[Any] = []
+    monkeypatch.setattr(isolation_module.resource, "setrlimit", lambda *args: limits.append(args))
+    monkeypatch.setattr(isolation_module, "_address_space_bytes", lambda: 300 * 1024 * 1024)
+    isolation_module.cap_memory(100)
+    assert [(which, soft) for which, (soft, _) in limits] == [(resource.RLIMIT_AS, 400 * 1024 * 1024)]
 
 
 def test_a_reader_that_runs_out_of_memory_without_a_cap_says_so(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -18,6 +18,13 @@ The corpus mimics what the collect stage meets in the wild:
 
 Everything is a function of ``--seed`` and the file's index, so the corpus is reproducible and
 files are generated in parallel. JSON is written with orjson and YAML with libyaml's emitter.
+
+``--hostile N`` adds ``hostile/``: about N files of each failure class met in real spec
+collections, each of which once cost a whole ``collect`` run or a part of the catalog:
+server URLs ``urlsplit`` refuses (``http://[domain]:8080``), ToolBench documents from query files
+(APIs without URLs), ``$ref``s to dotfiles beside the spec, fields of the wrong type, plus one
+named pipe, a symlink to ``/dev/zero``, a symlink loop, a dangling symlink and one YAML of small
+nodes (``--hostile-yaml-mb``, default 49 MB: over 6 GB to parse).
 """
 
 from __future__ import annotations
@@ -724,6 +731,68 @@ def _write(path: Path, data: bytes, kind: str) -> tuple[str, int, str]:
     return str(path), len(data), kind
 
 
+# -- hostile files ------------------------------------------------------------------------------
+
+PLACEHOLDER_HOSTS = ["http://[domain]:8080", "https://[your-host]/api/v1", "http://[::1", "http://{host}:[port]/v2"]
+
+
+def hostile_files(out_dir: Path, count: int, seed: int, yaml_mb: float) -> list[tuple[str, int, str]]:
+    """Write ``hostile/`` (see the module docstring); returns (path, size, kind) per file."""
+    rng = random.Random(f"hostile:{seed}")
+    folder = out_dir / "hostile"
+    (folder / "toolbench" / "Data").mkdir(parents=True, exist_ok=True)
+    written: list[tuple[str, int, str]] = []
+
+    def spec(index: int, **extra: Any) -> dict[str, Any]:
+        name, host, category = provider_identity(seed, 10_000_000 + index)
+        builder = SpecBuilder(rng, swagger=False, resources=rng.randint(1, 4), wordiness=0.3, int_codes=False)
+        doc = builder.document(name, host, category, "1.0.0")
+        doc.update(extra)
+        return doc
+
+    for index in range(count):
+        doc = spec(index, servers=[{"url": PLACEHOLDER_HOSTS[index % len(PLACEHOLDER_HOSTS)]}])
+        written.append(_write(folder / f"placeholder_host_{index}.json", orjson.dumps(doc), "hostile:placeholder-host"))
+        apis = [{"name": f"{rng.choice(NOUNS)}_{i}", "method": rng.choice(["GET", "POST"]), "description": sentence(rng)}
+                for i in range(rng.randint(3, 12))]
+        tool = {"tool_name": f"Query Tool {index}", "tool_description": sentence(rng), "api_list": apis}
+        written.append(_write(folder / "toolbench" / "Data" / f"query_tool_{index}.json", orjson.dumps(tool), "hostile:no-urls"))
+        dotted = spec(count + index)
+        secret = f".secret_{index}.yaml"
+        (folder / secret).write_text("Token: {type: string, description: sk-live-not-for-the-catalog}\n")
+        for operation in _operations(dotted):
+            operation.setdefault("parameters", []).append({"name": "token", "in": "query", "schema": {"$ref": f"{secret}#/Token"}})
+        written.append(_write(folder / f"dotfile_ref_{index}.json", orjson.dumps(dotted), "hostile:dotfile-ref"))
+        odd = spec(2 * count + index)
+        odd["info"]["title"] = rng.choice([12345, 3.5, ["a", "list"], {"a": "map"}, None, True])
+        for operation in _operations(odd):
+            operation["summary"] = rng.choice([2**70, float("nan"), ["x"], {"y": 1}])
+            operation["tags"] = rng.choice(["not-a-list", 7, [None, 3, {"a": 1}]])
+        written.append(_write(folder / f"odd_types_{index}.yaml", dump_yaml(odd), "hostile:odd-types"))
+    specials = {
+        "named_pipe.yaml": lambda path: os.mkfifo(path),
+        "endless.yaml": lambda path: path.symlink_to("/dev/zero"),
+        "loop.yaml": lambda path: path.symlink_to(path),
+        "dangling.json": lambda path: path.symlink_to(folder / "no-such-file.json"),
+    }
+    for name, make in specials.items():
+        path = folder / name
+        if not os.path.lexists(path):
+            make(path)
+        written.append((str(path), 0, f"hostile:{name.split('.')[0]}"))
+    if yaml_mb > 0:
+        lines = ["openapi: 3.0.0", "info: {title: Many small nodes, version: '1'}", "paths: {}", "x-nodes:"]
+        row = "  - [" + ", ".join(["0"] * 50) + "]"
+        lines.extend([row] * max(1, int(yaml_mb * 1024 * 1024 / (len(row) + 1))))
+        written.append(_write(folder / "many_small_nodes.yaml", ("\n".join(lines) + "\n").encode(), "hostile:many-small-nodes"))
+    return written
+
+
+def _operations(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    methods = ("get", "put", "post", "delete", "patch")
+    return [op for item in doc["paths"].values() for method, op in item.items() if method in methods]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("out_dir", type=Path)
@@ -734,6 +803,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ref-fanout", type=float, default=1.0,
                         help="how densely schemas reference each other (1 = typical, 3 = Stripe-like)")
     parser.add_argument("--force", action="store_true", help="delete OUT_DIR first if it exists")
+    parser.add_argument("--hostile", type=int, default=0, metavar="N",
+                        help="also write hostile/: about N files of each failure class (see above)")
+    parser.add_argument("--hostile-yaml-mb", type=float, default=49.0,
+                        help="size of the many-small-nodes YAML in hostile/ (0: none)")
     args = parser.parse_args(argv)
 
     if args.out_dir.exists() and any(args.out_dir.iterdir()):
@@ -752,6 +825,8 @@ def main(argv: list[str] | None = None) -> int:
     else:
         with multiprocessing.get_context("spawn").Pool(args.jobs) as pool:
             results = list(pool.imap_unordered(generate_one, jobs, chunksize=1))
+    if args.hostile:
+        results.extend(hostile_files(args.out_dir, args.hostile, args.seed, args.hostile_yaml_mb))
     # name clashes are resolved by whichever worker got there first; fine for a benchmark,
     # but keep the listing deterministic
     results.sort()

@@ -111,11 +111,17 @@ class Tool(_Model):
         return self.model_dump(mode="json", by_alias=True, exclude_none=True)
 
 
+SourceStep = Literal["discover", "fetch", "read", "parse", "normalise", "ids", "filter", "dedup", "graph", "ref", "crash"]
+"""Where a source failed: the step of collection that was handling it (see
+:mod:`pipeline.specs.isolation`). ``ref`` records a ``$ref`` that was refused in a source that
+may still have been collected; ``crash`` a reader process that died on the source."""
+
+
 class SourceError(_Model):
     """A source that could not be read, parsed or understood; recorded, then skipped."""
 
     source: str
-    stage: Literal["discover", "fetch", "read", "parse", "normalise", "crash"]
+    stage: SourceStep
     reason: str
     detail: str | None = None
 

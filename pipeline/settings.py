@@ -91,6 +91,11 @@ class CollectSettings(_Section):
         "(no crash isolation)",
     )
     max_file_bytes: int = Field(default=50 * 1024 * 1024, ge=1)
+    max_reader_memory_mb: int | None = Field(
+        default=2048, ge=64,
+        description="memory each reader process may take beyond its start-up size; a spec that needs "
+        "more is recorded as too large to parse (up to workers x this in all; null: no cap)",
+    )
     max_ref_hops: int = Field(default=64, ge=1, description="longest $ref chain followed")
     max_schema_depth: int = Field(
         default=6, ge=1, description="nesting kept in stored schemas (deeper levels keep type and description)"

@@ -12,6 +12,7 @@ from pipeline.io import read_json, read_jsonl
 from pipeline.settings import Settings, load_settings
 from pipeline.specs.catalog import CatalogPaths, iter_tools, load_graph
 from pipeline.specs.collect import NothingCollected, collect_catalog
+from pipeline.specs.ids import IdRegistry
 from pipeline.specs.parallel import ordered_map
 from pipeline.toolbench.documents import export_toolbench
 from tests.conftest import HOTELS_SWAGGER, SpecServer
@@ -177,6 +178,107 @@ async def test_a_run_with_nothing_usable_fails_but_keeps_the_errors(tmp_path: Pa
     assert "not an OpenAPI" in reasons["bad.json"] and "hello" in reasons["bad.json"]
 
 
+def hostile_folder(root: Path) -> Path:
+    """A spec folder with one file of each failure class met in real collections, and good ones."""
+    folder = root / "hostile"
+    (folder / "Data").mkdir(parents=True)
+    good = {
+        "openapi": "3.0.0",
+        "info": {"title": "Good", "version": "1"},
+        "servers": [{"url": "https://good.example.com"}],
+        "paths": {"/a": {"get": {"summary": "Get an a", "responses": {"200": {"description": "ok"}}}}},
+    }
+    (folder / "good.json").write_bytes(orjson.dumps(good))
+    # a placeholder host that urlsplit refuses
+    placeholder = dict(good, info={"title": "Placeholder host", "version": "1"}, servers=[{"url": "http://[domain]:8080"}])
+    (folder / "placeholder.json").write_bytes(orjson.dumps(placeholder))
+    # a ToolBench document from a query file: no URLs at all
+    no_urls = {
+        "tool_name": "No Urls",
+        "tool_description": "APIs known by name only",
+        "api_list": [{"name": n, "method": "GET", "description": f"the {n} api"} for n in ("first", "second", "third")],
+    }
+    (folder / "Data" / "no_urls.json").write_bytes(orjson.dumps(no_urls))
+    # a $ref to a dotfile beside the spec
+    (folder / ".secret.yaml").write_text("Token: {type: string, description: sk-live-123}\n")
+    dotted = dict(good, info={"title": "Dotted", "version": "1"}, servers=[{"url": "https://dotted.example.com"}])
+    dotted["paths"] = {
+        "/b": {
+            "get": {
+                "summary": "Get a b",
+                "parameters": [{"name": "t", "in": "query", "schema": {"$ref": ".secret.yaml#/Token"}}],
+                "responses": {"200": {"description": "ok"}},
+            }
+        }
+    }
+    (folder / "dotted.json").write_bytes(orjson.dumps(dotted))
+    os.mkfifo(folder / "pipe.yaml")  # would block a reader forever
+    (folder / "zero.yaml").symlink_to("/dev/zero")  # would be read until memory runs out
+    (folder / "loop.yaml").symlink_to(folder / "loop.yaml")
+    return folder
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+async def test_every_failure_class_is_recorded_against_its_source_and_the_rest_collected(
+    tmp_path: Path, workers: int
+) -> None:
+    folder = hostile_folder(tmp_path)
+    settings = settings_for(tmp_path, workers=workers)
+
+    report = await collect_catalog([str(folder)], settings)
+
+    tools = tools_by_name(settings.run_dir)
+    assert set(tools) == {"Good", "Placeholder host", "No Urls", "Dotted"}
+    # operations without a URL are told apart by name: none is a duplicate of another
+    assert [api["name"] for api in tools["No Urls"]["api_list"]] == ["first", "second", "third"]
+    assert tools["Placeholder host"]["api_list"][0]["url"] == "http://[domain]:8080/a"
+    assert tools["Dotted"]["api_list"][0]["optional_parameters"][0]["schema"] == {}
+    errors = {(e["source"].rsplit("/", 1)[-1], e["stage"]): e["reason"] for e in read_jsonl(CatalogPaths(settings.run_dir).errors)}
+    assert errors == {
+        ("pipe.yaml", "read"): "not a regular file (a named pipe); only regular files are read",
+        ("zero.yaml", "read"): "not a regular file (a character device); only regular files are read",
+        ("loop.yaml", "read"): "cannot read: Too many levels of symbolic links",
+        ("dotted.json", "ref"): "$ref '.secret.yaml#/Token' points to a hidden file or folder",
+    }
+    assert report.failed_sources == 3 and report.errors == 4
+    assert report.errors_by_stage == {"read": 3, "ref": 1}
+    assert report.filtered == {} and report.files_read == 7
+
+
+async def test_a_failure_in_the_main_processs_share_of_a_source_costs_that_source(
+    tmp_path: Path, spec_folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_tool_id = IdRegistry.tool_id
+
+    def tool_id(self: IdRegistry, title: str, source: str) -> str:
+        if title == "Hotel Finder":
+            raise ValueError("no id for you")
+        return real_tool_id(self, title, source)
+
+    monkeypatch.setattr(IdRegistry, "tool_id", tool_id)
+    settings = settings_for(tmp_path)
+
+    report = await collect_catalog([str(spec_folder)], settings)
+
+    assert set(tools_by_name(settings.run_dir)) == {"Weather Now", "Stock Quotes"}
+    errors = list(read_jsonl(CatalogPaths(settings.run_dir).errors))
+    failed = [e for e in errors if e["source"].endswith("hotels.json")]
+    assert [(e["stage"], e["reason"]) for e in failed] == [("ids", "could not be understood (ValueError: no id for you)")]
+    assert report.tools == 2 and report.failed_sources == 2  # with broken.yaml
+
+
+async def test_inputs_that_cannot_be_expanded_are_discovery_errors(tmp_path: Path, spec_folder: Path) -> None:
+    settings = settings_for(tmp_path)
+    report = await collect_catalog(
+        [str(spec_folder), "~no-such-user-toolgen/specs", "ftp://example.com/spec.json", "a\x00b.json"], settings
+    )
+    errors = {e["source"]: (e["stage"], e["reason"]) for e in read_jsonl(CatalogPaths(settings.run_dir).errors)}
+    assert errors["~no-such-user-toolgen/specs"][0] == "discover"
+    assert errors["ftp://example.com/spec.json"] == ("discover", "only http(s) URLs can be fetched")
+    assert errors["a\x00b.json"] == ("discover", "no such file or folder")
+    assert report.tools == 3
+
+
 async def test_urls_and_an_apisguru_index_are_collected_and_recollected_conditionally(
     tmp_path: Path, spec_server: SpecServer, spec_folder: Path
 ) -> None:
@@ -279,8 +381,44 @@ def _read_or_die(path: str) -> str:
 
 def test_a_crashing_reader_costs_only_its_own_file() -> None:
     items = ["a", "b", "crash", "c", "d", "e"]
-    results = list(ordered_map(_read_or_die, items, workers=2, on_crash=lambda item: f"crashed:{item}"))
+    results = list(ordered_map(_read_or_die, items, workers=2, on_failure=lambda item, error: f"crashed:{item}"))
     assert results == ["A", "B", "crashed:crash", "C", "D", "E"]
+
+
+def _slow_head_then_crash(item: str) -> str:
+    import time
+
+    if item == "slow":
+        time.sleep(1.0)
+    return _read_or_die(item)
+
+
+def test_a_crash_behind_a_slow_item_costs_only_its_own_file() -> None:
+    # the pool breaks while the head item still runs, and new items keep coming
+    items = ["slow", "crash", *(f"i{i}" for i in range(20))]
+    results = list(
+        ordered_map(
+            _slow_head_then_crash, items, workers=2, on_failure=lambda item, error: f"crashed:{item}:{error}"
+        )
+    )
+    assert results == ["SLOW", "crashed:crash:None", *(f"I{i}" for i in range(20))]
+
+
+def _raise_on_b(item: str) -> str:
+    if item == "b":
+        raise LookupError("no b")
+    return item.upper()
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_an_item_that_raises_yields_its_failure_and_the_rest_go_on(workers: int) -> None:
+    results = list(
+        ordered_map(
+            _raise_on_b, ["a", "b", "c"], workers=workers,
+            on_failure=lambda item, error: f"failed:{item}:{type(error).__name__}:{error}",
+        )
+    )
+    assert results == ["A", "failed:b:LookupError:no b", "C"]
 
 
 def _slow_first(item: int) -> tuple[int, float]:
@@ -292,7 +430,7 @@ def _slow_first(item: int) -> tuple[int, float]:
 
 def test_a_slow_item_does_not_stop_the_other_workers_and_order_is_kept() -> None:
     results = list(
-        ordered_map(_slow_first, list(range(40)), workers=2, window=4, on_crash=lambda item: (-1, 0.0), weigh=lambda r: 1)
+        ordered_map(_slow_first, list(range(40)), workers=2, window=4, on_failure=lambda item, error: (-1, 0.0), weigh=lambda r: 1)
     )
     assert [item for item, _ in results] == list(range(40))
     finished = dict(results)
@@ -304,7 +442,7 @@ def test_finished_results_waiting_behind_a_slow_item_are_bounded_by_weight() -> 
     results = list(
         ordered_map(
             _slow_first, list(range(12)), workers=2, window=2, weigh=lambda r: 10, max_waiting_weight=50,
-            on_crash=lambda item: (-1, 0.0),
+            on_failure=lambda item, error: (-1, 0.0),
         )
     )
     assert [item for item, _ in results] == list(range(12))

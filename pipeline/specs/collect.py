@@ -2,17 +2,23 @@
 
 Files are read in worker processes (see :mod:`pipeline.specs.parallel`) and their tools are
 streamed straight to ``tools.jsonl``, so memory holds only small per-tool summaries however
-large the corpus. Everything that fails is written to ``errors.jsonl`` and skipped; the stage
-fails only when nothing at all was collected.
+large the corpus. Every step that handles one source (discovery, reading, normalising, ids,
+filters, duplicate keys, the graph summary, and the final id and duplicate check made here) runs
+inside one per-source boundary (:mod:`pipeline.specs.isolation`): what fails is written to
+``errors.jsonl`` against its source and skipped, and so is each ``$ref`` a source was refused
+(stage ``ref``, the tool itself may still be collected). The stage fails only when nothing at
+all was collected.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import logging
 import threading
 import time
 from collections import Counter
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,9 +43,10 @@ from pipeline.specs.graph import (
     warm_up_imports,
 )
 from pipeline.specs.ids import IdRegistry
+from pipeline.specs.isolation import SourceSteps, isolated
 from pipeline.specs.openapi import ReadOptions
 from pipeline.specs.parallel import ordered_map
-from pipeline.specs.prepare import PreparedSource, PreparedTool, prepare_source, tune_gc_for_parsing
+from pipeline.specs.prepare import PreparedSource, PreparedTool, prepare_source, reader_initializer
 from pipeline.specs.read import SourceTask
 from pipeline.specs.sources import discover
 from pipeline.stages import (
@@ -68,7 +75,8 @@ class CollectReport(BaseModel):
     urls_not_modified: int = 0
     tools: int = 0
     apis: int = 0
-    errors: int = 0
+    errors: int = Field(default=0, description="lines in errors.jsonl")
+    failed_sources: int = Field(default=0, description="sources that yielded no tool because of an error")
     errors_by_stage: dict[str, int] = Field(default_factory=dict)
     filtered: dict[str, int] = Field(default_factory=dict)
     tools_emptied_by_filters: int = 0
@@ -89,6 +97,7 @@ def read_options(collect: CollectSettings) -> ReadOptions:
         max_schema_nodes=collect.max_schema_nodes,
         max_description_chars=collect.max_description_chars,
         max_file_bytes=collect.max_file_bytes,
+        max_reader_memory_mb=collect.max_reader_memory_mb,
         category_precedence=tuple(collect.category_precedence),
     )
 
@@ -142,7 +151,7 @@ class CollectStage(Stage[CollectOptions, CollectReport]):
                 "# Catalog",
                 "",
                 f"- tools: **{report.tools}**, APIs: **{report.apis}** from {report.files_read} files",
-                f"- errors: {report.errors} ({report.errors_by_stage})",
+                f"- failed sources: {report.failed_sources}; errors: {report.errors} ({report.errors_by_stage})",
                 f"- filtered APIs: {report.filtered}",
                 f"- collections: {len(report.collections)}",
             ])),
@@ -163,6 +172,7 @@ async def _collect(inputs: list[str] | None, context: StageContext) -> CollectRe
         tasks.extend(remote_tasks)
         errors.extend(fetch_errors)
         report.urls_fetched, report.urls_not_modified = fetched, not_modified
+    report.failed_sources = len(errors)
 
     paths = CatalogPaths(run_dir)
     if settings.collect.derive_collections:
@@ -207,7 +217,7 @@ def _read_and_write(
     """Read every task in worker processes and stream the results into the catalog files."""
     options = read_options(settings.collect)
     ids = IdRegistry()
-    duplicates = DuplicateOperations()
+    duplicates = DuplicateOperations() if settings.collect.filters.drop_duplicates else None
     filtered: Counter[str] = Counter()
     summaries: list[ToolSummary] = []
     formats: Counter[str] = Counter()
@@ -217,6 +227,15 @@ def _read_and_write(
         AtomicJsonlWriter(paths.errors) as errors_out,
         AtomicJsonlWriter(paths.filtered) as filtered_out,
     ):
+
+        def record(error: SourceError) -> None:
+            errors.append(error)
+            errors_out.write(error.model_dump(exclude_none=True))
+
+        def drop(api: FilteredApi) -> None:
+            filtered[api.reason] += 1
+            filtered_out.write(api.model_dump())
+
         for error in errors:
             errors_out.write(error.model_dump(exclude_none=True))
         outcomes = ordered_map(
@@ -224,85 +243,121 @@ def _read_and_write(
             tasks,
             extra_args=(options, settings.collect.filters),
             workers=workers,
-            on_crash=_crashed,
+            on_failure=functools.partial(_reader_failed, memory_mb=options.max_reader_memory_mb),
             # finished results may pile up behind a huge spec (keeping every worker busy) up
             # to a size in bytes, not a count
             weigh=_prepared_size,
-            initializer=tune_gc_for_parsing,
+            initializer=functools.partial(reader_initializer, options.max_reader_memory_mb),
         )
-        for outcome in outcomes:
+        for task, outcome in zip(tasks, outcomes, strict=True):
             report.files_read += 1
             report.warnings += outcome.warnings
+            for refused in outcome.refused_refs[:MAX_REFUSED_REFS_RECORDED]:
+                record(SourceError(source=task.location, stage="ref", reason=refused))
             if outcome.error is not None:
-                errors.append(outcome.error)
-                errors_out.write(outcome.error.model_dump(exclude_none=True))
+                report.failed_sources += 1
+                record(outcome.error)
             for dropped in outcome.filtered:
-                filtered[dropped.reason] += 1
-                filtered_out.write(dropped.model_dump())
+                drop(dropped)
             report.tools_emptied_by_filters += outcome.emptied_by_filters
             if outcome.tool is not None:
-                summary = _admit(outcome.tool, ids, duplicates, settings, filtered, filtered_out, tools_out)
-                if summary is None:
+                admitted = _admit(outcome.tool, ids, duplicates)
+                if isinstance(admitted, SourceError):
+                    report.failed_sources += 1
+                    record(admitted)
+                    context.advance()
+                    continue
+                for dropped in admitted.dropped:
+                    drop(dropped)
+                if admitted.line is None:
                     report.tools_emptied_by_filters += 1
                 else:
+                    tools_out.write_json_line(admitted.line)
                     formats[outcome.tool.format] += 1
-                    summaries.append(summary)
+                    summaries.append(admitted.summary)
             context.advance()
     report.filtered = dict(filtered)
     report.formats = dict(formats)
     return summaries
 
 
-def _admit(
-    tool: PreparedTool,
-    ids: IdRegistry,
-    duplicates: DuplicateOperations,
-    settings: Settings,
-    filtered: Counter[str],
-    filtered_out: AtomicJsonlWriter,
-    tools_out: AtomicJsonlWriter,
-) -> ToolSummary | None:
-    """Give a prepared tool its final id, drop operations the catalog already has, write it."""
-    final_id = ids.tool_id(tool.title, tool.location)
-    repeated: set[str] = set()
-    if settings.collect.filters.drop_duplicates:
-        repeated = {api_id for api_id, method, where in tool.operations if not duplicates.is_new((method, where))}
-    summary = tool.summary
-    if final_id == tool.proposed_id and not repeated:
-        tools_out.write_json_line(tool.line)
-        return summary
-    # the rare path: the line has to change, so it is parsed and written again
-    record = orjson.loads(tool.line)
-    record["id"] = final_id
-    for api in record["api_list"]:
-        if api["id"] in repeated:
-            filtered["duplicate"] += 1
-            filtered_out.write(
-                FilteredApi(tool=final_id, api=api["name"], reason="duplicate", source=tool.location).model_dump()
-            )
-    record["api_list"] = [api for api in record["api_list"] if api["id"] not in repeated]
-    if not record["api_list"]:
-        return None
-    summary.id = final_id
-    summary.api_ids = [api["id"] for api in record["api_list"]]
-    summary.api_names = [api["name"] for api in record["api_list"]]
-    tools_out.write_json_line(orjson.dumps(record))
-    return summary
+MAX_REFUSED_REFS_RECORDED = 20
+"""Refused ``$ref``s recorded per source; a spec full of remote refs says so in 20 lines."""
+
+
+@dataclass
+class _Admitted:
+    """A prepared tool as it goes into the catalog (``line`` is ``None`` when every one of its
+    operations was already there)."""
+
+    line: bytes | None
+    summary: ToolSummary
+    dropped: list[FilteredApi]
+
+
+def _admit(tool: PreparedTool, ids: IdRegistry, duplicates: DuplicateOperations | None) -> _Admitted | SourceError:
+    """Give a prepared tool its final id and drop the operations the catalog already has.
+
+    The main process's share of a source's work, inside the same per-source boundary as the
+    reader's: a failure here is this source's error.
+    """
+
+    def work(steps: SourceSteps) -> _Admitted | SourceError:
+        final_id = ids.tool_id(tool.title, tool.location)
+        steps.enter("dedup")
+        repeated = duplicates.repeated(tool.operations) if duplicates is not None else set()
+        summary = tool.summary
+        if final_id == tool.proposed_id and not repeated:
+            if duplicates is not None:
+                duplicates.remember(tool.operations)
+            return _Admitted(tool.line, summary, [])
+        # the rare path: the line has to change, so it is parsed and written again
+        record = orjson.loads(tool.line)
+        record["id"] = final_id
+        dropped = [
+            FilteredApi(tool=final_id, api=api["name"], reason="duplicate", source=tool.location)
+            for api in record["api_list"]
+            if api["id"] in repeated
+        ]
+        record["api_list"] = [api for api in record["api_list"] if api["id"] not in repeated]
+        if not record["api_list"]:
+            return _Admitted(None, summary, dropped)
+        if duplicates is not None:
+            duplicates.remember(tool.operations)
+        summary = dataclasses.replace(
+            summary,
+            id=final_id,
+            api_ids=[api["id"] for api in record["api_list"]],
+            api_names=[api["name"] for api in record["api_list"]],
+        )
+        return _Admitted(orjson.dumps(record), summary, dropped)
+
+    def failed(error: SourceError) -> _Admitted | SourceError:
+        return error
+
+    return isolated(tool.location, work, failed, first_step="ids")
 
 
 def _prepared_size(prepared: PreparedSource) -> int:
     return len(prepared.tool.line) if prepared.tool is not None else 0
 
 
-def _crashed(task: SourceTask) -> PreparedSource:
-    return PreparedSource(
-        location=task.location,
-        error=SourceError(
+def _reader_failed(task: SourceTask, error: BaseException | None, *, memory_mb: int | None) -> PreparedSource:
+    """What a source whose reader did not answer yields: it crashed, or its result was lost."""
+    if error is None:
+        cap = f", or over the reader memory cap of {memory_mb} MB" if memory_mb is not None else ""
+        failure = SourceError(
             source=task.location,
             stage="crash",
-            reason="the reader process crashed on this file (pathological structure?)",
-        ),
-    )
+            reason=f"the reader process crashed on this file (pathological structure{cap}?)",
+        )
+    else:
+        failure = SourceError(
+            source=task.location,
+            stage="crash",
+            reason=f"the reader's result was lost ({type(error).__name__}: {str(error)[:300]})",
+        )
+    return PreparedSource(location=task.location, error=failure)
 
 
 async def _fetch_remote(
@@ -349,6 +404,7 @@ def collect_summary(report: CollectReport) -> dict[str, Any]:
         "tools": report.tools,
         "apis": report.apis,
         "files read": report.files_read,
+        "failed sources": report.failed_sources,
         "errors": report.errors,
         "filtered": sum(report.filtered.values()),
         "categories": len(report.categories),

@@ -3,7 +3,8 @@
 Real-world specs come in every encoding and many are hostile by accident. What is guarded here:
 
 * odd encodings: BOMs (UTF-8/16/32), UTF-16 without BOM, Windows-1252, else Latin-1;
-* size: files over the configured cap are refused before they are read;
+* what is read: only regular files (a named pipe would block, a device never ends), and files
+  over the configured cap are refused before they are read, and the read itself is bounded;
 * deep nesting: libyaml's composer recurses in C and crashes the process somewhere past ~20k
   levels, and since libyaml 0.2.6 (PyYAML 6.0.4's wheels) the scanner refuses more than 1,000
   levels itself. YAML whose bracket nesting, or chain of ``- `` / ``? `` on one line, passes
@@ -20,7 +21,9 @@ from __future__ import annotations
 
 import codecs
 import functools
+import os
 import re
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +32,8 @@ from typing import Any
 import numpy as np
 import orjson
 import yaml
+
+from pipeline.specs.isolation import SourceRejected
 
 try:  # the C loader is ~10x faster; fall back so a build without libyaml still works
     from yaml import CSafeLoader as _YamlLoader
@@ -71,15 +76,62 @@ _BOMS: tuple[tuple[bytes, str], ...] = (
 )
 
 
-class DocumentError(Exception):
+_READ_CHUNK = 64 * 1024
+
+
+class DocumentError(SourceRejected):
     """The bytes are not a readable JSON or YAML document; the message says why."""
 
 
 def read_bytes(path: Path, max_bytes: int) -> bytes:
-    size = path.stat().st_size
-    if size > max_bytes:
-        raise DocumentError(f"file is {size} bytes, over the cap of {max_bytes} bytes")
-    return path.read_bytes()
+    """The content of the regular file at ``path`` (symlinks followed), if it has at most
+    ``max_bytes`` bytes.
+
+    Anything else is refused before it is read: a named pipe would block the reader forever and
+    a device (a symlink to ``/dev/zero``) never ends. Type and size are checked before the file
+    is opened, so no device is ever opened, and again on the opened file, which may have been
+    replaced meanwhile; the read itself stops one byte past the cap, so a file that grows while
+    it is read costs no more than that.
+    """
+    _check_readable(os.stat(path), max_bytes)
+    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
+    descriptor = os.open(path, flags)
+    try:
+        info = os.fstat(descriptor)
+        _check_readable(info, max_bytes)
+        chunks: list[bytes] = []
+        read = 0
+        while read <= max_bytes:  # one byte past the cap is enough to know it is over
+            # the whole file in one call, then small calls until the end (or the cap) is seen
+            wanted = max(info.st_size + 1 - read, _READ_CHUNK)
+            chunk = os.read(descriptor, min(wanted, max_bytes + 1 - read))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            read += len(chunk)
+    finally:
+        os.close(descriptor)
+    if read > max_bytes:
+        raise DocumentError(f"file grew past the cap of {max_bytes} bytes while it was read")
+    return b"".join(chunks)
+
+
+def _check_readable(info: os.stat_result, max_bytes: int) -> None:
+    if not stat.S_ISREG(info.st_mode):
+        raise DocumentError(f"not a regular file ({_file_kind(info.st_mode)}); only regular files are read")
+    if info.st_size > max_bytes:
+        raise DocumentError(f"file is {info.st_size} bytes, over the cap of {max_bytes} bytes")
+
+
+def _file_kind(mode: int) -> str:
+    kinds = (
+        (stat.S_ISFIFO, "a named pipe"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISDIR, "a folder"),
+    )
+    return next((name for test, name in kinds if test(mode)), "not a plain file")
 
 
 def decode_text(data: bytes) -> str:

@@ -10,6 +10,7 @@ from pipeline.settings import FilterSettings
 from pipeline.specs.openapi import is_json_media
 
 _PATH_PARAM = re.compile(r"\{[^}]*\}|(?<=/):[A-Za-z_][A-Za-z0-9_]*")
+_QUERY_OR_FRAGMENT = re.compile(r"[?#]")
 
 
 def filter_reason(api: Api, rules: FilterSettings) -> str | None:
@@ -50,18 +51,43 @@ class DuplicateOperations:
     def __init__(self) -> None:
         self._seen: set[tuple[str, str]] = set()
 
-    def is_new(self, key: tuple[str, str]) -> bool:
-        if key in self._seen:
-            return False
-        self._seen.add(key)
-        return True
+    def repeated(self, operations: list[tuple[str, str, str]]) -> set[str]:
+        """Ids of the ``(api id, method, URL key)`` operations the catalog already has, or an
+        earlier operation of the same list has. Nothing is remembered until :meth:`remember`."""
+        here: set[tuple[str, str]] = set()
+        repeated: set[str] = set()
+        for api_id, method, where in operations:
+            key = (method, where)
+            if key in self._seen or key in here:
+                repeated.add(api_id)
+            here.add(key)
+        return repeated
+
+    def remember(self, operations: list[tuple[str, str, str]]) -> None:
+        self._seen.update((method, where) for _, method, where in operations)
 
 
 def operation_key(tool: Tool, api: Api) -> tuple[str, str]:
-    """What makes two operations the same: method and URL template, ignoring parameter names."""
-    parts = urlsplit(api.url)
-    if parts.scheme and parts.netloc:
-        where = f"{parts.netloc.lower()}{_PATH_PARAM.sub('{}', parts.path).rstrip('/')}"
+    """What makes two operations the same: method and URL template, ignoring parameter names.
+
+    An operation with no URL and no path (ToolBench APIs taken from query files carry none) is
+    keyed by its tool and its own name: only the same API of the same tool repeats it. A URL
+    that does not parse (``http://[domain]:8080``, a placeholder left in a server list) is
+    compared as written.
+    """
+    template = api.path or api.url
+    if not template.strip():
+        return api.method.upper(), f"{tool.tool_name.lower()}#{api.name}"
+    try:
+        parts = urlsplit(api.url)
+        netloc, path = parts.netloc, parts.path
+        has_host = bool(parts.scheme and parts.netloc)
+    except ValueError:  # an unparseable host: the text is all there is to compare
+        scheme, _, rest = api.url.partition("://")
+        netloc, slash, path = rest.partition("/")
+        has_host, path = bool(scheme and netloc), slash + _QUERY_OR_FRAGMENT.split(path, maxsplit=1)[0]
+    if has_host:
+        where = f"{netloc.lower()}{_PATH_PARAM.sub('{}', path).rstrip('/')}"
     else:
-        where = f"{tool.tool_name.lower()}|{_PATH_PARAM.sub('{}', api.path or api.url).rstrip('/')}"
+        where = f"{tool.tool_name.lower()}|{_PATH_PARAM.sub('{}', template).rstrip('/')}"
     return api.method.upper(), where

@@ -26,6 +26,7 @@ from pipeline.models import (
     Tool,
     ToolCategoryOrigin,
 )
+from pipeline.specs.isolation import SourceRejected
 from pipeline.specs.refs import Doc, RefError, RefResolver
 from pipeline.specs.schemas import (
     Budget,
@@ -41,9 +42,10 @@ from pipeline.specs.schemas import (
 HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
 _FORM_MEDIA = ("multipart/form-data", "application/x-www-form-urlencoded")
 _JSON_MEDIA = re.compile(r"(^|/|\+)json\b|^\*/\*$|^application/\*$", re.IGNORECASE)
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
 
 
-class NotASpec(Exception):
+class NotASpec(SourceRejected):
     """The document is not something this reader understands; the message says what it is."""
 
 
@@ -57,6 +59,11 @@ class ReadOptions:
     max_description_chars: int = 2000
     max_file_bytes: int = 50 * 1024 * 1024
     category_precedence: tuple[str, ...] = ("x-apisguru-categories", "tags", "folder")
+    max_reader_memory_mb: int | None = 2048
+    """Memory each reader process may take beyond what it holds when it starts (its imports); a
+    source that needs more is recorded as too large to parse (a 49 MB YAML of small nodes takes
+    over 6 GB). ``None``: no cap. Never applied to the main process (``workers = 0`` reads
+    there, uncapped)."""
 
 
 @dataclass
@@ -161,8 +168,8 @@ class _OperationReader:
             for name, spec in variables.items():
                 if isinstance(spec, dict) and spec.get("default") is not None:
                     url = url.replace("{" + str(name) + "}", text_of(spec["default"], 200))
-        if origin and not urlsplit(url).scheme:
-            url = urljoin(origin, url)
+        if origin and not _SCHEME.match(url):
+            url = _join(origin, url)
         return url.rstrip("/")
 
     def auth_schemes(self) -> list[Auth]:
@@ -517,6 +524,15 @@ def _category_label(raw: str) -> str:
     if label.islower() and " " not in label:
         label = label.replace("_", " ").replace("-", " ").title()
     return label
+
+
+def _join(origin: str, url: str) -> str:
+    """``url`` resolved against ``origin``; as written when it does not parse (a placeholder
+    host such as ``//[cdn]/api``): the spec says what it says, and the catalog keeps it."""
+    try:
+        return urljoin(origin, url)
+    except ValueError:
+        return url
 
 
 def _stem(location: str) -> str:

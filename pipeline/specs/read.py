@@ -1,8 +1,8 @@
 """Read one source file into catalog tools: the unit of work the collector runs in parallel.
 
-:func:`read_source` never raises for a bad source: whatever goes wrong becomes the outcome's
-``error`` with a reason a person can act on, so one broken spec among thousands costs only
-itself.
+:func:`read_source` never raises for a bad source: it runs inside the per-source boundary
+(:mod:`pipeline.specs.isolation`), so whatever goes wrong becomes the outcome's ``error`` with
+a reason a person can act on, and one broken spec among thousands costs only itself.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from pipeline.models import SourceError, SourceRef, Tool
-from pipeline.specs.document import DocumentError, parse_document, read_bytes
+from pipeline.specs.document import parse_document, read_bytes
+from pipeline.specs.isolation import SourceRejected, SourceSteps, isolated
 from pipeline.specs.openapi import NotASpec, ReadContext, ReadOptions, read_openapi, spec_format
 from pipeline.specs.refs import RefResolver
 from pipeline.toolbench.documents import is_toolbench_tool, read_toolbench
@@ -36,48 +37,44 @@ class SourceOutcome(BaseModel):
     tools: list[dict[str, Any]] = Field(default_factory=list)
     error: SourceError | None = None
     warnings: list[str] = Field(default_factory=list)
+    refused_refs: list[str] = Field(default_factory=list, description="$refs not followed, and why")
 
 
 def read_source(task: SourceTask, options: ReadOptions) -> SourceOutcome:
     """Parse and normalise one source; the tool comes back as a dict, failures as ``outcome.error``."""
-    tool, outcome = read_tool(task, options)
-    if tool is not None:
-        try:
-            outcome.tools.append(tool.dump())
-        except Exception as error:  # noqa: BLE001 - a value a reader failed to bound
-            outcome.error = unserialisable(task, error)
-    return outcome
-
-
-def unserialisable(task: SourceTask, error: Exception) -> SourceError:
-    return SourceError(
-        source=task.location,
-        stage="normalise",
-        reason=f"could not be understood ({type(error).__name__}: {error})",
-    )
-
-
-def read_tool(task: SourceTask, options: ReadOptions) -> tuple[Tool | None, SourceOutcome]:
-    """Parse and normalise one source into a :class:`Tool`; never raises for a bad source.
-
-    Returns the tool (``None`` when the source failed) and an outcome holding the error and
-    the warnings; the outcome's ``tools`` is left for the caller to fill.
-    """
     outcome = SourceOutcome(location=task.location)
-    try:
-        data = read_bytes(task.path, options.max_file_bytes)
-    except OSError as error:
-        outcome.error = SourceError(source=task.location, stage="read", reason=f"cannot read: {error.strerror or error}")
-        return None, outcome
-    except DocumentError as error:
-        outcome.error = SourceError(source=task.location, stage="read", reason=str(error))
-        return None, outcome
-    try:
-        doc = parse_document(data, task.location)
-    except DocumentError as error:
-        outcome.error = SourceError(source=task.location, stage="parse", reason=str(error))
-        return None, outcome
 
+    def work(steps: SourceSteps) -> SourceOutcome:
+        tool = read_tool(task, options, steps, outcome.warnings, outcome.refused_refs)
+        outcome.tools.append(tool.dump())
+        return outcome
+
+    def failed(error: SourceError) -> SourceOutcome:
+        outcome.tools.clear()
+        outcome.error = error
+        return outcome
+
+    return isolated(task.location, work, failed, memory_budget_mb=options.max_reader_memory_mb)
+
+
+def read_tool(
+    task: SourceTask,
+    options: ReadOptions,
+    steps: SourceSteps,
+    warnings: list[str],
+    refused_refs: list[str],
+) -> Tool:
+    """Read, parse and normalise one source into a :class:`Tool`.
+
+    Runs inside :func:`~pipeline.specs.isolation.isolated` (``steps`` says how far it got) and
+    raises when the source cannot be used. ``warnings`` and ``refused_refs`` are filled as the
+    read goes, so they are kept whether it succeeds or not.
+    """
+    steps.enter("read")
+    data = read_bytes(task.path, options.max_file_bytes)
+    steps.enter("parse")
+    doc = parse_document(data, task.location)
+    steps.enter("normalise")
     source = SourceRef(
         kind=task.kind,
         location=task.location,
@@ -85,39 +82,32 @@ def read_tool(task: SourceTask, options: ReadOptions) -> tuple[Tool | None, Sour
         sha256=hashlib.sha256(data).hexdigest(),
         index=task.index,
     )
+    del data  # a big file's bytes need not wait for its normalised tool
     context = ReadContext(
         source=source,
         folder_category=task.folder_category,
         index_categories=task.index_categories,
-        warnings=outcome.warnings,
+        warnings=warnings,
     )
-    try:
-        tool = _read_document(doc, task, context, options)
-    except NotASpec as error:
-        outcome.error = SourceError(source=task.location, stage="normalise", reason=str(error))
-        return None, outcome
-    except RecursionError:
-        outcome.error = SourceError(source=task.location, stage="normalise", reason="structure nested too deeply")
-        return None, outcome
-    except Exception as error:  # noqa: BLE001 - a reader bug must cost one source, not the run
-        outcome.error = unserialisable(task, error)
-        return None, outcome
+    tool = _read_document(doc, task, context, options, refused_refs)
     if not tool.api_list:
         reason = "no operations found"
-        if outcome.warnings:
-            reason += f" ({len(outcome.warnings)} skipped: {outcome.warnings[0]})"
-        outcome.error = SourceError(source=task.location, stage="normalise", reason=reason)
-        return None, outcome
-    return tool, outcome
+        if warnings:
+            reason += f" ({len(warnings)} skipped: {warnings[0]})"
+        raise SourceRejected(reason)
+    return tool
 
 
-def _read_document(doc: Any, task: SourceTask, context: ReadContext, options: ReadOptions) -> Tool:
+def _read_document(
+    doc: Any, task: SourceTask, context: ReadContext, options: ReadOptions, refused_refs: list[str]
+) -> Tool:
     if spec_format(doc) is not None:
         resolver = RefResolver(
             doc,
             path=task.path if task.kind == "file" else None,
             max_hops=options.max_ref_hops,
             max_file_bytes=options.max_file_bytes,
+            refused=refused_refs,
         )
         return read_openapi(doc, context, resolver, options)
     if is_toolbench_tool(doc):

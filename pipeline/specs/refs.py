@@ -2,7 +2,12 @@
 
 Every lookup is bounded: a chain of refs longer than ``max_hops`` or one that returns to a ref
 it already followed is an error, not a hang. External files are read only from the folder of
-the spec being read (never above it, never over the network), and each is parsed once.
+the spec being read (never above it, never over the network, never a hidden file or folder,
+which discovery skips too, never anything but a regular file), and each is parsed once.
+
+A ``$ref`` refused by that policy raises :class:`RefRefused` and is also noted in the
+resolver's ``refused`` list, so the collector records it against the source even where the
+reader only counts a warning.
 """
 
 from __future__ import annotations
@@ -17,6 +22,10 @@ from pipeline.specs.document import DocumentError, parse_document, read_bytes
 
 class RefError(Exception):
     """A ``$ref`` that cannot be followed; the message names the reference."""
+
+
+class RefRefused(RefError):
+    """A ``$ref`` toolgen will not follow (remote, outside the spec's folder, hidden ...)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -35,12 +44,16 @@ class RefResolver:
         path: Path | None,
         max_hops: int = 64,
         max_file_bytes: int = 50 * 1024 * 1024,
+        refused: list[str] | None = None,
     ) -> None:
         self.main = Doc(root, path.resolve() if path is not None else None)
         self._folder = self.main.path.parent if self.main.path is not None else None
         self._max_hops = max_hops
         self._max_file_bytes = max_file_bytes
         self._external: dict[Path, Doc] = {}
+        # one line per refused $ref (the caller's list, so it survives a failing read)
+        self.refused: list[str] = refused if refused is not None else []
+        self._refused_seen: set[str] = set()
 
     def deref(self, node: Any, doc: Doc) -> tuple[Any, Doc, str | None]:
         """Follow ``$ref`` from ``node`` until a node that is not a reference.
@@ -72,26 +85,42 @@ class RefResolver:
 
     def _external_doc(self, file_part: str, doc: Doc, ref: str) -> Doc:
         if "://" in file_part:
-            raise RefError(f"remote $ref {ref!r} is not followed")
+            raise self._refuse(ref, f"remote $ref {ref!r:.200} is not followed")
         if doc.path is None or self._folder is None:
-            raise RefError(f"relative $ref {ref!r} in a fetched spec cannot be followed")
+            raise self._refuse(ref, f"relative $ref {ref!r:.200} in a fetched spec cannot be followed")
+        name = unquote(file_part)
         try:
-            target = (doc.path.parent / unquote(file_part)).resolve()
-        except (OSError, ValueError) as error:  # a NUL byte in the name, say
-            raise RefError(f"$ref {ref!r:.200}: not a usable file name ({error})") from error
+            target = (doc.path.parent / name).resolve()
+        except (OSError, ValueError, RuntimeError) as error:  # a NUL byte, a symlink loop
+            raise self._refuse(ref, f"$ref {ref!r:.200}: not a usable file name ({error})") from error
         if not target.is_relative_to(self._folder):
-            raise RefError(f"$ref {ref!r} points outside the spec's folder")
+            raise self._refuse(ref, f"$ref {ref!r:.200} points outside the spec's folder")
+        if _hidden(Path(name).parts) or _hidden(target.relative_to(self._folder).parts):
+            raise self._refuse(ref, f"$ref {ref!r:.200} points to a hidden file or folder")
         if target == self.main.path:
             return self.main
         if target not in self._external:
             try:
-                if not target.is_file():
-                    raise RefError(f"$ref {ref!r}: file {target.name} does not exist")
                 data = read_bytes(target, self._max_file_bytes)
-                self._external[target] = Doc(parse_document(data, target.name), target)
+            except FileNotFoundError as error:
+                raise RefError(f"$ref {ref!r:.200}: file {target.name} does not exist") from error
             except (OSError, DocumentError) as error:
-                raise RefError(f"$ref {ref!r}: cannot read {target.name}: {error}") from error
+                raise RefError(f"$ref {ref!r:.200}: cannot read {target.name}: {error}") from error
+            try:
+                self._external[target] = Doc(parse_document(data, target.name), target)
+            except DocumentError as error:
+                raise RefError(f"$ref {ref!r:.200}: cannot read {target.name}: {error}") from error
         return self._external[target]
+
+    def _refuse(self, ref: str, reason: str) -> RefRefused:
+        if ref not in self._refused_seen:
+            self._refused_seen.add(ref)
+            self.refused.append(reason)
+        return RefRefused(reason)
+
+
+def _hidden(parts: tuple[str, ...]) -> bool:
+    return any(part.startswith(".") and part not in (".", "..") for part in parts)
 
 
 def _walk_pointer(root: Any, pointer: str, ref: str) -> Any:

@@ -360,6 +360,21 @@ def test_relative_server_url_of_a_fetched_spec_is_resolved_against_its_url(read_
     assert tool.source.kind == "url"
 
 
+@pytest.mark.parametrize(
+    ("server", "base_url"),
+    [
+        ("http://[domain]:8080/v1", "http://[domain]:8080/v1"),  # a placeholder urlsplit refuses
+        ("//[cdn/api", "//[cdn/api"),  # a network-path reference to a host that does not parse
+    ],
+)
+def test_server_url_that_does_not_parse_is_kept_as_written_in_a_fetched_spec(
+    read_tool: ReadTool, server: str, base_url: str
+) -> None:
+    spec = {**NOTES_31, "servers": [{"url": server}]}
+    tool = read_tool(spec, "notes.json", kind="url", location="https://specs.example.com/notes/openapi.json")
+    assert tool.base_url == base_url
+
+
 def test_relative_server_url_of_a_local_file_stays_relative(read_tool: ReadTool) -> None:
     assert read_tool(NOTES_31, "notes.json").base_url == "/api/v3"
 

@@ -3,6 +3,7 @@ that must be refused (outside the folder, remote, cycles, over-long chains) with
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -321,6 +322,63 @@ def test_file_refs_in_a_fetched_spec_are_not_followed(read_spec: ReadSpec, tmp_p
 
     assert response_schema(outcome) == {}
     assert any("fetched spec cannot be followed" in w for w in outcome.warnings)
+
+
+@pytest.mark.parametrize(
+    "ref",
+    [".secrets.yaml#/Token", "./.secrets.yaml#/Token", ".hidden/common.yaml#/Token", "public.yaml#/Token"],
+    ids=["dotfile", "dotfile-dot-slash", "hidden-folder", "symlink-to-dotfile"],
+)
+def test_refs_to_hidden_files_beside_the_spec_are_refused_and_recorded(
+    read_spec: ReadSpec, tmp_path: Path, ref: str
+) -> None:
+    # discovery skips hidden files; a $ref must not reach what discovery would not
+    (tmp_path / ".secrets.yaml").write_text("Token: {type: string, description: sk-live-123}\n")
+    (tmp_path / ".hidden").mkdir()
+    (tmp_path / ".hidden" / "common.yaml").write_text("Token: {type: string, description: sk-live-123}\n")
+    (tmp_path / "public.yaml").symlink_to(tmp_path / ".secrets.yaml")
+
+    outcome = read_spec(spec_with({"$ref": ref}))
+
+    assert response_schema(outcome) == {}
+    assert outcome.refused_refs == [f"$ref {ref!r} points to a hidden file or folder"]
+
+
+def test_each_refused_ref_is_recorded_once_per_source(read_spec: ReadSpec, tmp_path: Path) -> None:
+    (tmp_path / "outside.yaml").write_text("Pet: {type: object}\n")
+    schema = {
+        "type": "object",
+        "properties": {
+            "a": {"$ref": "https://example.com/pet.yaml#/Pet"},
+            "b": {"$ref": "https://example.com/pet.yaml#/Pet"},
+            "c": {"$ref": "../outside.yaml#/Pet"},
+            "d": {"$ref": "missing.yaml#/Pet"},  # broken, not refused: a warning only
+        },
+    }
+    outcome = read_spec(spec_with(schema), "spec/spec.yaml")
+
+    assert outcome.refused_refs == [
+        "remote $ref 'https://example.com/pet.yaml#/Pet' is not followed",
+        "$ref '../outside.yaml#/Pet' points outside the spec's folder",
+    ]
+    assert any("missing.yaml" in w for w in outcome.warnings)
+
+
+def test_refused_refs_are_kept_when_the_source_fails(read_spec: ReadSpec) -> None:
+    spec = spec_with({"type": "string"})
+    spec["paths"] = {"/a": {"$ref": "https://example.com/paths.yaml#/a"}}
+
+    outcome = read_spec(spec)
+
+    assert outcome.error is not None and outcome.error.reason.startswith("no operations found")
+    assert outcome.refused_refs == ["remote $ref 'https://example.com/paths.yaml#/a' is not followed"]
+
+
+def test_a_ref_to_a_named_pipe_is_not_read(read_spec: ReadSpec, tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "pipe.yaml")
+    outcome = read_spec(spec_with({"$ref": "pipe.yaml#/Pet"}))
+    assert response_schema(outcome) == {}
+    assert any("cannot read pipe.yaml: not a regular file (a named pipe)" in w for w in outcome.warnings)
 
 
 def test_parameter_ref_to_a_missing_file_drops_the_parameter_with_a_warning(read_spec: ReadSpec) -> None:

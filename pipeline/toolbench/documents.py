@@ -12,7 +12,9 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
+
+from pydantic import ValidationError
 
 from pipeline.io import write_json
 from pipeline.models import PARAM_LOCATIONS, Api, Auth, Param, Tool, ToolCategoryOrigin
@@ -55,7 +57,7 @@ def read_toolbench(doc: Any, context: ReadContext, options: ReadOptions) -> Tool
     origin: ToolCategoryOrigin = (
         "toolbench" if category else ("folder" if context.folder_category else "default")
     )
-    auth = [Auth.model_validate(a) for a in doc.get("auth", []) if isinstance(a, dict)]
+    auth = _read_auth(doc.get("auth"), context)
     return Tool(
         tool_name=name,
         title=text_of(doc.get("title"), 200) or name,
@@ -72,11 +74,37 @@ def read_toolbench(doc: Any, context: ReadContext, options: ReadOptions) -> Tool
     )
 
 
+def _read_auth(value: Any, context: ReadContext) -> list[Auth]:
+    """The document's auth entries that are auth entries; anything else is a warning, not the tool's loss."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        context.warnings.append(f"auth: not a list ({type(value).__name__}), ignored")
+        return []
+    entries = []
+    for index, entry in enumerate(value):
+        try:
+            entries.append(Auth.model_validate(entry))
+        except ValidationError as error:
+            context.warnings.append(f"auth[{index}]: not an auth entry ({error.error_count()} problems), ignored")
+    return entries
+
+
+def _split(url: str) -> SplitResult | None:
+    """``url``'s parts, or None for a URL ``urlsplit`` refuses (``http://[domain]:8080``): such a URL
+    is kept as written, it only has no origin or path to take apart."""
+    try:
+        return urlsplit(url)
+    except ValueError:
+        return None
+
+
 def _read_api(raw: dict[str, Any], options: ReadOptions) -> Api:
     max_chars = options.max_description_chars
     method = text_of(raw.get("method"), 10).upper() or "GET"
     url = text_of(raw.get("url"), 2000)
-    path = urlsplit(url).path if "://" in url else url
+    parts = _split(url) if "://" in url else None
+    path = parts.path if parts is not None else url
     params = [
         _read_param(p, required, url, method, options)
         for key, required in (("required_parameters", True), ("optional_parameters", False))
@@ -145,8 +173,8 @@ def _schema_copy(value: Any, options: ReadOptions) -> dict[str, Any] | None:
 
 def _origin(apis: list[Api]) -> str:
     for api in apis:
-        parts = urlsplit(api.url)
-        if parts.scheme and parts.netloc:
+        parts = _split(api.url)
+        if parts is not None and parts.scheme and parts.netloc:
             return f"{parts.scheme}://{parts.netloc}"
     return ""
 
@@ -161,7 +189,8 @@ def toolbench_category_dir(category: str) -> str:
 
 def tool_to_toolbench(tool: Tool) -> dict[str, Any]:
     """A ToolBench tool document for ``tool`` (ToolBench's fields first, then toolgen's)."""
-    host = urlsplit(tool.base_url).netloc
+    parts = _split(tool.base_url)
+    host = parts.netloc if parts is not None else ""
     return {
         "tool_name": tool.tool_name,
         "tool_description": tool.tool_description,

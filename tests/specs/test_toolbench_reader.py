@@ -203,7 +203,6 @@ def test_toolbench_document_with_no_usable_api_is_an_error(read_spec: ReadSpec) 
 # the per-source boundary records each of these as the document's error ("could not be
 # understood"), so collect goes on, but the whole tool is lost over one odd field. The property
 # test's ToolBench documents avoid these shapes until they are fixed (KNOWN_TOOLBENCH_BUGS there).
-@pytest.mark.xfail(strict=True, reason="read_toolbench iterates doc['auth'] whatever its type")
 @pytest.mark.parametrize("auth", [None, 7, True])
 def test_an_auth_field_that_is_not_a_list_costs_only_the_auth(read_spec: ReadSpec, auth: Any) -> None:
     document = {"tool_name": "Odd auth", "auth": auth, "api_list": [{"name": "a", "url": "https://h/a"}]}
@@ -211,14 +210,12 @@ def test_an_auth_field_that_is_not_a_list_costs_only_the_auth(read_spec: ReadSpe
     assert outcome.error is None, outcome.error
 
 
-@pytest.mark.xfail(strict=True, reason="read_toolbench validates each auth entry with Auth.model_validate, unguarded")
 def test_an_auth_entry_that_is_not_an_auth_costs_only_that_entry(read_spec: ReadSpec) -> None:
     document = {"tool_name": "Odd auth", "auth": [{}, {"kind": 3}], "api_list": [{"name": "a", "url": "https://h/a"}]}
     outcome = read_spec(document, "odd.json")
     assert outcome.error is None, outcome.error
 
 
-@pytest.mark.xfail(strict=True, reason="_read_api and _origin call urlsplit, which raises on such hosts")
 @pytest.mark.parametrize("url", ["http://[domain]:8080/a", "http://[/a"])
 def test_an_api_url_that_does_not_parse_is_kept_as_written(read_spec: ReadSpec, url: str) -> None:
     outcome = read_spec({"tool_name": "Odd url", "api_list": [{"name": "a", "url": url}]}, "odd.json")

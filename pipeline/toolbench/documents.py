@@ -235,6 +235,21 @@ def _api_to_toolbench(api: Api) -> dict[str, Any]:
     }
 
 
+def toolbench_api_record(tool: Tool, api: Api) -> dict[str, Any]:
+    """An API as ToolBench's query files and retriever corpus (``document_content``) record it."""
+    returns = api.template_response if api.template_response is not None else (api.response_schema or {})
+    return {
+        "category_name": tool.category,
+        "tool_name": tool.tool_name,
+        "api_name": api.name,
+        "api_description": api.description,
+        "required_parameters": [toolbench_param(p) for p in api.required_parameters],
+        "optional_parameters": [toolbench_param(p) for p in api.optional_parameters],
+        "method": api.method,
+        "template_response": returns,
+    }
+
+
 def toolbench_param(param: Param) -> dict[str, Any]:
     """A parameter as ToolBench's files have it: ``name``, ``type``, ``description``, ``default``."""
     return {

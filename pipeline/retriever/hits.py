@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Protocol
+
 from pydantic import BaseModel, ConfigDict
 
 
@@ -22,3 +25,11 @@ class SearchResults(BaseModel):
     """The JSON body of one answered query: ``{"results": [Hit, ...]}``, best first."""
 
     results: list[Hit]
+
+
+class SearchBackend(Protocol):
+    """Anything that ranks APIs for many queries at once (the HTTP service batches into this)."""
+
+    def search(self, queries: Sequence[str], k: int) -> list[list[Hit]]:
+        """The best ``k`` APIs per query, best first."""
+        ...

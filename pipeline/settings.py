@@ -275,6 +275,13 @@ class RetrieverServeSettings(_Section):
 
     host: str = Field(default="127.0.0.1", description="address to bind (localhost unless told otherwise)")
     port: int = Field(default=8765, ge=0, le=65535, description="0 = a free port")
+    max_k: int = Field(default=100, ge=1, le=1000, description="the largest k a request may ask for")
+    max_batch: int = Field(default=32, ge=1, description="queries answered by one encoder call, at most")
+    max_wait_ms: float = Field(
+        default=5.0, ge=0, le=1000, description="how long a request waits for others to share its encoder call"
+    )
+    max_body_bytes: int = Field(default=65536, ge=256, description="larger request bodies are refused (413)")
+    shutdown_timeout: float = Field(default=5.0, ge=0, description="seconds requests in flight get on shutdown")
 
 
 class RetrieverSettings(_Section):

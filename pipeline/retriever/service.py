@@ -289,8 +289,11 @@ async def _json_errors(request: web.Request,
 
 
 def create_app(backend: SearchBackend, settings: RetrieverServeSettings | None = None, *,
-               default_k: int = 5) -> web.Application:
+               default_k: int = 5, facts: Mapping[str, Any] | None = None) -> web.Application:
     """The service's application over ``backend`` (already loaded; one instance serves every request).
+
+    ``default_k`` answers requests without ``k``; ``facts`` are what ``/health`` reports
+    (default: :func:`backend_facts`).
 
     The batcher starts and stops with the application (``on_startup`` / ``on_cleanup``), so
     aiohttp's graceful shutdown lets requests in flight finish before the worker goes.
@@ -300,7 +303,7 @@ def create_app(backend: SearchBackend, settings: RetrieverServeSettings | None =
     app = web.Application(client_max_size=cfg.max_body_bytes, middlewares=[_json_errors])
     batcher = MicroBatcher(backend, max_batch=cfg.max_batch, max_wait_ms=cfg.max_wait_ms)
     app[BATCHER_KEY] = batcher
-    facts = backend_facts(backend)
+    health_facts = dict(facts) if facts is not None else backend_facts(backend)
 
     async def search(request: web.Request) -> web.Response:
         _check_content_type(request)
@@ -311,7 +314,7 @@ def create_app(backend: SearchBackend, settings: RetrieverServeSettings | None =
                             content_type="application/json")
 
     async def health(request: web.Request) -> web.Response:
-        return web.Response(body=orjson.dumps({"status": "ok", **facts}), content_type="application/json")
+        return web.Response(body=orjson.dumps({"status": "ok", **health_facts}), content_type="application/json")
 
     async def start(app: web.Application) -> None:
         await batcher.start()

@@ -1,0 +1,84 @@
+"""``toolgen retriever serve``: the run's retriever over HTTP (see :mod:`pipeline.retriever.service`).
+
+The command is registered on the ``retriever`` sub-app by :func:`register_serve_command`, so the
+sub-app's module stays the one place that lists the retriever's commands.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+
+from pipeline.cli import ConfigOption, OutOption, _settings, _user_errors, console
+from pipeline.retriever.hits import SearchBackend
+from pipeline.retriever.service import backend_facts, create_app, serve
+from pipeline.settings import Settings
+
+log = logging.getLogger(__name__)
+
+BackendOpener = Callable[[Settings, str | None], SearchBackend]
+
+
+def open_run_retriever(settings: Settings, ranking: str | None) -> SearchBackend:
+    """The run's saved index with its model (loaded once, here, before the socket opens)."""
+    from pipeline.retriever.search import Retriever  # type: ignore[import-not-found]  # torch: only when serving
+
+    backend: SearchBackend = Retriever.open(Path(settings.run_dir), settings.retriever, ranking=ranking)
+    return backend
+
+
+def describe(backend: object) -> dict[str, Any]:
+    """What ``/health`` reports: documents, model and ranking, as far as the backend tells."""
+    facts = backend_facts(backend)
+    index = getattr(backend, "index", None)
+    label = getattr(getattr(index, "meta", None), "model_label", None)
+    if isinstance(label, str):
+        facts["model"] = label
+    return facts
+
+
+def register_serve_command(app: typer.Typer, *, open_backend: BackendOpener | None = None) -> None:
+    """Add ``serve`` to ``app``; ``open_backend`` replaces the run's index (tests serve a fake)."""
+
+    @app.command("serve")
+    def serve_command(
+        config: ConfigOption = None,
+        out: OutOption = None,
+        host: Annotated[
+            str | None, typer.Option("--host", help="address to bind (default: retriever.serve.host, 127.0.0.1)")
+        ] = None,
+        port: Annotated[
+            int | None,
+            typer.Option("--port", min=0, max=65535, help="port (default: retriever.serve.port; 0 = a free one)"),
+        ] = None,
+        ranking: Annotated[
+            str | None, typer.Option("--ranking", help="dense, bm25 or hybrid (default: retriever.ranking)")
+        ] = None,
+    ) -> None:
+        """Serve the run's retriever over HTTP: POST /search {"query": "...", "k": 5}, GET /health."""
+        settings = _settings(config, out)
+        cfg = settings.retriever.serve
+        with _user_errors():
+            backend = (open_backend or open_run_retriever)(settings, ranking)
+        facts = describe(backend)
+        web_app = create_app(backend, cfg, default_k=settings.retriever.top_k, facts=facts)
+
+        def started(url: str) -> None:
+            console.print(f"retriever of {escape(str(settings.run_dir))} ({facts.get('documents', '?')} APIs, "
+                          f"{escape(str(facts.get('ranking', '?')))}) serving on [bold]{url}[/bold]: "
+                          f"POST {url}/search, GET {url}/health; Ctrl-C stops it", highlight=False)
+
+        with _user_errors():
+            try:
+                asyncio.run(serve(web_app, cfg, host=host, port=port, on_started=started))
+            except OSError as error:  # the address is taken or cannot be bound: the user's to change
+                console.print(f"[red]error:[/red] cannot listen on {host or cfg.host}:"
+                              f"{port if port is not None else cfg.port}: {escape(str(error))}", highlight=False)
+                raise typer.Exit(1) from error
+        console.print("retriever service stopped")

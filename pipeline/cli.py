@@ -286,11 +286,21 @@ def annotate(
         Path | None,
         typer.Option("--export-toolbench", help="afterwards, write the trajectories as ToolBench answer files into DIR"),
     ] = None,
+    open_domain: Annotated[
+        bool | None,
+        typer.Option("--open-domain/--closed-domain", help="offer each query the retriever's top APIs for its "
+                     "instruction instead of its api_list (default: annotate.open_domain; needs "
+                     "`toolgen retriever build`)"),
+    ] = None,
+    retrieve_k: Annotated[
+        int | None, typer.Option("--retrieve-k", min=1, max=100, help="open domain: APIs per query (default: annotate.retrieve_k)")
+    ] = None,
     engine: EngineOption = Engine.prefect,
 ) -> None:
     """Search a solution path for every query (DFSDT or ReACT, calling the APIs); writes trajectories/<group>.jsonl."""
     options = {"algorithm": algorithm.value if algorithm is not None else None, "width": width,
-               "query_files": [str(f) for f in queries] if queries else None}
+               "query_files": [str(f) for f in queries] if queries else None,
+               "open_domain": open_domain, "retrieve_k": retrieve_k}
     settings = _settings(config, out)
     _stage_command("annotate", settings, engine, options)
     if export_toolbench is not None:

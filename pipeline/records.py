@@ -191,6 +191,9 @@ class ChatMessage(BaseModel):
     tool_call_id: str | None = None
 
 
+_RETRIEVAL_KEYS = ("retrieved_apis", "retrieved_api_ids", "retrieval_recall")
+
+
 class TrajectoryRecord(Trajectory, Record):
     """One finished search: the :class:`Trajectory` plus what the annotate stage adds.
 
@@ -209,6 +212,11 @@ class TrajectoryRecord(Trajectory, Record):
         default=None, validation_alias=RELEVANT_APIS, serialization_alias=RELEVANT_APIS
     )
     unresolved_apis: list[ApiPair] = Field(default_factory=list)
+    # open-domain annotation only: what the retriever offered (best first) and the share of the
+    # relevant APIs among it (None when they are unknown)
+    retrieved_apis: list[ApiPair] | None = None
+    retrieved_api_ids: list[ApiPair] | None = None
+    retrieval_recall: float | None = None
 
     @classmethod
     def from_trajectory(
@@ -222,13 +230,27 @@ class TrajectoryRecord(Trajectory, Record):
         search: SearchParameters | Mapping[str, Any],
         relevant_apis: list[ApiPair] | None,
         unresolved_apis: list[ApiPair],
+        retrieved_apis: list[ApiPair] | None = None,
+        retrieved_api_ids: list[ApiPair] | None = None,
+        retrieval_recall: float | None = None,
     ) -> Self:
         """The record the annotate stage writes for a search of one query."""
+        extra = {} if retrieved_apis is None else {
+            "retrieved_apis": retrieved_apis, "retrieved_api_ids": retrieved_api_ids,
+            "retrieval_recall": retrieval_recall}
         return cls.model_validate({
             **trajectory.model_dump(), "query_id": query_id, "group": group, "model": model,
             "training": training, "search": search, "relevant_apis": relevant_apis,
-            "unresolved_apis": unresolved_apis,
+            "unresolved_apis": unresolved_apis, **extra,
         })
+
+    def dump(self) -> dict[str, Any]:
+        """As :meth:`Record.dump`, without the open-domain keys on closed-domain searches."""
+        data = super().dump()
+        if self.retrieved_apis is None:
+            for key in _RETRIEVAL_KEYS:
+                data.pop(key, None)
+        return data
 
     @property
     def key(self) -> tuple[str, str]:

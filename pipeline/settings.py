@@ -230,6 +230,12 @@ class AnnotateSettings(_Section):
     include_failed_in_training: bool = Field(
         default=False, description="mark failed searches as training data too (ToolBench does; default off)"
     )
+    open_domain: bool = Field(
+        default=False,
+        description="offer each query the retriever's top APIs for its instruction instead of its api_list "
+        "(ToolBench's open-domain inference; needs `toolgen retriever build`)",
+    )
+    retrieve_k: int = Field(default=5, ge=1, le=100, description="open domain: APIs retrieved per query")
 
 
 class VerifySettings(_Section):

@@ -16,6 +16,15 @@ ids already there. A search that never reaches ``give_answer`` is written too, w
 A query whose search raised (a model error, or anything else one query's data can cause: a value,
 an observation, a model reply) is not written but recorded in ``<run>/failures/annotate.jsonl``
 with its error (see :mod:`pipeline.failures`), and the other queries go on; a rerun tries it again.
+
+Open domain (``annotate.open_domain`` or ``--open-domain``): as in ToolBench's open-domain
+inference, a query's ``api_list`` is not read (query files without one are accepted); the run's
+retriever index, loaded once when the stage opens, gives each query to search its top
+``retrieve_k`` catalog APIs for its instruction, queries retrieved in batches
+(:mod:`pipeline.retriever.open_domain`). Each trajectory records the APIs retrieved and, when its
+relevant APIs are known, the share of them retrieved (``retrieval_recall``; its mean is in the
+report). A trajectory already in the run, open-domain or not, is not searched again: annotate
+open-domain into its own run folder (``--out``) to keep both.
 """
 
 from __future__ import annotations
@@ -35,15 +44,18 @@ from pipeline.errors import ConfigError, NothingToDo
 from pipeline.failures import FailureLog
 from pipeline.gc_tuning import relaxed_gc
 from pipeline.llm.types import ChatModel, ModelError, check_chat_model, close_chat_model, model_usage
-from pipeline.models import Tool
+from pipeline.models import Api, Tool
 from pipeline.records import (
     QUERIES_DIR,
     TRAJECTORIES_DIR,
+    ApiPair,
     RecordAppender,
     TrajectoryRecord,
     iter_trajectories,
     query_files,
 )
+from pipeline.retriever.hits import SearchBackend
+from pipeline.retriever.open_domain import Retrieved, open_run_retriever, retrieve_apis
 from pipeline.search.dfsdt import DFSDTSearch, SearchBase
 from pipeline.search.functions import FunctionCatalog
 from pipeline.search.react import ReActSearch
@@ -60,7 +72,7 @@ from pipeline.stages import (
     TableArtifact,
     run_stage,
 )
-from pipeline.toolbench.queries import QueryItem, load_query_items
+from pipeline.toolbench.queries import ApiResolver, QueryItem, load_query_items
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +120,11 @@ class AnnotateReport(StageReport):
     query_files: list[str] = Field(default_factory=list)
     unreadable_queries: list[str] = Field(default_factory=list, description="where and why (the first 100)")
     search: dict[str, Any] = Field(default_factory=dict)
+    open_domain: bool = False
+    retrieve_k: int | None = Field(default=None, description="open domain: APIs retrieved per query")
+    retrieval_recall: float | None = Field(
+        default=None, description="open domain: mean share of a query's relevant APIs retrieved (queries with any)")
+    retrieval_recall_queries: int = Field(default=0, description="open-domain queries the recall is the mean of")
 
 
 # --- what the totals need of finished searches -------------------------------------------------
@@ -122,6 +139,7 @@ class _Finished:
     answered: bool
     calls_ok: bool
     counts: tuple[int, ...]  # in the order of _COUNTED
+    recall: float | None = None  # open domain: the query's retrieval recall
 
 
 _COUNTED = ("model_calls", "api_calls", "nodes", "backtracks", "cache_hits", "prompt_tokens", "completion_tokens")
@@ -130,7 +148,7 @@ _COUNTED = ("model_calls", "api_calls", "nodes", "backtracks", "cache_hits", "pr
 def _finished(record: TrajectoryRecord) -> _Finished:
     counts = record.counts.model_dump()
     return _Finished(record.group, record.answered, record.answered and record.path_calls_ok(),
-                     tuple(int(counts.get(key) or 0) for key in _COUNTED))
+                     tuple(int(counts.get(key) or 0) for key in _COUNTED), record.retrieval_recall)
 
 
 def _finished_before(run_dir: Path) -> dict[tuple[str, str], _Finished]:
@@ -175,15 +193,22 @@ async def annotate_queries(
     width: int | None = None,
     model: ChatModel | None = None,
     progress: ProgressCallback | None = None,
+    open_domain: bool | None = None,
+    retrieve_k: int | None = None,
+    retriever: SearchBackend | None = None,
 ) -> AnnotateReport:
     """Write ``trajectories/<group>.jsonl`` for the run's queries; see the module docstring.
 
     ``model`` (the caller closes it) defaults to the configured ``policy`` model, or the offline
     rule-based policy for ``llm.backend = "offline"``. Raises :class:`NothingAnnotated` when
-    there is no query at all.
+    there is no query at all. ``open_domain`` (default: ``annotate.open_domain``) gives each
+    query the top ``retrieve_k`` APIs of ``retriever`` (default: the run's index) instead of
+    its ``api_list``.
     """
-    options = AnnotateOptions(query_files=query_files, algorithm=algorithm, width=width)  # type: ignore[arg-type]
-    return await run_stage(AnnotateStage(model=model), StageContext.of(settings, run_dir, progress), options)
+    options = AnnotateOptions(query_files=query_files, algorithm=algorithm, width=width,  # type: ignore[arg-type]
+                              open_domain=open_domain, retrieve_k=retrieve_k)
+    return await run_stage(AnnotateStage(model=model, retriever=retriever), StageContext.of(settings, run_dir, progress),
+                           options)
 
 
 class AnnotateOptions(StageOptions):
@@ -191,6 +216,8 @@ class AnnotateOptions(StageOptions):
     algorithm: Literal["dfsdt", "react"] | None = None  # default: annotate.algorithm
     width: int | None = Field(default=None, ge=1)  # default: annotate.width
     batch_size: int = Field(default=256, ge=1)
+    open_domain: bool | None = None  # default: annotate.open_domain
+    retrieve_k: int | None = Field(default=None, ge=1, le=100)  # default: annotate.retrieve_k
 
 
 @dataclass
@@ -204,6 +231,10 @@ class AnnotatePlan(Plan[list[QueryItem]]):
     unresolved: int = 0
     unreadable: list[str] = field(default_factory=list)
     done: dict[tuple[str, str], _Finished] = field(default_factory=dict)
+    open_domain: bool = False
+    retrieve_k: int = 5
+    catalog: dict[tuple[str, str], tuple[Tool, Api]] = field(default_factory=dict)  # open domain: by ids
+    retrieved: dict[tuple[str, str], Retrieved] = field(default_factory=dict)  # open domain: by query key
 
 
 @dataclass
@@ -238,8 +269,9 @@ class AnnotateStage(BatchedStage[AnnotateOptions, AnnotatePlan, _AnnotateSession
     outputs = (TRAJECTORIES_DIR + "/", "failures/annotate.jsonl")
     options_type = AnnotateOptions
 
-    def __init__(self, model: ChatModel | None = None) -> None:
+    def __init__(self, model: ChatModel | None = None, retriever: SearchBackend | None = None) -> None:
         self.model = model  # the caller's policy model (it closes it); default: the configured one
+        self.retriever = retriever  # open domain: the caller's backend; default: the run's index
 
     async def plan(self, context: StageContext, options: AnnotateOptions) -> AnnotatePlan:
         run_dir, cfg = context.run_dir, context.settings.annotate
@@ -253,7 +285,9 @@ class AnnotateStage(BatchedStage[AnnotateOptions, AnnotatePlan, _AnnotateSession
         if not files:
             raise NothingAnnotated(
                 f"no queries: {run_dir / QUERIES_DIR} has no G*.jsonl (run `toolgen generate` first)")
-        loaded = load_query_items(files, iter_tools(run_dir))
+        open_domain = cfg.open_domain if options.open_domain is None else options.open_domain
+        resolver = ApiResolver(iter_tools(run_dir))
+        loaded = load_query_items(files, resolver, open_domain=open_domain)
         items, skipped = loaded.items, loaded.skipped
         total_queries = len(items) + sum(skipped.values())
         if total_queries == 0:
@@ -267,7 +301,9 @@ class AnnotateStage(BatchedStage[AnnotateOptions, AnnotatePlan, _AnnotateSession
             batches=[todo[start:start + size] for start in range(0, len(todo), size)], items=len(todo),
             files=files, algorithm=algorithm, width=options.width if options.width is not None else cfg.width,
             queries=items, total_queries=total_queries, skipped=skipped, unresolved=loaded.unresolved,
-            unreadable=loaded.unreadable, done=done,
+            unreadable=loaded.unreadable, done=done, open_domain=open_domain,
+            retrieve_k=options.retrieve_k if options.retrieve_k is not None else cfg.retrieve_k,
+            catalog=resolver.by_ids if open_domain else {},
         )
 
     @asynccontextmanager
@@ -285,6 +321,8 @@ class AnnotateStage(BatchedStage[AnnotateOptions, AnnotatePlan, _AnnotateSession
         search_settings = {"width": plan.width if plan.algorithm == "dfsdt" else 1, "max_depth": cfg.max_depth,
                            "max_model_calls": cfg.max_model_calls, "max_api_calls": cfg.max_api_calls,
                            "restarts": cfg.restarts if plan.algorithm == "react" else 0}
+        if plan.open_domain and plan.items:
+            await _retrieve(plan, self.retriever, context)
         needed: dict[str, Tool] = {}
         for batch in plan.batches:
             for item in batch:
@@ -327,10 +365,14 @@ class AnnotateStage(BatchedStage[AnnotateOptions, AnnotatePlan, _AnnotateSession
                 async with session.limit:
                     trajectory = await _search(item, session.policy, session.environment, cfg, plan.algorithm,
                                                plan.width).run(item.query, item.query_id)
+                retrieved = plan.retrieved.get(item.key)
                 record = TrajectoryRecord.from_trajectory(
                     trajectory, query_id=item.query_id, group=item.group, model=session.model_name,
                     training=trajectory.succeeded or cfg.include_failed_in_training,
                     search=session.search_settings, relevant_apis=item.relevant, unresolved_apis=item.unresolved,
+                    retrieved_apis=retrieved.names if retrieved is not None else None,
+                    retrieved_api_ids=retrieved.ids if retrieved is not None else None,
+                    retrieval_recall=retrieved.recall if retrieved is not None else None,
                 )
                 line = record.dump_line()  # serialised before anything is written: a line is whole or absent
             except Exception as error:  # noqa: BLE001 - one query's failure is that query's (pipeline.failures)
@@ -365,6 +407,12 @@ class AnnotateStage(BatchedStage[AnnotateOptions, AnnotatePlan, _AnnotateSession
         report.query_files = [str(f) for f in plan.files]
         report.unreadable_queries = plan.unreadable[:100]
         report.search = session.search_settings
+        if plan.open_domain:
+            recalls = [one.recall for item in plan.queries if (one := plan.done.get(item.key)) is not None
+                       and one.recall is not None]
+            report.open_domain, report.retrieve_k = True, plan.retrieve_k
+            report.retrieval_recall_queries = len(recalls)
+            report.retrieval_recall = round(sum(recalls) / len(recalls), 4) if recalls else None
         log.info("annotated %d queries: %d answered, %d failed, %d skipped",
                  report.answered + report.failed, report.answered, report.failed, report.skipped)
         return report
@@ -379,6 +427,41 @@ class AnnotateStage(BatchedStage[AnnotateOptions, AnnotatePlan, _AnnotateSession
             description=(f"{report.answered} answered, {report.failed} failed, {report.skipped} skipped; "
                          f"{report.backtracking_trees} trees backtracked"),
         )]
+
+
+# --- open domain --------------------------------------------------------------------------------
+
+
+NO_API_RETRIEVED = "the retriever found no API of the catalog"
+
+
+async def _retrieve(plan: AnnotatePlan, backend: SearchBackend | None, context: StageContext) -> None:
+    """Give every query to search the retriever's top APIs (the index loaded once, queries in batches).
+
+    A query for which no retrieved API is in the catalog is skipped with that reason.
+    """
+    settings = context.settings
+    if backend is None:
+        backend = await asyncio.to_thread(open_run_retriever, context.run_dir, settings.retriever)
+    todo = [item for batch in plan.batches for item in batch]
+    relevant: list[list[ApiPair] | None] = [item.relevant_ids for item in todo]
+    # encoding is CPU work: off the event loop
+    found = await asyncio.to_thread(retrieve_apis, backend, [item.query for item in todo], plan.catalog,
+                                    k=plan.retrieve_k, relevant=relevant)
+    empty: set[tuple[str, str]] = set()
+    for item, retrieved in zip(todo, found, strict=True):
+        item.pairs = list(retrieved.pairs)
+        item.unresolved = []
+        plan.retrieved[item.key] = retrieved
+        if not item.pairs:
+            empty.add(item.key)
+    if empty:
+        plan.skipped[NO_API_RETRIEVED] += len(empty)
+        plan.batches = [kept for batch in plan.batches if (kept := [i for i in batch if i.key not in empty])]
+        plan.queries = [item for item in plan.queries if item.key not in empty]
+        plan.items -= len(empty)
+        context.set_total(plan.items)
+    log.info("open domain: retrieved %d APIs for each of %d queries", plan.retrieve_k, len(todo))
 
 
 # --- figures ------------------------------------------------------------------------------------
@@ -427,6 +510,11 @@ def annotate_summary(report: AnnotateReport) -> dict[str, Any]:
         "backtracking trees": report.backtracking_trees,
         "mean model calls / API calls / nodes": f"{report.mean_model_calls} / {report.mean_api_calls} / {report.mean_nodes}",
     }
+    if report.open_domain:
+        figures["open domain: APIs retrieved per query"] = report.retrieve_k
+        if report.retrieval_recall is not None:
+            figures["open domain: relevant APIs retrieved (mean recall)"] = (
+                f"{report.retrieval_recall:.3f} over {report.retrieval_recall_queries} queries")
     if report.skipped_reasons:
         figures["skipped"] = report.skipped_reasons
     if report.errors:

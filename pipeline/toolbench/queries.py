@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipeline.models import Api, Tool
-from pipeline.records import ApiPair, QueryApi, RecordError, read_query_file
+from pipeline.records import ApiPair, QueryApi, QueryRecord, RecordError, read_query_file
 from pipeline.toolbench.names import name_key
 
 log = logging.getLogger(__name__)
@@ -53,6 +53,7 @@ class QueryItem:
     pairs: list[tuple[Tool, Api]] = field(default_factory=list)
     unresolved: list[ApiPair] = field(default_factory=list)
     relevant: list[ApiPair] | None = None
+    relevant_ids: list[ApiPair] | None = None  # (tool id, API id) of the relevant APIs found in the catalog
 
     @property
     def key(self) -> tuple[str, str]:
@@ -69,14 +70,19 @@ class LoadedQueries:
     unreadable: list[str] = field(default_factory=list)  # each unreadable query: where and why
 
 
-def load_query_items(files: list[Path], tools: Iterable[Tool]) -> LoadedQueries:
+def load_query_items(files: list[Path], tools: Iterable[Tool] | ApiResolver, *,
+                     open_domain: bool = False) -> LoadedQueries:
     """The queries of ``files`` with their APIs resolved against ``tools``.
 
     Skipped, with the reason counted: a repeated (group, query id), an empty query, a query none
     of whose APIs is in the catalog, and a query that is not a valid record (each named in
     ``unreadable``); none of them stops the others.
+
+    ``open_domain``: the ``api_list`` is not read (ToolBench's open-domain query files have
+    none); the items come without APIs, for a retriever to give them some
+    (:mod:`pipeline.retriever.open_domain`).
     """
-    resolver = ApiResolver(tools)
+    resolver = tools if isinstance(tools, ApiResolver) else ApiResolver(tools)
     loaded = LoadedQueries()
     seen: set[tuple[str, str]] = set()
 
@@ -88,13 +94,16 @@ def load_query_items(files: list[Path], tools: Iterable[Tool]) -> LoadedQueries:
     for path in files:
         for record in read_query_file(path, on_error=unreadable):
             item = QueryItem(query_id=record.query_id, query=record.query.strip(), group=record.group,
-                             relevant=record.relevant_apis)
+                             relevant=record.relevant_apis, relevant_ids=_relevant_ids(record, resolver))
             if item.key in seen:
                 loaded.skipped["duplicate query id"] += 1
                 continue
             seen.add(item.key)
             if not item.query:
                 loaded.skipped["empty query"] += 1
+                continue
+            if open_domain:
+                loaded.items.append(item)
                 continue
             used: set[tuple[str, str]] = set()
             for entry in record.api_list:
@@ -112,3 +121,13 @@ def load_query_items(files: list[Path], tools: Iterable[Tool]) -> LoadedQueries:
                 continue
             loaded.items.append(item)
     return loaded
+
+
+def _relevant_ids(record: QueryRecord, resolver: ApiResolver) -> list[ApiPair] | None:
+    """The relevant APIs as catalog ids: ours when the record has them, else found by name."""
+    if record.relevant_api_ids is not None:
+        return [(str(tool_id), str(api_id)) for tool_id, api_id in record.relevant_api_ids]
+    if record.relevant_apis is None:
+        return None
+    found = (resolver.resolve_names(tool_name, api_name) for tool_name, api_name in record.relevant_apis)
+    return [(tool.id, api.id) for tool, api in (pair for pair in found if pair is not None)]

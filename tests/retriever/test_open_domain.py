@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import json
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
+from aiohttp.test_utils import TestServer
 from typer.testing import CliRunner
 
 from pipeline.cli import app
@@ -180,3 +183,42 @@ def test_annotate_open_domain_on_the_command_line(run_dir: Path, monkeypatch: py
     assert result.exit_code == 0, result.output
     assert opened == [run_dir]  # the index is loaded once for the whole stage
     assert all(len(record["retrieved_apis"]) == 2 for record in _trajectories(run_dir))
+
+
+# --- with the real retriever (its index built on the sandbox catalog, MiniLM shared by the tests) --
+
+
+HAS_RETRIEVER = importlib.util.find_spec("pipeline.retriever.search") is not None
+
+
+@pytest.mark.skipif(not HAS_RETRIEVER, reason="needs the retriever index (pipeline.retriever.search)")
+async def test_open_domain_and_the_service_with_the_real_retriever(run_dir: Path, loads_once: list[str]) -> None:
+    from pipeline.retriever.index import build_index
+    from pipeline.retriever.search import Retriever
+
+    from pipeline.retriever.documents import catalog_documents
+    from pipeline.retriever.service import create_app
+
+    settings = _settings(run_dir)
+    build_index(run_dir, catalog_documents(run_dir), settings.retriever)
+    loads_before = len(loads_once)
+    report = await annotate_queries(settings, open_domain=True, retrieve_k=3)
+    assert len(loads_once) - loads_before == 1  # the index and its model opened once for the stage
+    records = _trajectories(run_dir)
+    assert records and all(len(record["retrieved_api_ids"]) == 3 for record in records)
+    catalog = set(_apis(run_dir))
+    assert all(tuple(pair) in catalog for record in records for pair in record["retrieved_api_ids"])
+    assert report.retrieval_recall is not None and report.retrieval_recall > 0  # MiniLM finds some of them
+
+    server = TestServer(create_app(Retriever.open(run_dir, settings.retriever), settings.retriever.serve),
+                        host="127.0.0.1")
+    await server.start_server()
+    try:
+        async with aiohttp.ClientSession() as session:
+            async with session.post(server.make_url("/search"), json={"query": "current weather in Paris",
+                                                                       "k": 2}) as response:
+                body = await response.json()
+    finally:
+        await server.close()
+    assert response.status == 200 and len(body["results"]) == 2
+    assert "weather" in body["results"][0]["tool_id"].lower()

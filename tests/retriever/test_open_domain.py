@@ -13,6 +13,9 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from pipeline.cli import app
@@ -57,6 +60,30 @@ def test_retrieval_keeps_catalog_apis_up_to_k_and_batches_the_queries() -> None:
     assert found[1].recall is None and found[2].recall is None
     assert found[3].recall == (1.0 if ("t", "a3") in found[3].ids else 0.0)
     assert found[0].names[0] == ("T", "api_0")
+
+
+class ScriptedBackend:
+    """Answers each query with the hits it was given (ids only)."""
+
+    def __init__(self, hits: list[list[tuple[str, str]]]) -> None:
+        self.hits = hits
+
+    def search(self, queries: Sequence[str], k: int) -> list[list[Hit]]:
+        return [[Hit(tool_name=t, api_name=a, category="c", score=0.0, tool_id=t, api_id=a)
+                 for t, a in self.hits[int(q)][:k]] for q in queries]
+
+
+@hypothesis_settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.lists(st.tuples(st.just("t"), st.sampled_from(["a0", "a1", "a2", "a3", "x", "y"])), max_size=10),
+                min_size=1, max_size=6),
+       st.integers(1, 4))
+def test_retrieved_apis_are_catalog_apis_in_rank_order_without_repeats(hits: list[list[tuple[str, str]]],
+                                                                      k: int) -> None:
+    catalog = _catalog(4)
+    found = retrieve_apis(ScriptedBackend(hits), [str(n) for n in range(len(hits))], catalog, k=k, batch_size=4)
+    for given_hits, retrieved in zip(hits, found, strict=True):
+        expected = list(dict.fromkeys(pair for pair in given_hits[:k * 2] if pair in catalog))[:k]
+        assert retrieved.ids == expected
 
 
 def test_recall_is_the_share_of_relevant_apis_retrieved() -> None:

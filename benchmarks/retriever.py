@@ -10,9 +10,9 @@ instructions about random documents. The model is the default, all-MiniLM-L6-v2 
 Encoding 100k documents on 2 cores takes tens of minutes, so only ``--encode-sample`` documents
 are encoded: their rate gives the figure "documents encoded per second" and the extrapolated
 time to encode each size. The index at each size holds those real embeddings plus synthetic
-vectors for the rest: each a normalised mix of two real document embeddings and Gaussian noise,
+vectors for the rest: each a normalised mix of three real document embeddings and Gaussian noise,
 so the vectors keep the clustered shape of real embeddings (pure random vectors would make HNSW
-look worse, and exact search the same). Queries are always encoded for real, so the latency
+look worse, and exact search the same); see :func:`scaled_vectors`. Queries are always encoded for real, so the latency
 figures include encoding.
 
 Everything runs through the project's code: ``pipeline.retriever.index.new_faiss_index`` (exact
@@ -120,16 +120,21 @@ def synthetic_queries(documents: list[Any], count: int, seed: int) -> list[str]:
 
 
 def scaled_vectors(real: np.ndarray, count: int, seed: int) -> np.ndarray:
-    """``real`` first, then mixes of two real vectors plus noise, all unit length."""
+    """``real`` first, then mixes of three real vectors (random weights) plus noise, all unit length.
+
+    With fewer real vectors than the corpus, a mix of two with little noise puts hundreds of
+    near-identical vectors round each real one, and "the top 10" becomes a tie that no
+    approximate index can agree on; three parts and noise of norm ~0.5 keep neighbours distinct.
+    """
     if count <= len(real):
         return np.ascontiguousarray(real[:count])
     rng = np.random.default_rng(seed)
     extra = count - len(real)
-    a = real[rng.integers(0, len(real), extra)]
-    b = real[rng.integers(0, len(real), extra)]
-    mix = rng.uniform(0.5, 0.9, (extra, 1)).astype(np.float32)
-    noise = rng.standard_normal((extra, real.shape[1])).astype(np.float32) * (0.35 / np.sqrt(real.shape[1]))
-    vectors = mix * a + (1 - mix) * b + noise
+    weights = rng.dirichlet((1.0, 1.0, 1.0), extra).astype(np.float32)
+    parts = [real[rng.integers(0, len(real), extra)] for _ in range(3)]
+    vectors = sum(weights[:, i:i + 1] * parts[i] for i in range(3))
+    vectors = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    vectors += rng.standard_normal((extra, real.shape[1])).astype(np.float32) * (0.5 / np.sqrt(real.shape[1]))
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     return np.ascontiguousarray(np.vstack([real, vectors]).astype(np.float32))
 
@@ -140,7 +145,6 @@ def scaled_vectors(real: np.ndarray, count: int, seed: int) -> np.ndarray:
 def build(kind: str, vectors: np.ndarray, ids: np.ndarray, settings: Any) -> tuple[Any, float, float, float]:
     """An index of ``kind`` over ``vectors``: the index, seconds, its serialised MB, RSS growth MB."""
     import faiss
-
     from pipeline.retriever.index import new_faiss_index
 
     gc.collect()
@@ -228,6 +232,8 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=300, help="queries for latency and recall")
     parser.add_argument("--http-requests", type=int, default=600, help="requests per HTTP throughput run")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--query-threads", type=int, default=1,
+                        help="torch threads while answering queries (retriever.serve.torch_threads; 0 = torch's default)")
     parser.add_argument("--quick", action="store_true", help="sizes 2000 and 10000, small samples")
     args = parser.parse_args()
     if args.quick:
@@ -236,10 +242,10 @@ def main() -> None:
 
     import faiss
     import torch
-
-    from pipeline.retriever.embedder import DEFAULT_MODEL, encode, load_embedder
     from pipeline.retriever.index import IndexedDocument, IndexMeta, LazyEncoder, VectorIndex, stable_id
     from pipeline.retriever.search import Retriever
+
+    from pipeline.retriever.embedder import DEFAULT_MODEL, encode, load_embedder
     from pipeline.settings import RetrieverServeSettings, RetrieverSettings
 
     settings = RetrieverSettings()
@@ -262,10 +268,15 @@ def main() -> None:
     figure(f"documents encoded per second ({len(sample)} real documents)", rate, "docs/s")
     for size in args.sizes:
         figure(f"  extrapolated time to encode {size} documents", size / rate, "s")
-    figure("index vectors beyond the encoded sample", "synthetic: mixes of two real embeddings + noise")
+    figure("index vectors beyond the encoded sample", "synthetic: mixes of three real embeddings + noise")
 
     queries = synthetic_queries(documents, args.queries, args.seed)
     query_vectors = encode(model, queries, batch_size=settings.encode_batch_size)
+    if args.query_threads:
+        # what `toolgen retriever serve` does (retriever.serve.torch_threads): short queries gain
+        # nothing from more threads, and spin-waiting threads cost CPU on a shared machine
+        torch.set_num_threads(args.query_threads)
+    figure("torch threads while answering queries", torch.get_num_threads())
     all_vectors = scaled_vectors(real, largest, args.seed)
     ids_all = np.asarray([stable_id(d.tool_id, d.api_id) for d in documents], dtype=np.int64)
     encoder = LazyEncoder(DEFAULT_MODEL, settings, model=model)
@@ -285,6 +296,15 @@ def main() -> None:
         agreements[size] = agreement(exact, hnsw, query_vectors)
         figure(f"[{size}] HNSW recall@10 agreement with exact (efSearch={settings.hnsw_ef_search})",
                agreements[size])
+        inner = faiss.downcast_index(hnsw.index)
+        for ef in (64, 256, 512):
+            inner.hnsw.efSearch = ef
+            start = time.perf_counter()
+            swept = agreement(exact, hnsw, query_vectors)
+            search_ms = (time.perf_counter() - start) * 1000 / len(query_vectors)  # both indexes searched
+            figure(f"[{size}]   efSearch={ef}: recall@10 agreement / ms per query (exact + HNSW search)",
+                   f"{swept:.3f} / {search_ms:.2f}")
+        inner.hnsw.efSearch = settings.hnsw_ef_search
         for kind, index in (("flat", exact), ("hnsw", hnsw)):
             meta = IndexMeta(model=DEFAULT_MODEL, model_label="all-MiniLM-L6-v2", fingerprint="", dimension=int(
                 vectors.shape[1]), kind=kind, documents=size)  # type: ignore[arg-type]

@@ -300,6 +300,12 @@ class ModelPrice(_Section):
     completion_per_1k: float = Field(ge=0)
 
 
+def _refuse_unknown_roles(value: Mapping[str, Any], where: str) -> None:
+    unknown = sorted(set(value) - set(LLM_ROLES))
+    if unknown:
+        raise ValueError(f"{where}: unknown LLM roles {unknown} (roles: {', '.join(LLM_ROLES)})")
+
+
 def _env_or_none(name: str) -> str | None:
     return os.environ.get(name) or None
 
@@ -307,6 +313,31 @@ def _env_or_none(name: str) -> str | None:
 def _secret_from_env(name: str) -> SecretStr | None:
     value = _env_or_none(name)  # defaults are not validated in sections: wrap it here
     return SecretStr(value) if value is not None else None
+
+
+class RoleSettings(_Section):
+    """One LLM role's own endpoint and limits (``[llm.roles.judge]`` ...); what is left out is
+    taken from ``[llm]``. A user mixes a local vLLM policy with a hosted judge this way."""
+
+    base_url: str | None = Field(default=None, description="this role's OpenAI-compatible endpoint")
+    api_key_env: str | None = Field(
+        default=None, description="name of the environment variable holding this role's key (never the key)"
+    )
+    model: str | None = Field(default=None, description="model name (the same as llm.models.<role>)")
+    temperature: float | None = Field(default=None, ge=0, le=2, description="overrides the stage's temperature")
+    max_tokens: int | None = Field(default=None, ge=1, description="overrides the stage's max_tokens")
+    timeout_s: float | None = Field(default=None, gt=0)
+    retries: int | None = Field(default=None, ge=0)
+    concurrency: int | None = Field(default=None, ge=1, description="this role's requests in flight at once")
+    requests_per_minute: int | None = Field(default=None, ge=1)
+    tokens_per_minute: int | None = Field(default=None, ge=1)
+
+    @property
+    def has_own_client(self) -> bool:
+        """Whether the role needs a client of its own (its own endpoint, key or limits)."""
+        return any(value is not None for value in (
+            self.base_url, self.api_key_env, self.timeout_s, self.retries, self.concurrency,
+            self.requests_per_minute, self.tokens_per_minute))
 
 
 class LLMSettings(_Section):
@@ -343,24 +374,67 @@ class LLMSettings(_Section):
             "gpt-4o-mini": ModelPrice(prompt_per_1k=0.00015, completion_per_1k=0.0006),
             "gpt-4o": ModelPrice(prompt_per_1k=0.0025, completion_per_1k=0.01),
         },
-        description="per model name; models not listed are counted at zero cost",
+        description="USD per 1k tokens per model name (add yours); a model not listed has its cost reported as unknown",
     )
     cache: bool = Field(default=True, description="persistent reply cache in <run>/llm/")
+    roles: dict[str, RoleSettings] = Field(
+        default_factory=dict,
+        description="per role (writer, policy, judge, simulator): its own endpoint, key, model and limits",
+    )
 
     @field_validator("models")
     @classmethod
     def _keep_default_roles(cls, value: dict[str, str]) -> dict[str, str]:
+        _refuse_unknown_roles(value, "llm.models")
         # Setting one role in the TOML must not leave the others without a model.
         return {**dict.fromkeys(LLM_ROLES, DEFAULT_LLM_MODEL), **value}
 
+    @field_validator("roles")
+    @classmethod
+    def _known_roles(cls, value: dict[str, RoleSettings]) -> dict[str, RoleSettings]:
+        _refuse_unknown_roles(value, "llm.roles")
+        return value
+
     def model_for(self, role: str) -> str:
         """The model name that answers ``role``; an unknown role is a configuration error."""
+        own = self.roles.get(role)
+        if own is not None and own.model is not None:
+            return own.model
         try:
             return self.models[role]
         except KeyError:
             raise ValueError(
                 f"no model for LLM role {role!r}: set llm.models.{role} (known roles: {', '.join(self.models)})"
             ) from None
+
+    def role_settings(self, role: str) -> RoleSettings:
+        """``role``'s own settings (all unset when it has none)."""
+        return self.roles.get(role) or RoleSettings()
+
+    def for_role(self, role: str) -> LLMSettings:
+        """The settings a client serving ``role`` uses: the role's own values over the global ones.
+
+        The key comes from the environment variable the role names; a variable that is not set
+        is a configuration error naming the role and the variable, never a silent fallback to
+        the global key (that would send one provider's key to another's endpoint).
+        """
+        own = self.role_settings(role)
+        # the copy has no roles of its own: the role's model moves into ``models``
+        update: dict[str, Any] = {"roles": {}, "models": {**self.models, role: self.model_for(role)}}
+        for name in ("base_url", "timeout_s", "retries", "concurrency", "requests_per_minute", "tokens_per_minute"):
+            value = getattr(own, name)
+            if value is not None:
+                update[name] = value
+        if own.api_key_env is not None:
+            key = _env_or_none(own.api_key_env)
+            if key is None:
+                raise ConfigError(
+                    f"llm.roles.{role}.api_key_env: the environment variable {own.api_key_env} is not set")
+            update["api_key"] = SecretStr(key)
+        elif own.base_url is not None:
+            # Another endpoint than the global one: do not send it the global key.
+            update["api_key"] = None
+        return self.model_copy(update=update)
 
 
 class ScheduleSpec(_Section):

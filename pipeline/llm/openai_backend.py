@@ -24,7 +24,7 @@ import random
 import time
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any, Self
 
 import openai
@@ -66,10 +66,13 @@ class RoleStats:
     completion_tokens: int = 0
     cost_usd: float = 0.0
     errors: int = 0
+    unpriced_models: set[str] = field(default_factory=set)
 
     def as_dict(self) -> dict[str, Any]:
         figures = asdict(self)
-        figures["cost_usd"] = round(self.cost_usd, 6)
+        # A reply from a model with no price makes the total unknown: None, never a made-up $0.
+        figures["cost_usd"] = None if self.unpriced_models else round(self.cost_usd, 6)
+        figures["unpriced_models"] = sorted(self.unpriced_models)
         return figures
 
 
@@ -197,7 +200,11 @@ class OpenAIChatModel:
         self._same_failures, self._last_failure = 0, ""
         stats.prompt_tokens += reply.usage.prompt_tokens
         stats.completion_tokens += reply.usage.completion_tokens
-        stats.cost_usd += self._cost(model, reply.usage)
+        cost = self._cost(model, reply.usage)
+        if cost is None:
+            stats.unpriced_models.add(model)
+        else:
+            stats.cost_usd += cost
         return reply
 
     async def check_endpoint(self, roles: Sequence[str]) -> None:
@@ -381,10 +388,11 @@ class OpenAIChatModel:
             return _Failure(self._scrub(str(error)), None, retryable=True)
         return _Failure(f"unexpected {type(error).__name__}: {self._scrub(str(error))}", None, retryable=False)
 
-    def _cost(self, model: str, usage: Usage) -> float:
+    def _cost(self, model: str, usage: Usage) -> float | None:
+        """USD for ``usage``; None when ``llm.prices`` has no price for ``model``."""
         price = self.settings.prices.get(model)
         if price is None:
-            return 0.0
+            return None
         return (usage.prompt_tokens * price.prompt_per_1k + usage.completion_tokens * price.completion_per_1k) / 1000
 
     def _scrub(self, text: str) -> str:

@@ -168,23 +168,37 @@ def cost_table(stats: RunStats) -> ReportTable | None:
                        columns=["figure", "mean", "median", "p90", "all searches / samples"], rows=rows)
 
 
-def _llm_entries(stats: RunStats) -> list[tuple[str, str, dict[str, Any]]]:
-    return [(stage, role, figures) for stage in _LLM_STAGES
-            for role, figures in sorted(((stats.stage(stage) or {}).get("llm_usage") or {}).items())
-            if isinstance(figures, dict)]
+def _llm_entries(stats: RunStats, key: str = "llm_usage") -> list[tuple[str, str, dict[str, Any]]]:
+    entries: list[tuple[str, str, dict[str, Any]]] = []
+    for stage in _LLM_STAGES:
+        section = stats.stage(stage) or {}
+        usage = section.get(key)
+        if usage is None and key != "llm_usage":
+            usage = section.get("llm_usage")  # recorded before totals were kept
+        entries += [(stage, role, figures) for role, figures in sorted((usage or {}).items())
+                    if isinstance(figures, dict)]
+    return entries
+
+
+def _cost_cell(figures: dict[str, Any]) -> Cell:
+    """USD, or "unknown" when a model without a price answered (never a made-up 0)."""
+    cost = figures.get("cost_usd")
+    if cost is None:
+        return "unknown" if _int(figures.get("requests")) else 0.0
+    return _round(cost, 4)
 
 
 def llm_usage_table(stats: RunStats) -> ReportTable | None:
-    """Every ``llm_usage`` entry the stages recorded."""
+    """What the stages spent on models, over every invocation (a resumed run adds to it)."""
     rows: list[list[Cell]] = [
         [stage, role, _int(figures.get("requests")), _int(figures.get("prompt_tokens")),
-         _int(figures.get("completion_tokens")), _round(figures.get("cost") or 0.0, 4)]
-        for stage, role, figures in _llm_entries(stats)
+         _int(figures.get("completion_tokens")), _cost_cell(figures)]
+        for stage, role, figures in _llm_entries(stats, "llm_usage_total")
     ]
     if not rows:
         return None
     return ReportTable(key="llm_usage", title="LLM usage",
-                       columns=["stage", "role", "requests", "prompt tokens", "completion tokens", "cost"], rows=rows)
+                       columns=["stage", "role", "requests", "prompt tokens", "completion tokens", "cost (USD)"], rows=rows)
 
 
 def llm_cache_table(stats: RunStats) -> ReportTable | None:

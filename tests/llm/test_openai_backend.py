@@ -288,6 +288,7 @@ async def test_usage_and_cost_are_accounted_per_role(server: FakeOpenAIServer) -
             await model.chat(ask(role="judge"))
         stats = model.stats()
     assert stats["policy"] == {"requests": 2, "retries": 0, "prompt_tokens": 3000, "completion_tokens": 500,
-                               "cost_usd": 4.0, "errors": 0}
+                               "cost_usd": 4.0, "errors": 0, "unpriced_models": []}
+    # a model with no price costs "unknown", not a made-up $0
     assert stats["judge"] == {"requests": 2, "retries": 0, "prompt_tokens": 100, "completion_tokens": 100,
-                              "cost_usd": 0.0, "errors": 1}
+                              "cost_usd": None, "errors": 1, "unpriced_models": ["free"]}

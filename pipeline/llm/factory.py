@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pipeline.llm.cache import CachedChatModel
 from pipeline.llm.openai_backend import OpenAIChatModel
-from pipeline.llm.routing import RoleRouter
+from pipeline.llm.routing import RequestDefaults, RoleRouter
 from pipeline.llm.types import ChatModel, close_chat_model
 from pipeline.settings import Settings
 
@@ -32,9 +32,9 @@ def build_chat_model(settings: Settings, *, run_dir: Path) -> ChatModel | None:
         model, model_name_for = router, router.cache_model_name
     else:
         model = OpenAIChatModel(llm)
-    if not llm.cache:
-        return model
-    # The tool mode changes what is sent for the same request, so it is part of the key.
-    return CachedChatModel(model, Path(run_dir) / CACHE_FILE, model_name_for=model_name_for,
-                           namespace=f"tool_mode={llm.tool_mode}")
+    if llm.cache:
+        # The tool mode changes what is sent for the same request, so it is part of the key.
+        model = CachedChatModel(model, Path(run_dir) / CACHE_FILE, model_name_for=model_name_for,
+                                namespace=f"tool_mode={llm.tool_mode}")
+    return RequestDefaults(model, llm, seed=settings.seed)
 

@@ -33,7 +33,15 @@ import orjson
 from pipeline.io import dumps, loads
 from pipeline.llm.ratelimit import Clock, Sleep, TokenBucket, estimate_tokens
 from pipeline.llm.text_mode import parse_react, text_mode_messages, text_mode_stop
-from pipeline.llm.types import ChatReply, ChatRequest, EndpointUnusable, ModelError, ToolCall, Usage
+from pipeline.llm.types import (
+    ChatReply,
+    ChatRequest,
+    EndpointUnusable,
+    ModelError,
+    ToolCall,
+    Usage,
+    server_seed,
+)
 from pipeline.net import parse_retry_after
 from pipeline.redact import redact_text, redact_url
 from pipeline.retry import MODEL_REQUEST_STATUSES, RetryPolicy, retrying
@@ -295,7 +303,7 @@ class OpenAIChatModel:
         if request.temperature > 0:
             # Servers that honour a seed (vLLM, llama.cpp, OpenAI best-effort) then give one
             # sample per index, as the reply cache does.
-            arguments["seed"] = request.sample_index
+            arguments["seed"] = server_seed(request.seed, request.sample_index)
         return arguments, text_calls
 
     async def _attempt(self, arguments: dict[str, Any], estimate: int) -> Any:

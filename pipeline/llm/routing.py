@@ -24,8 +24,7 @@ ClientFactory = Callable[[LLMSettings], ChatModel]
 
 
 class RoleRouter:
-    """A :class:`~pipeline.llm.types.ChatModel` that hands each request to its role's client and
-    applies the role's own temperature and max_tokens."""
+    """A :class:`~pipeline.llm.types.ChatModel` that hands each request to its role's client."""
 
     def __init__(self, settings: LLMSettings, make_client: ClientFactory) -> None:
         self.settings = settings
@@ -56,17 +55,8 @@ class RoleRouter:
         model = self.settings.model_for(role)
         return f"{model}@{own.base_url}" if own.base_url else model
 
-    def _with_role_values(self, request: ChatRequest) -> ChatRequest:
-        own = self.settings.role_settings(request.role)
-        update: dict[str, Any] = {}
-        if own.temperature is not None:
-            update["temperature"] = own.temperature
-        if own.max_tokens is not None:
-            update["max_tokens"] = own.max_tokens
-        return request.model_copy(update=update) if update else request
-
     async def chat(self, request: ChatRequest) -> ChatReply:
-        return await self.client_for(request.role).chat(self._with_role_values(request))
+        return await self.client_for(request.role).chat(request)
 
     async def check_endpoint(self, roles: Sequence[str]) -> None:
         """Checks each client once, for the roles it serves among ``roles``."""
@@ -86,3 +76,40 @@ class RoleRouter:
     async def aclose(self) -> None:
         for client in self._owned:
             await close_chat_model(client)
+
+
+class RequestDefaults:
+    """The outermost layer of a run's model: puts the run's seed and each role's own temperature
+    and max_tokens (``llm.roles``) into every request, above the reply cache, so the cache keys on
+    what is really sent (a new seed or a changed role temperature asks again)."""
+
+    def __init__(self, inner: ChatModel, settings: LLMSettings, *, seed: int) -> None:
+        self.inner = inner
+        self.settings = settings
+        self.seed = seed
+
+    def _complete(self, request: ChatRequest) -> ChatRequest:
+        own = self.settings.role_settings(request.role)
+        update: dict[str, Any] = {"seed": self.seed}
+        if own.temperature is not None:
+            update["temperature"] = own.temperature
+        if own.max_tokens is not None:
+            update["max_tokens"] = own.max_tokens
+        return request.model_copy(update=update)
+
+    async def chat(self, request: ChatRequest) -> ChatReply:
+        return await self.inner.chat(self._complete(request))
+
+    @property
+    def model_name(self) -> str | None:
+        name = getattr(self.inner, "model_name", None)
+        return str(name) if name is not None else None
+
+    async def check_endpoint(self, roles: Sequence[str]) -> None:
+        await check_chat_model(self.inner, roles)
+
+    def stats(self) -> dict[str, dict[str, Any]]:
+        return model_usage(self.inner)
+
+    async def aclose(self) -> None:
+        await close_chat_model(self.inner)

@@ -7,6 +7,7 @@ backend speaks it (OpenAI, vLLM, Ollama, llama.cpp) and the datasets are exporte
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from typing import Any, Protocol, runtime_checkable
 
@@ -37,7 +38,9 @@ class ChatRequest(BaseModel):
     """Everything that decides an answer; the reply cache keys on all of it (and the model name).
 
     ``sample_index`` tells apart repeated samples of one prompt at ``temperature > 0``: the same
-    index replays the same cached answer, a new index asks again.
+    index replays the same cached answer, a new index asks again. ``seed`` is the run's seed
+    (``Settings.seed``); the seed sent to servers that honour one mixes it with the sample index,
+    so a new run seed gives new samples on vLLM, and the same seed the same ones.
     """
 
     role: str
@@ -50,6 +53,14 @@ class ChatRequest(BaseModel):
     response_format: dict[str, Any] | None = None
     sample_index: int = 0
     stop: list[str] | None = None
+    seed: int = 0
+
+
+def server_seed(run_seed: int, sample_index: int) -> int:
+    """The ``seed`` sent to the server: one 31-bit value per (run seed, sample index), so two
+    indices of one run, or one index of two runs, never share a seed."""
+    digest = hashlib.sha256(f"{run_seed}:{sample_index}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
 
 
 class ChatReply(BaseModel):

@@ -9,7 +9,7 @@ import pytest
 from pipeline.errors import ConfigError
 from pipeline.llm.factory import build_chat_model
 from pipeline.llm.fake_server import FakeOpenAIServer, text
-from pipeline.llm.routing import RoleRouter
+from pipeline.llm.routing import RequestDefaults, RoleRouter
 from pipeline.llm.types import ChatRequest, check_chat_model, close_chat_model, model_usage
 from pipeline.settings import load_settings
 
@@ -75,8 +75,9 @@ async def test_roles_without_their_own_endpoint_share_one_client(server: FakeOpe
     settings = load_settings(run_dir=tmp_path, llm={
         "backend": "openai", "base_url": server.base_url, "api_key": KEY, "cache": False,
         "roles": {"judge": {"temperature": 0.0}}})
-    router = build_chat_model(settings, run_dir=tmp_path)
-    assert isinstance(router, RoleRouter)
+    model = build_chat_model(settings, run_dir=tmp_path)
+    assert isinstance(model, RequestDefaults) and isinstance(model.inner, RoleRouter)
+    router = model.inner
     try:
         assert router.client_for("policy") is router.client_for("judge") is router.client_for("writer")
     finally:
@@ -118,3 +119,50 @@ async def test_a_role_key_variable_that_is_not_set_is_named(server: FakeOpenAISe
         "roles": {"judge": {"api_key_env": "TOOLGEN_TEST_UNSET_KEY"}}})
     with pytest.raises(ConfigError, match=r"llm\.roles\.judge\.api_key_env.*TOOLGEN_TEST_UNSET_KEY"):
         build_chat_model(settings, run_dir=tmp_path)
+
+
+async def test_the_seed_sent_mixes_the_run_seed_with_the_sample_index(server: FakeOpenAIServer, tmp_path: Path) -> None:
+    server.set_script([text("a"), text("b"), text("c"), text("d")])
+    seen: list[tuple[int, int]] = []
+    for run_seed in (0, 7):
+        settings = load_settings(run_dir=tmp_path / str(run_seed), seed=run_seed, llm={
+            "backend": "openai", "base_url": server.base_url, "api_key": KEY})
+        model = build_chat_model(settings, run_dir=tmp_path / str(run_seed))
+        assert model is not None
+        try:
+            for index in (0, 1):
+                await model.chat(ChatRequest(role="policy", messages=[{"role": "user", "content": "same"}],
+                                             temperature=1.0, sample_index=index))
+        finally:
+            await close_chat_model(model)
+    sent = [request.json["seed"] for request in server.chat_requests]
+    seen = [(sent[0], sent[1]), (sent[2], sent[3])]
+    assert len(set(sent)) == 4  # a new run seed gives new samples, and so does a new index
+    # the same seed and index send the same seed again (reproducible runs)
+    rerun = load_settings(run_dir=tmp_path / "again", seed=7, llm={
+        "backend": "openai", "base_url": server.base_url, "api_key": KEY, "cache": False})
+    server.set_script([text("e")])
+    model = build_chat_model(rerun, run_dir=tmp_path / "again")
+    assert model is not None
+    try:
+        await model.chat(ChatRequest(role="policy", messages=[{"role": "user", "content": "same"}],
+                                     temperature=1.0, sample_index=1))
+    finally:
+        await close_chat_model(model)
+    assert server.chat_requests[-1].json["seed"] == seen[1][1]
+
+
+async def test_a_role_temperature_is_part_of_the_cache_key(server: FakeOpenAIServer, tmp_path: Path) -> None:
+    server.set_script([text("hot"), text("cold")])
+    for temperature in (1.0, 0.0):
+        settings = load_settings(run_dir=tmp_path, llm={
+            "backend": "openai", "base_url": server.base_url, "api_key": KEY,
+            "roles": {"judge": {"temperature": temperature}}})
+        model = build_chat_model(settings, run_dir=tmp_path)
+        assert model is not None
+        try:
+            reply = await model.chat(_ask("judge"))
+        finally:
+            await close_chat_model(model)
+        assert not reply.cached  # a changed role temperature asks again instead of replaying
+    assert len(server.chat_requests) == 2

@@ -34,6 +34,7 @@ from pipeline.io import dumps, loads
 from pipeline.llm.ratelimit import Clock, Sleep, TokenBucket, estimate_tokens
 from pipeline.llm.text_mode import parse_react, text_mode_messages, text_mode_stop
 from pipeline.llm.types import (
+    MAX_BODY_CHARS,
     ChatReply,
     ChatRequest,
     EndpointUnusable,
@@ -90,6 +91,7 @@ class _Failure:
     status: int | None
     retryable: bool
     retry_after: float | None = None
+    body: str | None = None  # what the server sent, for the failures file
 
 
 @dataclass
@@ -204,6 +206,8 @@ class OpenAIChatModel:
                 f"{request.role} model {model!r} at {self.endpoint}: {reply.what}{tries}",
                 status=reply.status,
                 retryable=reply.retryable,
+                role=request.role,
+                body=self._scrub(reply.body)[:MAX_BODY_CHARS] if reply.body is not None else None,
             ) from None  # the SDK's error may quote the key back (OpenAI's 401 does, masked)
         self._same_failures, self._last_failure = 0, ""
         stats.prompt_tokens += reply.usage.prompt_tokens
@@ -333,11 +337,12 @@ class OpenAIChatModel:
     def _reply(self, completion: dict[str, Any], model: str, text_calls: bool, estimate: int) -> ChatReply:
         choices = completion.get("choices")
         if not choices or not isinstance(choices, list) or not isinstance(choices[0], dict):
-            raise _EmptyReply("the reply has no choices")
+            raise _EmptyReply("the reply has no choices", dumps(completion).decode()[:MAX_BODY_CHARS])
         choice = choices[0]
         message = choice.get("message")
         if not isinstance(message, dict):
-            raise _EmptyReply("the reply's first choice has no message")
+            raise _EmptyReply("the reply's first choice has no message",
+                              dumps(completion).decode()[:MAX_BODY_CHARS])
         content = message.get("content")
         if content is not None and not isinstance(content, str):
             content = dumps(content).decode()  # content parts: keep them readable
@@ -378,12 +383,13 @@ class OpenAIChatModel:
             status = error.status_code
             detail = self._scrub(_server_message(error))
             hint = _STATUS_HINTS.get(status, "server error" if status >= 500 else "request failed")
+            body = _response_text(error)
             if status == 429 and _is_quota(error):
-                return _Failure(f"HTTP 429 (quota exhausted: {detail})", status, retryable=False)
+                return _Failure(f"HTTP 429 (quota exhausted: {detail})", status, retryable=False, body=body)
             statuses = self._retry.statuses
             retryable = statuses.retries(status)
             retry_after = _retry_after(error.response.headers) if statuses.reads_retry_after(status) else None
-            return _Failure(f"HTTP {status} ({hint}): {detail}", status, retryable, retry_after)
+            return _Failure(f"HTTP {status} ({hint}): {detail}", status, retryable, retry_after, body)
         if isinstance(error, (openai.APITimeoutError, TimeoutError)) and not _could_not_connect(error):
             return _Failure(f"no answer within {self.settings.timeout_s:g} s", None, retryable=True)
         if isinstance(error, openai.APIConnectionError):
@@ -391,9 +397,9 @@ class OpenAIChatModel:
             return _Failure(f"connection failed ({self._scrub(str(cause) or type(cause).__name__)})",
                             None, retryable=True)
         if isinstance(error, _EmptyReply):
-            return _Failure(str(error), None, retryable=False)
+            return _Failure(str(error), None, retryable=False, body=error.body)
         if isinstance(error, _UnreadableReply):
-            return _Failure(self._scrub(str(error)), None, retryable=True)
+            return _Failure(self._scrub(str(error)), None, retryable=True, body=error.body)
         return _Failure(f"unexpected {type(error).__name__}: {self._scrub(str(error))}", None, retryable=False)
 
     def _cost(self, model: str, usage: Usage) -> float | None:
@@ -411,20 +417,35 @@ class OpenAIChatModel:
 
 
 class _EmptyReply(Exception):
-    pass
+    def __init__(self, message: str, body: str | None = None) -> None:
+        super().__init__(message)
+        self.body = body
 
 
 class _UnreadableReply(Exception):
     """A body that is not a JSON object: a proxy's error page or a cut-off answer; worth a retry."""
+
+    def __init__(self, message: str, body: str | None = None) -> None:
+        super().__init__(message)
+        self.body = body
+
+
+def _response_text(error: openai.APIStatusError) -> str | None:
+    try:
+        return error.response.text[:MAX_BODY_CHARS]
+    except Exception:  # noqa: BLE001 - a streamed or closed body: nothing to keep
+        return None
 
 
 def _decode_completion(content: bytes) -> dict[str, Any]:
     try:
         completion = loads(content)
     except orjson.JSONDecodeError as error:
-        raise _UnreadableReply(f"the reply is not JSON ({error}): {content[:120]!r}") from None
+        raise _UnreadableReply(f"the reply is not JSON ({error}): {content[:120]!r}",
+                               content[:MAX_BODY_CHARS].decode(errors="replace")) from None
     if not isinstance(completion, dict):
-        raise _UnreadableReply(f"the reply is JSON but not an object: {content[:120]!r}")
+        raise _UnreadableReply(f"the reply is JSON but not an object: {content[:120]!r}",
+                               content[:MAX_BODY_CHARS].decode(errors="replace"))
     return completion
 
 

@@ -8,6 +8,7 @@ backend speaks it (OpenAI, vLLM, Ollama, llama.cpp) and the datasets are exporte
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Sequence
 from typing import Any, Protocol, runtime_checkable
 
@@ -102,18 +103,42 @@ class EndpointUnusable(StageError):
     stage, because every other item would fail the same way."""
 
 
+MAX_BODY_CHARS = 4000
+
+
 class ModelError(Exception):
     """A model call that failed for good (after the retries it deserved).
 
     The message names the role, model and endpoint and what happened, never the key. ``status``
     is the HTTP status when the server answered, ``retryable`` whether more attempts might help
-    (rate limits, timeouts, 5xx) as opposed to a request or configuration error.
+    (rate limits, timeouts, 5xx) as opposed to a request or configuration error. ``role`` and
+    ``body`` (the failed response's text, cut to :data:`MAX_BODY_CHARS`) go into the stage's
+    failures file, so a lost item says which role failed and what the server sent.
     """
 
-    def __init__(self, message: str, *, status: int | None = None, retryable: bool = False) -> None:
+    def __init__(
+        self, message: str, *, status: int | None = None, retryable: bool = False,
+        role: str | None = None, body: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.retryable = retryable
+        self.role = role
+        self.body = body  # the server's failed response, as received (cut, key scrubbed), for failures/
+
+
+_CONTEXT_OVERFLOW = re.compile(
+    r"context[_ ]length|maximum context|context window|too many tokens|prompt is too long|"
+    r"input (?:is )?too long|exceeds? the (?:model'?s? )?(?:maximum|context|max)|reduce the length|"
+    r"max_model_len|maximum model length",
+    re.IGNORECASE,
+)
+
+
+def is_context_overflow(error: ModelError) -> bool:
+    """Whether the server refused the request because the prompt is longer than the model takes
+    (OpenAI: 400 ``context_length_exceeded``; vLLM: 400 "maximum context length is N tokens")."""
+    return error.status in (400, 413, 422) and bool(_CONTEXT_OVERFLOW.search(str(error)))
 
 
 def model_usage(model: object) -> dict[str, dict[str, Any]]:

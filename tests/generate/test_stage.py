@@ -16,6 +16,7 @@ from pipeline.generate.prompt import read_documentation
 from pipeline.generate.stage import NothingGenerated, generate_queries
 from pipeline.io import read_jsonl
 from pipeline.llm.fake_server import FakeOpenAIServer, http_error, rate_limited, text
+from pipeline.llm.types import server_seed
 from pipeline.manifest import read_manifest
 from pipeline.settings import Settings, load_settings
 from pipeline.specs.collect import collect_catalog
@@ -181,7 +182,8 @@ async def test_unreadable_reply_is_asked_again_then_recorded_as_failed(run_dir: 
         with pytest.raises(NothingGenerated):
             await generate_queries(settings, groups=["G1"], per_group=1)
         assert len(server.chat_requests) == 2
-        assert [r.json.get("seed") for r in server.chat_requests] == [0, 1]  # the retry is a new sample
+        # the retry is a new sample
+        assert [r.json.get("seed") for r in server.chat_requests] == [server_seed(0, 0), server_seed(0, 1)]
     [failed] = list(read_jsonl(run_dir / "queries" / "failed.jsonl"))
     assert failed["raw"] == ["Sure! Here are some ideas: ask about weather.", "I cannot produce JSON today."]
     assert read_manifest(run_dir)["stages"]["generate"]["failed_sets"] == 1

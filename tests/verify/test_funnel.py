@@ -12,7 +12,7 @@ import pytest
 from pipeline.io import read_jsonl
 from pipeline.llm.fake_server import FakeOpenAIServer, text
 from pipeline.llm.openai_backend import OpenAIChatModel
-from pipeline.llm.types import ChatReply, ChatRequest, ModelError
+from pipeline.llm.types import ChatReply, ChatRequest, ModelError, server_seed
 from pipeline.manifest import read_manifest
 from pipeline.records import TrajectoryRecord, iter_accepted, iter_rejected, iter_trajectories
 from pipeline.settings import LLMSettings, load_settings
@@ -156,7 +156,8 @@ async def test_llm_judge_takes_the_majority_of_its_votes() -> None:
             result = await verdict(good_record(), LLMJudge(model, model_name="judge-model", votes=3))
         sent = [r.json for r in server.chat_requests]
     assert result.passed and result.semantic.votes == ["solved", "unsolved", "solved"]
-    assert [r["seed"] for r in sent] == [0, 1, 2]  # three distinct samples, not one cached answer
+    # three distinct samples, not one cached answer
+    assert [r["seed"] for r in sent] == [server_seed(0, index) for index in range(3)]
     shown = sent[0]["messages"][1]["content"]
     assert "Task: What is the weather in Lisbon" in shown and "current_for_weather" in shown
     assert "Final answer: It is sunny in Lisbon" in shown and sent[0]["model"] == "judge-model"

@@ -48,6 +48,7 @@ from pipeline.io import loads
 from pipeline.llm.types import ChatModel, ChatReply, ChatRequest, ModelError, is_context_overflow
 from pipeline.search.functions import FINISH_NAME, FunctionCatalog
 from pipeline.search.tree import NodeStatus, SearchCounts, SearchNode, SearchTree, Trajectory
+from pipeline.tool_schema import model_tools
 
 DIVERSITY_PROMPT = (
     "This is not the first time you try this task, all previous trails failed.\n"
@@ -146,7 +147,8 @@ class SearchBase:
         self.query = query
         self.answer_node: SearchNode | None = None
         self.stop_reason = ""
-        self._tools = self.catalog.tools()
+        self._tools = self.catalog.tools()  # ToolBench's form, kept in the trajectory
+        self._sent_tools = model_tools(self._tools)  # JSON Schema only, as servers take it
         self._head = [{"role": "system", "content": self.catalog.system_prompt()}, user_message(query)]
         self._ids: set[str] = set()
 
@@ -213,7 +215,7 @@ class SearchBase:
         request = ChatRequest(
             role="policy",
             messages=messages,
-            tools=self._tools,
+            tools=self._sent_tools,
             temperature=self.temperature,
             sample_index=sample_index,
         )

@@ -377,6 +377,9 @@ class LLMSettings(_Section):
         description="USD per 1k tokens per model name (add yours); a model not listed has its cost reported as unknown",
     )
     cache: bool = Field(default=True, description="persistent reply cache in <run>/llm/")
+    log_requests: Path | None = Field(
+        default=None, description="append every model request and response to this JSONL file (key masked)"
+    )
     roles: dict[str, RoleSettings] = Field(
         default_factory=dict,
         description="per role (writer, policy, judge, simulator): its own endpoint, key, model and limits",

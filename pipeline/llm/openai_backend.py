@@ -32,6 +32,7 @@ import orjson
 
 from pipeline.io import dumps, loads
 from pipeline.llm.ratelimit import Clock, Sleep, TokenBucket, estimate_tokens
+from pipeline.llm.request_log import RequestLog
 from pipeline.llm.text_mode import parse_react, text_mode_messages, text_mode_stop
 from pipeline.llm.types import (
     MAX_BODY_CHARS,
@@ -162,6 +163,8 @@ class OpenAIChatModel:
             if settings.tokens_per_minute else None
         )
         self._stats: defaultdict[str, RoleStats] = defaultdict(RoleStats)
+        self._request_log = (RequestLog(settings.log_requests, scrub=self._scrub)
+                             if settings.log_requests is not None else None)
         self._same_failures = 0  # consecutive requests that failed for good with one message
         self._last_failure = ""
 
@@ -178,16 +181,27 @@ class OpenAIChatModel:
         arguments, text_calls = self._arguments(request, model)
         estimate = estimate_tokens(arguments["messages"], arguments.get("tools"))
 
-        async def attempt(_number: int) -> _Answer:
+        async def attempt(number: int) -> _Answer:
+            started = time.perf_counter()
+            completion: dict[str, Any] | None = None
             try:
                 completion = await self._attempt(arguments, estimate)
-                return _Answer(self._reply(completion, model, text_calls, estimate))
+                answer = _Answer(self._reply(completion, model, text_calls, estimate))
             except Exception as error:  # noqa: BLE001 - classified here; cancellation passes
-                return _Answer(self._classify(error))
+                answer = _Answer(self._classify(error))
+            if self._request_log is not None:
+                failure = answer.result if isinstance(answer.result, _Failure) else None
+                self._request_log.write(
+                    role=request.role, model=model, endpoint=self.endpoint, attempt=number, request=arguments,
+                    outcome=answer.what, status=failure.status if failure is not None else 200,
+                    response=completion if completion is not None else (failure.body if failure else None),
+                    elapsed_ms=(time.perf_counter() - started) * 1000)
+            return answer
 
         def before_retry(answer: _Answer, number: int, delay: float) -> None:
             stats.retries += 1
-            log.info("%s model %r at %s: %s; retry %d in %.2f s",
+            # one line per request would drown a stage's own events at -v; the totals are in stats()
+            log.debug("%s model %r at %s: %s; retry %d in %.2f s",
                      request.role, model, self.endpoint, answer.what, number, delay)
 
         answer, attempts = await retrying(attempt, self._retry, rng=self._rng, sleep=self._sleep,
@@ -268,6 +282,8 @@ class OpenAIChatModel:
         return {role: figures.as_dict() for role, figures in sorted(self._stats.items())}
 
     async def aclose(self) -> None:
+        if self._request_log is not None:
+            self._request_log.close()
         if self._owns_client:
             await self._client.close()
 

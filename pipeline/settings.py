@@ -377,6 +377,11 @@ class LLMSettings(_Section):
         description="USD per 1k tokens per model name (add yours); a model not listed has its cost reported as unknown",
     )
     cache: bool = Field(default=True, description="persistent reply cache in <run>/llm/")
+    structured_output: Literal["json_schema", "json_object", "off"] = Field(
+        default="json_schema",
+        description="response_format for the writer and judge; a server that refuses it gets the next "
+        "weaker one (json_schema, then json_object, then none) for the rest of the run",
+    )
     log_requests: Path | None = Field(
         default=None, description="append every model request and response to this JSONL file (key masked)"
     )

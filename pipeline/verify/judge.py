@@ -24,6 +24,7 @@ from typing import Any, Protocol
 from pipeline.env.observation import Observation
 from pipeline.io import dumps
 from pipeline.llm.jsonparse import NotJson, find_json
+from pipeline.llm.structured import StructuredAsker, StructuredMode
 from pipeline.llm.types import ChatModel, ChatRequest
 from pipeline.records import TrajectoryRecord
 from pipeline.verify.checks import PathCall
@@ -116,6 +117,17 @@ Decide:
 - "Unsure": you cannot tell from what is shown.
 Reply with one JSON object only: {"answer_status": "Solved" | "Unsolved" | "Unsure", "reason": "<one sentence>"}"""
 
+JUDGEMENT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "answer_status": {"type": "string", "enum": ["Solved", "Unsolved", "Unsure"]},
+        "reason": {"type": "string"},
+    },
+    "required": ["answer_status", "reason"],
+    "additionalProperties": False,
+}
+"""What :data:`JUDGE_SYSTEM_PROMPT` asks for, sent as ``response_format`` where the server takes it."""
+
 _STATUS: dict[str, Verdict] = {"solved": "solved", "unsolved": "unsolved", "unsure": "unsure"}
 
 
@@ -166,8 +178,11 @@ class LLMJudge:
     """The ``judge`` role, ``votes`` judgments per sample (distinct ``sample_index``)."""
 
     def __init__(self, model: ChatModel, *, model_name: str, votes: int = 3,
-                 trajectory_chars: int = 6000, temperature: float | None = None) -> None:
+                 trajectory_chars: int = 6000, temperature: float | None = None,
+                 structured_output: StructuredMode = "json_schema") -> None:
         self._model = model
+        # one asker for the whole stage: a server that refuses json_schema is told once
+        self._asker = StructuredAsker(model, mode=structured_output, name="judgement", schema=JUDGEMENT_SCHEMA)
         self.name = model_name
         self.votes = votes
         self.trajectory_chars = trajectory_chars
@@ -190,9 +205,9 @@ class LLMJudge:
     async def _one_vote(self, messages: list[dict[str, Any]], vote: int) -> tuple[Verdict, str]:
         text = ""
         for attempt in range(2):  # a reply without a verdict is asked once more (a new sample)
-            reply = await self._model.chat(ChatRequest(
+            reply = await self._asker.chat(ChatRequest(
                 role="judge", messages=messages, temperature=self.temperature if attempt == 0 else 0.7,
-                sample_index=vote + attempt * self.votes, response_format={"type": "json_object"},
+                sample_index=vote + attempt * self.votes,
             ))
             text = reply.content or ""
             found = read_verdict(text)

@@ -133,7 +133,8 @@ def build_judge(settings: Settings, *, run_dir: Path, model: ChatModel | None) -
         if model is None:
             raise ConfigError("verify.judge = 'llm' needs a model: set llm.backend (and llm.base_url / api_key)")
         name = str(getattr(model, "model_name", None) or settings.llm.model_for("judge"))
-        return LLMJudge(model, model_name=name, votes=cfg.votes, trajectory_chars=cfg.trajectory_chars), built
+        return LLMJudge(model, model_name=name, votes=cfg.votes, trajectory_chars=cfg.trajectory_chars,
+                        structured_output=settings.llm.structured_output), built
     try:
         resolver = ApiResolver(iter_tools(run_dir))
     except CatalogMissing:

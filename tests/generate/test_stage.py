@@ -253,3 +253,24 @@ async def test_a_set_whose_writer_call_failed_is_asked_again_on_the_next_run(run
         assert len(up.chat_requests) == 2
     assert second.writer_errors == 0 and second.kept == 2 and second.sets_skipped == 0
     assert not list(read_jsonl(run_dir / "queries" / "failed.jsonl"))  # the outage's lines are gone with it
+
+
+async def test_the_writer_asks_for_structured_output_and_reads_the_object_it_gets(run_dir: Path) -> None:
+    from pipeline.generate.parse import WRITER_OUTPUT_SCHEMA
+
+    def reply(body: dict[str, Any]) -> Any:
+        if (body.get("response_format") or {}).get("type") == "json_schema":
+            return http_error(400, "Unknown response_format type json_schema")  # e.g. an older server
+        # what json_object mode makes a model write: an object, the list under a key
+        return text(json.dumps({"queries": scripted_reply(body)[:1]}))
+
+    async with FakeOpenAIServer(reply) as server:
+        # one request at a time: requests in flight together may all be refused before the step down
+        settings = settings_for(run_dir, llm=fake_llm(server), generate={"concurrency": 1})
+        report = await generate_queries(settings, groups=["G1"], per_group=2)
+        sent = [r.json.get("response_format") for r in server.chat_requests]
+    assert sent[0] == {"type": "json_schema", "json_schema": {"name": "instructions", "schema": WRITER_OUTPUT_SCHEMA,
+                                                               "strict": False}}
+    # refused once, then json_object for every later request of the run
+    assert [s["type"] for s in sent[1:]] == ["json_object"] * (len(sent) - 1)
+    assert report.kept >= 1

@@ -16,10 +16,10 @@ import pytest
 from pipeline.generate.stage import generate_queries
 from pipeline.io import read_jsonl, write_jsonl
 from pipeline.manifest import read_manifest, record_stage
+from pipeline.records import iter_trajectories
 from pipeline.report.build import build_report
 from pipeline.report.models import Report, ReportTable, format_cell
 from pipeline.report.stats import ACCEPTED_FILE, gather_run
-from pipeline.records import iter_trajectories
 from pipeline.search.stage import annotate_queries
 from pipeline.settings import Settings, load_settings
 from pipeline.specs.catalog import iter_tools

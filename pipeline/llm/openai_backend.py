@@ -320,6 +320,8 @@ class OpenAIChatModel:
             arguments["stop"] = stop
         if request.response_format is not None:
             arguments["response_format"] = request.response_format
+        if request.n > 1:
+            arguments["n"] = request.n
         if request.temperature > 0:
             # Servers that honour a seed (vLLM, llama.cpp, OpenAI best-effort) then give one
             # sample per index, as the reply cache does.
@@ -354,11 +356,37 @@ class OpenAIChatModel:
         choices = completion.get("choices")
         if not choices or not isinstance(choices, list) or not isinstance(choices[0], dict):
             raise _EmptyReply("the reply has no choices", dumps(completion).decode()[:MAX_BODY_CHARS])
-        choice = choices[0]
-        message = choice.get("message")
-        if not isinstance(message, dict):
+        if not isinstance(choices[0].get("message"), dict):
             raise _EmptyReply("the reply's first choice has no message",
                               dumps(completion).decode()[:MAX_BODY_CHARS])
+        content, calls, finish_reason = self._choice(choices[0], text_calls)
+        usage = completion.get("usage")
+        if isinstance(usage, dict):
+            counted = Usage(prompt_tokens=usage.get("prompt_tokens") or 0,
+                            completion_tokens=usage.get("completion_tokens") or 0)
+        else:  # some local servers report none: estimate, so cost and rate figures stay usable
+            counted = Usage(prompt_tokens=estimate,
+                            completion_tokens=estimate_tokens(content, [c.arguments for c in calls]))
+        # n > 1: the other choices, each a reply of its own (usage is the request's, on the first)
+        alternatives = []
+        for choice in choices[1:]:
+            if isinstance(choice, dict) and isinstance(choice.get("message"), dict):
+                other_content, other_calls, other_finish = self._choice(choice, text_calls)
+                alternatives.append(ChatReply(content=other_content, tool_calls=other_calls,
+                                              finish_reason=other_finish, model=completion.get("model") or model))
+        return ChatReply(
+            content=content,
+            tool_calls=calls,
+            finish_reason=finish_reason,
+            usage=counted,
+            model=completion.get("model") or model,
+            raw=completion,
+            alternatives=alternatives,
+        )
+
+    def _choice(self, choice: dict[str, Any], text_calls: bool) -> tuple[str | None, list[ToolCall], str | None]:
+        """One choice's text, tool calls and finish reason."""
+        message = choice["message"]
         content = message.get("content")
         if content is not None and not isinstance(content, str):
             content = dumps(content).decode()  # content parts: keep them readable
@@ -378,21 +406,7 @@ class OpenAIChatModel:
             content, calls = parse_react(content)
             if calls:
                 finish_reason = "tool_calls"
-        usage = completion.get("usage")
-        if isinstance(usage, dict):
-            counted = Usage(prompt_tokens=usage.get("prompt_tokens") or 0,
-                            completion_tokens=usage.get("completion_tokens") or 0)
-        else:  # some local servers report none: estimate, so cost and rate figures stay usable
-            counted = Usage(prompt_tokens=estimate,
-                            completion_tokens=estimate_tokens(content, [c.arguments for c in calls]))
-        return ChatReply(
-            content=content,
-            tool_calls=calls,
-            finish_reason=finish_reason,
-            usage=counted,
-            model=completion.get("model") or model,
-            raw=completion,
-        )
+        return content, calls, finish_reason
 
     def _classify(self, error: Exception) -> _Failure:
         if isinstance(error, openai.APIStatusError):

@@ -55,6 +55,10 @@ class ChatRequest(BaseModel):
     sample_index: int = 0
     stop: list[str] | None = None
     seed: int = 0
+    n: int = Field(default=1, ge=1)
+    """Samples wanted from one request (OpenAI's ``n``); the reply's ``alternatives`` hold the
+    others. A server may give fewer (vLLM with some settings, servers without ``n``): callers ask
+    again for what is missing."""
 
 
 def server_seed(run_seed: int, sample_index: int) -> int:
@@ -72,6 +76,12 @@ class ChatReply(BaseModel):
     model: str = ""
     cached: bool = False
     raw: dict[str, Any] | None = None  # the server's JSON reply as received (text mode: unparsed text inside)
+    alternatives: list[ChatReply] = Field(default_factory=list)  # choices 2..n of an ``n > 1`` request
+
+    @property
+    def samples(self) -> list[ChatReply]:
+        """This reply and its alternatives: every choice the server gave."""
+        return [self, *self.alternatives]
 
 
 @runtime_checkable

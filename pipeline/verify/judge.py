@@ -16,6 +16,7 @@ Two judges give the same :class:`Judgement`:
 
 from __future__ import annotations
 
+import logging
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
@@ -25,7 +26,7 @@ from pipeline.env.observation import Observation
 from pipeline.io import dumps
 from pipeline.llm.jsonparse import NotJson, find_json
 from pipeline.llm.structured import StructuredAsker, StructuredMode
-from pipeline.llm.types import ChatModel, ChatRequest
+from pipeline.llm.types import ChatModel, ChatRequest, ModelError, is_context_overflow
 from pipeline.records import TrajectoryRecord
 from pipeline.verify.checks import PathCall
 from pipeline.verify.verdict import Judgement, Verdict
@@ -117,6 +118,10 @@ Decide:
 - "Unsure": you cannot tell from what is shown.
 Reply with one JSON object only: {"answer_status": "Solved" | "Unsolved" | "Unsure", "reason": "<one sentence>"}"""
 
+log = logging.getLogger(__name__)
+
+_SAMPLED_INDEX = -1  # the n-sampled request's own cache slot, apart from the one-vote requests
+
 JUDGEMENT_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
@@ -184,6 +189,7 @@ class LLMJudge:
         # one asker for the whole stage: a server that refuses json_schema is told once
         self._asker = StructuredAsker(model, mode=structured_output, name="judgement", schema=JUDGEMENT_SCHEMA)
         self.name = model_name
+        self.sample_together = True  # n = votes in one request, until a server refuses it
         self.votes = votes
         self.trajectory_chars = trajectory_chars
         # One vote at temperature 0 is deterministic; several need sampling to be worth having.
@@ -192,15 +198,41 @@ class LLMJudge:
     async def judge(self, record: TrajectoryRecord | Mapping[str, Any], calls: list[PathCall]) -> Judgement:
         shown = render_path(record, calls, self.trajectory_chars)
         messages = [{"role": "system", "content": JUDGE_SYSTEM_PROMPT}, {"role": "user", "content": shown}]
+        sampled = await self._sampled_votes(messages)
         votes: list[Verdict] = []
         reasons: list[str] = []
         for vote in range(self.votes):
-            said, reason = await self._one_vote(messages, vote)
+            # a vote the n-sampled request did not give (or gave unreadable) is asked on its own
+            said, reason = sampled[vote] if vote < len(sampled) else await self._one_vote(messages, vote)
             votes.append(said)
             reasons.append(reason)
         verdict = majority(votes)
         return Judgement(verdict=verdict, votes=votes, reasons=reasons, kinds=[f"the judge said {verdict}"],
                          judge=self.name)
+
+    async def _sampled_votes(self, messages: list[dict[str, Any]]) -> list[tuple[Verdict, str]]:
+        """Several votes from one request (``n = votes``) where the server samples that way: one
+        prompt paid once instead of ``votes`` times. Readable verdicts only, in choice order."""
+        if self.votes < 2 or not self.sample_together:
+            return []
+        try:
+            reply = await self._asker.chat(ChatRequest(
+                role="judge", messages=messages, temperature=self.temperature, n=self.votes,
+                sample_index=_SAMPLED_INDEX))
+        except ModelError as error:
+            if error.status not in (400, 422) or is_context_overflow(error):
+                raise
+            log.info("the judge's server refused n=%d (%s); asking for each vote on its own",
+                     self.votes, str(error)[:200])
+            self.sample_together = False
+            return []
+        found: list[tuple[Verdict, str]] = []
+        for sample in reply.samples[: self.votes]:
+            verdict = read_verdict(sample.content)
+            if verdict is None:
+                break  # the rest are asked one by one, keeping vote order
+            found.append(verdict)
+        return found
 
     async def _one_vote(self, messages: list[dict[str, Any]], vote: int) -> tuple[Verdict, str]:
         text = ""

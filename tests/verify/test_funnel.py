@@ -12,7 +12,7 @@ import pytest
 from pipeline.io import read_jsonl
 from pipeline.llm.fake_server import FakeOpenAIServer, text
 from pipeline.llm.openai_backend import OpenAIChatModel
-from pipeline.llm.types import ChatReply, ChatRequest, ModelError, server_seed
+from pipeline.llm.types import ChatReply, ChatRequest, ModelError
 from pipeline.manifest import read_manifest
 from pipeline.records import TrajectoryRecord, iter_accepted, iter_rejected, iter_trajectories
 from pipeline.settings import LLMSettings, load_settings
@@ -156,8 +156,10 @@ async def test_llm_judge_takes_the_majority_of_its_votes() -> None:
             result = await verdict(good_record(), LLMJudge(model, model_name="judge-model", votes=3))
         sent = [r.json for r in server.chat_requests]
     assert result.passed and result.semantic.votes == ["solved", "unsolved", "solved"]
-    # three distinct samples, not one cached answer
-    assert [r["seed"] for r in sent] == [server_seed(0, index) for index in range(3)]
+    # one request asks for all three votes (n=3); this server gives one choice, so the other two
+    # votes are asked one by one: three distinct samples, not one cached answer
+    assert sent[0]["n"] == 3 and "n" not in sent[1] and "n" not in sent[2]
+    assert len({r["seed"] for r in sent}) == 3
     shown = sent[0]["messages"][1]["content"]
     assert "Task: What is the weather in Lisbon" in shown and "current_for_weather" in shown
     assert "Final answer: It is sunny in Lisbon" in shown and sent[0]["model"] == "judge-model"
@@ -316,3 +318,32 @@ def test_the_judge_prompt_depends_on_the_data_not_on_how_the_run_got_it() -> Non
     shown = render_path(fresh, path_calls(fresh), 5000)
     assert shown == render_path(replayed, path_calls(replayed), 5000)
     assert "elapsed_ms" not in shown and "cached" not in shown and "Lisbon" in shown
+
+
+async def test_llm_judge_gets_all_its_votes_from_one_request_where_the_server_samples_n() -> None:
+    from pipeline.llm.fake_server import choices
+
+    votes = choices(judge_reply("Solved"), judge_reply("Unsolved"), judge_reply("Solved"))
+    async with FakeOpenAIServer([votes]) as server:
+        async with judge_model(server) as model:
+            result = await verdict(good_record(), LLMJudge(model, model_name="judge-model", votes=3))
+        assert len(server.chat_requests) == 1 and server.chat_requests[0].json["n"] == 3
+    assert result.passed and result.semantic.votes == ["solved", "unsolved", "solved"]
+
+
+async def test_llm_judge_asks_vote_by_vote_where_the_server_refuses_n() -> None:
+    from pipeline.llm.fake_server import http_error
+
+    def reply(body: dict[str, Any]) -> Any:
+        if body.get("n", 1) > 1:
+            return http_error(400, "n > 1 is not supported with this sampling setting")
+        return judge_reply("Solved")
+
+    async with FakeOpenAIServer(reply) as server:
+        async with judge_model(server) as model:
+            judge = LLMJudge(model, model_name="judge-model", votes=3, structured_output="off")
+            first = await verdict(good_record(), judge)
+            second = await verdict(good_record(), judge)
+        with_n = [r for r in server.chat_requests if r.json.get("n", 1) > 1]
+    assert first.passed and second.passed
+    assert len(with_n) == 1  # refused once, then never asked with n again

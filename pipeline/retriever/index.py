@@ -209,7 +209,7 @@ def unique_documents(documents: Sequence[ApiDocument]) -> list[IndexedDocument]:
             log.warning("API %s/%s appears twice in the catalog; indexed once", document.tool_id, document.api_id)
             continue
         seen.add(identifier)
-        indexed.append(IndexedDocument(**document.model_dump(), id=identifier))
+        indexed.append(IndexedDocument.model_validate({**document.model_dump(), "id": identifier}))
     return indexed
 
 

@@ -102,15 +102,20 @@ def score_rankings(ranking: str, queries: Sequence[LabelledQuery], ranked_ids: S
     return rows
 
 
-class _Models:
+class EvalModels:
     """The base and trained encoders, their corpus vectors cached under the run folder."""
 
-    def __init__(self, run_dir: Path, settings: Settings) -> None:
+    def __init__(self, run_dir: Path, settings: Settings, run_encoder: LazyEncoder | None = None) -> None:
         self.run_dir = run_dir
         self.settings = settings.retriever
-        self.base = LazyEncoder(self.settings.model, self.settings)
         wanted = effective_model(run_dir, self.settings)
-        self.trained = LazyEncoder(wanted, self.settings) if wanted != self.settings.model else None
+        if run_encoder is not None and run_encoder.name_or_path != wanted:
+            run_encoder = None  # not the run's model: load what is needed
+        self.base = (run_encoder if run_encoder is not None and wanted == self.settings.model
+                     else LazyEncoder(self.settings.model, self.settings))
+        self.trained = None
+        if wanted != self.settings.model:
+            self.trained = run_encoder or LazyEncoder(wanted, self.settings)
 
     @property
     def run_model(self) -> LazyEncoder:
@@ -124,7 +129,7 @@ class _Models:
 
 
 def evaluate_set(name: str, queries: Sequence[LabelledQuery], documents: Sequence[ApiDocument],
-                 models: _Models) -> EvalSet:
+                 models: EvalModels) -> EvalSet:
     """Every ranking on one query set over ``documents``."""
     texts = [q.query for q in queries]
     depth = max(RECALL_KS)
@@ -191,9 +196,11 @@ def evaluate(
     *,
     query_files: Sequence[Path] = (),
     expanded: bool = False,
+    encoder: LazyEncoder | None = None,
 ) -> RetrieverEval:
-    """Evaluate on the held-out split of ``run_queries`` and on each file; write ``eval.json``."""
-    models = _Models(Path(run_dir), settings)
+    """Evaluate on the held-out split of ``run_queries`` and on each file; write ``eval.json``.
+    ``encoder``: the run model's, already loaded by the build (loaded again otherwise)."""
+    models = EvalModels(Path(run_dir), settings, encoder)
     sets: list[EvalSet] = []
     held_out_queries = [q for q in labelled_queries(run_queries, documents, settings.export) if q.split == EVAL]
     held_out = evaluate_set(HELD_OUT, held_out_queries, documents, models)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipeline.export.common import split_of
-from pipeline.records import QueryRecord, RecordError, iter_queries, query_files, read_query_file
+from pipeline.records import QueryRecord, RecordError, query_files, read_query_file
 from pipeline.retriever.documents import ApiDocument
 from pipeline.retriever.index import stable_id
 from pipeline.settings import ExportSettings
@@ -101,20 +101,19 @@ def labelled_queries(
     return labelled
 
 
+def _skip(error: RecordError) -> None:
+    log.warning("retriever: skipped an unreadable query: %s", error)
+
+
 def run_records(run_dir: Path) -> list[QueryRecord]:
-    """The run's queries, an unreadable line logged and skipped."""
-    if not query_files(Path(run_dir)):
-        return []
-
-    def skip(error: RecordError) -> None:
-        log.warning("retriever: skipped an unreadable query: %s", error)
-
-    records: list[QueryRecord] = []
-    for path in query_files(Path(run_dir)):
-        records.extend(read_query_file(path, on_error=skip))
-    return records
+    """The run's queries (``queries/G*.jsonl``); an unreadable one is logged and skipped."""
+    return file_records(query_files(Path(run_dir)))
 
 
 def file_records(files: Sequence[Path]) -> list[QueryRecord]:
-    """The queries of ToolBench-format files (JSON list or JSONL)."""
-    return list(iter_queries([Path(f) for f in files]))
+    """The queries of ToolBench-format files (JSON list or JSONL); an unreadable one is logged
+    and skipped, the others kept."""
+    records: list[QueryRecord] = []
+    for path in files:
+        records.extend(read_query_file(Path(path), on_error=_skip))
+    return records

@@ -20,7 +20,13 @@ from pydantic import Field
 from pipeline.errors import UsageError
 from pipeline.retriever.documents import catalog_documents
 from pipeline.retriever.expansion import expand_documents
-from pipeline.retriever.index import BuildReport, build_index, set_default_ranking
+from pipeline.retriever.index import (
+    BuildReport,
+    LazyEncoder,
+    build_index,
+    effective_model,
+    set_default_ranking,
+)
 from pipeline.retriever.labels import run_records
 from pipeline.stages import Artifact, Stage, StageContext, StageOptions, StageReport, TableArtifact
 
@@ -77,8 +83,9 @@ class RetrieverStage(Stage[RetrieverOptions, RetrieverReport]):
         if settings.retriever.expand_documents:
             indexed, expanded = expand_documents(documents, records, settings.export,
                                                  per_api=settings.retriever.expansion_per_api)
+        encoder = LazyEncoder(effective_model(context.run_dir, settings.retriever), settings.retriever)
         index, build = build_index(context.run_dir, indexed, settings.retriever, rebuild=bool(options.rebuild),
-                                   expanded=settings.retriever.expand_documents,
+                                   expanded=settings.retriever.expand_documents, encoder=encoder,
                                    probe_queries=[r.query for r in records if r.query.strip()])
         context.advance()
         report = RetrieverReport(build=build, expanded_documents=expanded,
@@ -86,7 +93,7 @@ class RetrieverStage(Stage[RetrieverOptions, RetrieverReport]):
         if options.evaluate is False:
             return report
         result = evaluate(context.run_dir, settings, index.documents, records, query_files=files,
-                          expanded=settings.retriever.expand_documents)
+                          expanded=settings.retriever.expand_documents, encoder=encoder)
         set_default_ranking(context.run_dir, result.default_ranking)
         report.default_ranking, report.default_reason = result.default_ranking, result.default_reason
         report.metrics = result.table()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pipeline.retriever.ranking import blend, lift_siblings, reciprocal_rank_fusion
 
@@ -40,3 +42,19 @@ def test_tool_lift_pulls_up_siblings_of_a_strong_tool() -> None:
     assert [p for p, _ in lifted] == [0, 1, 5]
     assert dict(lifted)[1] == pytest.approx(0.5 + 0.5 * 1.0)
     assert dict(lifted)[0] == pytest.approx(1.0 + 0.5 * 0.5)
+
+
+rankings = st.lists(st.tuples(st.integers(0, 30), st.floats(-5, 5, allow_nan=False)), max_size=15).map(
+    lambda pairs: list({p: (p, s) for p, s in pairs}.values()))
+
+
+@settings(max_examples=80, deadline=None)
+@given(dense=rankings, lexical=rankings, weight=st.floats(0, 1))
+def test_fusions_rank_each_candidate_once_best_first(dense: list[tuple[int, float]], lexical: list[tuple[int, float]],
+                                                     weight: float) -> None:
+    union = {p for p, _ in dense} | {p for p, _ in lexical}
+    for fused in (reciprocal_rank_fusion([dense, lexical]), blend(dense, lexical, weight=weight)):
+        positions = [p for p, _ in fused]
+        assert sorted(positions) == sorted(union)
+        scores = [s for _, s in fused]
+        assert scores == sorted(scores, reverse=True)

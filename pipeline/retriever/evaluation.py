@@ -27,6 +27,7 @@ from pipeline.retriever.embedder import model_fingerprint
 from pipeline.retriever.index import LazyEncoder, effective_model, model_label, retriever_dir, stable_id
 from pipeline.retriever.labels import LabelledQuery, file_records, labelled_queries
 from pipeline.retriever.metrics import ndcg_at_k, recall_at_k
+from pipeline.retriever.ranking import Ranked
 from pipeline.retriever.search import Ranking, Retriever
 from pipeline.settings import Settings
 
@@ -37,6 +38,7 @@ HELD_OUT = "held-out"
 ALL_GROUPS = "all"
 NDCG_KS = (1, 3, 5)
 RECALL_KS = (5, 10)
+DEPTH = max(RECALL_KS)  # the deepest cut a metric looks at
 
 
 class MetricRow(BaseModel):
@@ -130,31 +132,26 @@ class EvalModels:
 
 def evaluate_set(name: str, queries: Sequence[LabelledQuery], documents: Sequence[ApiDocument],
                  models: EvalModels) -> EvalSet:
-    """Every ranking on one query set over ``documents``."""
+    """Every ranking on one query set over ``documents`` (queries encoded once per model)."""
     texts = [q.query for q in queries]
-    depth = max(RECALL_KS)
     rows: list[MetricRow] = []
+    if not queries:
+        return EvalSet(name=name, queries=0, corpus=len(documents), rows=[])
     dense_runs: list[tuple[str, LazyEncoder]] = [("dense-untrained", models.base)]
     if models.trained is not None:
         dense_runs.append(("dense-trained", models.trained))
-    run_retriever: Retriever | None = None
     for label, encoder in dense_runs:
         retriever = models.retriever(encoder, documents)
+        vectors = retriever.encode_queries(texts)
+        rows += _rows(label, retriever, queries, retriever.rank(texts, DEPTH, "dense", vectors))
         if encoder is models.run_model:
-            run_retriever = retriever
-        rows += _rows(label, retriever, texts, queries, depth, "dense")
-    assert run_retriever is not None
-    rows += _rows("bm25", run_retriever, texts, queries, depth, "bm25")
-    rows += _rows("hybrid", run_retriever, texts, queries, depth, "hybrid")
+            rows += _rows("bm25", retriever, queries, retriever.rank(texts, DEPTH, "bm25"))
+            rows += _rows("hybrid", retriever, queries, retriever.rank(texts, DEPTH, "hybrid", vectors))
     return EvalSet(name=name, queries=len(queries), corpus=len(documents),
                    missing_relevant=sum(q.missing for q in queries), rows=rows)
 
 
-def _rows(label: str, retriever: Retriever, texts: list[str], queries: Sequence[LabelledQuery], depth: int,
-          ranking: Ranking) -> list[MetricRow]:
-    if not queries:
-        return []
-    ranked = retriever.rank(texts, depth, ranking)
+def _rows(label: str, retriever: Retriever, queries: Sequence[LabelledQuery], ranked: list[Ranked]) -> list[MetricRow]:
     ids = [[retriever.documents[position].id for position, _ in row] for row in ranked]
     return score_rankings(label, queries, ids)
 

@@ -504,6 +504,11 @@ def _print_table(title: str, figures: dict[str, Any], run_dir: Path) -> None:
     Console().print(table)
 
 
+from pipeline.retriever.cli import retriever_app  # noqa: E402 - it reads this module's helpers when run
+
+app.add_typer(retriever_app, name="retriever")
+
+
 def main() -> None:
     app()
 

@@ -289,6 +289,36 @@ class RetrieverSettings(_Section):
     max_seq_length: int = Field(default=256, ge=16, le=8192, description="tokens per document or query")
     encode_batch_size: int = Field(default=64, ge=1)
     top_k: int = Field(default=5, ge=1, le=1000, description="results per query unless asked otherwise")
+    hnsw_threshold: int = Field(
+        default=50_000, ge=0,
+        description="corpus size above which the index is approximate (faiss HNSW) instead of exact",
+    )
+    hnsw_m: int = Field(default=32, ge=4, le=128, description="HNSW links per node")
+    hnsw_ef_construction: int = Field(default=80, ge=8, description="HNSW build-time candidate list")
+    hnsw_ef_search: int = Field(default=128, ge=8, description="HNSW query-time candidate list")
+    recall_sample: int = Field(
+        default=200, ge=1, description="queries sampled to measure the recall@10 HNSW loses against exact"
+    )
+    ranking: Literal["auto", "dense", "bm25", "hybrid"] = Field(
+        default="auto",
+        description="auto = the ranking the last evaluation chose (hybrid only if it beat dense on "
+        "the held-out split), dense before any evaluation",
+    )
+    fusion: Literal["rrf", "blend"] = Field(
+        default="rrf", description="hybrid fusion: reciprocal rank fusion or min-max score blending"
+    )
+    rrf_k: int = Field(default=60, ge=1, description="reciprocal rank fusion constant")
+    blend_weight: float = Field(default=0.5, ge=0, le=1, description="dense share of a blended score")
+    fusion_depth: int = Field(default=100, ge=1, description="candidates each ranking hands the fusion")
+    tool_lift: float = Field(
+        default=0.0, ge=0, le=1,
+        description="share of the best score of an API's tool added to its siblings' (0 = off)",
+    )
+    expand_documents: bool = Field(
+        default=False,
+        description="append the run's train-split instructions for an API to its document when indexing",
+    )
+    expansion_per_api: int = Field(default=5, ge=1, description="instructions appended per API at most")
     train: RetrieverTrainSettings = Field(default_factory=RetrieverTrainSettings)
     serve: RetrieverServeSettings = Field(default_factory=RetrieverServeSettings)
 

@@ -279,12 +279,13 @@ def registry() -> tuple[Stage[Any, Any], ...]:
     from pipeline.export.stage import ExportStage
     from pipeline.generate.stage import GenerateStage
     from pipeline.report.build import ReportStage
+    from pipeline.retriever.stage import RetrieverStage
     from pipeline.search.stage import AnnotateStage
     from pipeline.specs.collect import CollectStage
     from pipeline.verify.stage import VerifyStage
 
     return (CollectStage(), ProbeStage(), GenerateStage(), AnnotateStage(), VerifyStage(), ExportStage(),
-            ReportStage())
+            RetrieverStage(), ReportStage())
 
 
 def stage_named(name: str) -> Stage[Any, Any]:

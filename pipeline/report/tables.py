@@ -240,3 +240,39 @@ def export_table(stats: RunStats) -> ReportTable | None:
     if not rows:
         return None
     return ReportTable(key="export_rows", title="Exported rows", columns=["format", "split", "rows"], rows=rows)
+
+
+RETRIEVER_METRICS = ("ndcg_at_1", "ndcg_at_3", "ndcg_at_5", "recall_at_5", "recall_at_10")
+
+
+def retriever_build_table(stats: RunStats) -> ReportTable | None:
+    """What the retriever's last build did: documents, encoded, reused, index kind, recall loss."""
+    build = (stats.stage("retriever") or {}).get("build")
+    if not isinstance(build, dict):
+        return None
+    recall = build.get("recall_at_10")
+    rows: list[list[Cell]] = [
+        ["documents", _int(build.get("documents"))],
+        ["encoded", _int(build.get("encoded"))],
+        ["reused from the cache", _int(build.get("reused"))],
+        ["added / removed / changed", f"{_int(build.get('added'))} / {_int(build.get('removed'))} / "
+                                      f"{_int(build.get('changed'))}"],
+        ["index", str(build.get("kind", "?")) + (f" (recall@10 vs exact {recall})" if recall is not None else "")],
+        ["model", str(build.get("model", "?"))],
+    ]
+    return ReportTable(key="retriever_build", title="Retriever index", columns=["figure", "value"], rows=rows)
+
+
+def retriever_metrics_table(stats: RunStats) -> ReportTable | None:
+    """NDCG@1/3/5 and recall@5/10 per query set, ranking and group, as the retriever stage recorded them."""
+    metrics = (stats.stage("retriever") or {}).get("metrics")
+    if not isinstance(metrics, list) or not metrics:
+        return None
+    rows: list[list[Cell]] = []
+    for row in metrics:
+        if isinstance(row, dict):
+            rows.append([str(row.get("set", "")), str(row.get("ranking", "")), str(row.get("group", "")),
+                         _int(row.get("queries")), *(round(float(row.get(m) or 0.0), 4) for m in RETRIEVER_METRICS)])
+    return ReportTable(key="retriever_metrics", title="Retriever quality",
+                       columns=["query set", "ranking", "group", "queries", "NDCG@1", "NDCG@3", "NDCG@5",
+                                "recall@5", "recall@10"], rows=rows)

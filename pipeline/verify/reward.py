@@ -16,9 +16,10 @@ Reward = format (0 or 1) + correctness (-3 to 3), so it lies in [-3, 4]:
   best unused same-name predicted call for each reference call (greedily, in reference order, as
   ToolRL does), and ``S_max = 1 + Σ_ref (1 + #params)``;
 * when the reference has a ``<response>`` (the final answer of a path), the answer counts too: a
-  completion without a response, or with a blank one, scores -3, like a missing call; otherwise
-  ``S`` gains the answer's token F1 against the reference response (lower-cased word tokens, as
-  SQuAD scores answers) and ``S_max`` gains 1, and full marks need F1 = 1 as well as equal calls.
+  completion without a response, or with a blank one (where the reference's is not), scores -3,
+  like a missing call; otherwise ``S`` gains the answer's token F1 against the reference response
+  (lower-cased word tokens, as SQuAD scores answers) and ``S_max`` gains 1, and full marks need
+  F1 = 1 as well as equal calls.
   ToolRL leaves the response unscored; without this an empty completion scored 3 of 4 on answer
   rows (no calls expected, none made).
 
@@ -121,7 +122,9 @@ def _block(text: str, tag: str) -> str | None:
 
 def _parse_calls(block: str) -> list[dict[str, Any]] | None:
     calls = []
-    for line in block.splitlines():
+    # "\n" only: str.splitlines also breaks at U+0085, U+2028 and the like, which JSON leaves
+    # unescaped inside strings (a value holding one would split its call in two).
+    for line in block.split("\n"):
         if not line.strip():
             continue
         try:
@@ -168,9 +171,9 @@ def correctness_reward(
         return MIN_CORRECTNESS
     answer: float | None = None
     if reference_response is not None:
-        if not (predicted_response or "").strip():
+        if predicted_response is None or (reference_response.strip() and not predicted_response.strip()):
             return MIN_CORRECTNESS
-        answer = answer_similarity(predicted_response or "", reference_response)
+        answer = answer_similarity(predicted_response, reference_response)
     predicted = [(call["name"], _parameters(call)) for call in predicted_calls]
     reference = [(call["name"], _parameters(call)) for call in reference_calls]
     calls_equal = Counter(_call_key(call) for call in predicted) == Counter(_call_key(call) for call in reference)

@@ -24,8 +24,9 @@ decision points from 0; ``extra_info.index`` is the row's place in its split fil
 Train with verl: ``data.train_files=.../train.parquet data.val_files=.../eval.parquet``,
 ``custom_reward_function.path=<toolgen>/pipeline/verify/reward.py
 custom_reward_function.name=compute_score`` (the file needs the standard library only and can be
-copied). Prompts are long (the system prompt lists the tools): set ``data.max_prompt_length`` from
-the token lengths on this card, since verl drops longer prompts (``filter_overlong_prompts``).
+copied). Prompts are long (the system prompt lists every tool of the sample, and later steps
+carry the earlier observations): verl drops prompts longer than ``data.max_prompt_length`` tokens
+(``filter_overlong_prompts``, default 1,024), so raise it to a few thousand.
 """
 
 from __future__ import annotations

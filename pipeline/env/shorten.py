@@ -16,10 +16,11 @@ The rules, which the property tests check:
   shortening of the structure fits (an outermost object with very many or very long keys), the
   result is a JSON string saying how long the JSON was.
 
-:func:`fit_text` is the one place observations are cut: the observation shown to the policy
+:func:`fit_json` (and :func:`fit_text`, for text that may hold JSON) is the one place observations
+are cut: the observation shown to the policy
 (:meth:`pipeline.env.observation.Observation.for_model`), the judge's prompt, the simulator's
 examples and the exports (which redo cuts made before this module, see :func:`legacy_cut_length`)
-all go through it.
+all go through it. :func:`is_cut` tells whether a shown observation was cut, for quality figures.
 """
 
 from __future__ import annotations

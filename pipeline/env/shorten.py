@@ -25,6 +25,7 @@ all go through it. :func:`is_cut` tells whether a shown observation was cut, for
 
 from __future__ import annotations
 
+from itertools import islice
 from typing import Any
 
 from pipeline.io import dumps, loads
@@ -60,11 +61,12 @@ def fit_json(value: Any, max_chars: int) -> str:
     whole = _dump(value)
     if len(whole) <= limit:
         return whole
-    most_items, most_chars = _extent(value)
-    upper = (most_items, most_chars)
+    # More than limit/2 items (each at least a character and a comma) or limit characters can
+    # never fit: the widening looks no further.
+    upper = (limit // 2, limit)
     for items, chars in _LEVELS:
-        candidate = _dump(_shrink(value, items, chars, top=True))
-        if len(candidate) <= limit:
+        candidate = _attempt(value, items, chars, limit)
+        if candidate is not None:
             return _widen(value, limit, (items, chars), upper, candidate)
         upper = (items, chars)
     return _dump(f"... (JSON of {len(whole)} chars cut)")
@@ -96,38 +98,60 @@ def _dump(value: Any) -> str:
     return dumps(value, any_object=True).decode("utf-8")
 
 
-def _extent(value: Any) -> tuple[int, int]:
-    """The most items of any list or object, and the most characters of any string, in ``value``."""
-    most_items = most_chars = 0
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, str):
-            most_chars = max(most_chars, len(item))
-        elif isinstance(item, dict):
-            most_items = max(most_items, len(item))
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            most_items = max(most_items, len(item))
-            stack.extend(item)
-    return most_items, most_chars
+class _TooLong(Exception):
+    """A shortening already writes more than the limit: stop walking the value."""
 
 
-def _shrink(value: Any, items: int, chars: int, *, top: bool = False) -> Any:
+class _Budget:
+    """Characters a shortening may still write, counted from below (quotes, keys and one
+    character per scalar; commas and escapes not), so running out proves it cannot fit. It
+    bounds each attempt's walk by the limit, not by the size of the answer."""
+
+    def __init__(self, limit: int) -> None:
+        self.left = limit
+
+    def spend(self, chars: int) -> None:
+        self.left -= chars
+        if self.left < 0:
+            raise _TooLong
+
+
+def _attempt(value: Any, items: int, chars: int, limit: int) -> str | None:
+    """The JSON of ``value`` shortened to ``items`` and ``chars``, or None when it does not fit."""
+    try:
+        candidate = _dump(_shrink(value, items, chars, _Budget(limit), top=True))
+    except _TooLong:
+        return None
+    return candidate if len(candidate) <= limit else None
+
+
+def _shrink(value: Any, items: int, chars: int, budget: _Budget, *, top: bool = False) -> Any:
     if isinstance(value, str):
         cut = f"{value[:chars]}... ({len(value) - chars} more chars)"
-        return cut if len(cut) < len(value) else value
+        shown = cut if len(cut) < len(value) else value
+        budget.spend(len(shown) + 2)
+        return shown
     if isinstance(value, list):
-        kept = [_shrink(item, items, chars) for item in value[:items]]
+        budget.spend(2)
+        kept = [_shrink(item, items, chars, budget) for item in value[:items]]
         if len(value) > items:
-            kept.append(f"... ({len(value) - items} more items)")
+            note = f"... ({len(value) - items} more items)"
+            budget.spend(len(note) + 2)
+            kept.append(note)
         return kept
     if isinstance(value, dict):
-        keys = list(value) if top else list(value)[:items]
-        shrunk = {key: _shrink(value[key], items, chars) for key in keys}
+        budget.spend(2)
+        keys = list(value) if top else list(islice(value, items))
+        shrunk = {}
+        for key in keys:
+            budget.spend(len(key) + 3)
+            shrunk[key] = _shrink(value[key], items, chars, budget)
         if len(value) > len(keys) and CUT_KEY not in shrunk:
-            shrunk[CUT_KEY] = f"({len(value) - len(keys)} more keys)"
+            note = f"({len(value) - len(keys)} more keys)"
+            budget.spend(len(CUT_KEY) + len(note) + 5)
+            shrunk[CUT_KEY] = note
         return shrunk
+    budget.spend(1)
     return value
 
 
@@ -137,14 +161,10 @@ def _widen(value: Any, limit: int, fits: tuple[int, int], upper: tuple[int, int]
     before it."""
     items, chars = fits
 
-    def attempt(trial_items: int, trial_chars: int) -> str | None:
-        candidate = _dump(_shrink(value, trial_items, trial_chars, top=True))
-        return candidate if len(candidate) <= limit else None
-
     low, high = items, max(items, upper[0])
     while low < high:
         middle = (low + high + 1) // 2
-        candidate = attempt(middle, chars)
+        candidate = _attempt(value, middle, chars, limit)
         if candidate is None:
             high = middle - 1
         else:
@@ -153,7 +173,7 @@ def _widen(value: Any, limit: int, fits: tuple[int, int], upper: tuple[int, int]
     low, high = chars, max(chars, upper[1])
     while low < high:
         middle = (low + high + 1) // 2
-        candidate = attempt(items, middle)
+        candidate = _attempt(value, items, middle, limit)
         if candidate is None:
             high = middle - 1
         else:

@@ -134,3 +134,13 @@ def test_old_raw_cuts_are_recognised_with_their_length() -> None:
     assert legacy_cut_length(whole) is None
     assert legacy_cut_length(json.dumps("a string that ends ...(truncated)")) is None  # JSON: not a cut
     assert is_cut(old) and not is_cut(whole)
+
+
+def test_a_huge_answer_is_cut_to_its_first_records() -> None:
+    value = {"error": "", "response": {"items": [{"id": n, "tags": list(range(20))} for n in range(100_000)]}}
+
+    shown = json.loads(fit_json(value, 1024))
+
+    items = shown["response"]["items"]
+    assert items[0]["id"] == 0 and items[-1].startswith("... (") and items[-1].endswith(" more items)")
+    assert int(items[-1].split("(")[1].split()[0]) + len(items) - 1 == 100_000

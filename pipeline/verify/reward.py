@@ -50,6 +50,7 @@ BLOCK_TAGS = ("think", "tool_call", "response")
 MAX_CORRECTNESS = 3.0
 MIN_CORRECTNESS = -3.0
 MAX_FORMAT = 1.0
+MAX_DEPTH = 64  # deeper parameters are not a call (see _too_deep)
 
 TOOLRL_SYSTEM_PROMPT = """\
 You are a helpful assistant that can call tools to solve the user's task.
@@ -134,10 +135,22 @@ def _parse_calls(block: str) -> list[dict[str, Any]] | None:
         if not isinstance(call, dict) or not isinstance(call.get("name"), str):
             return None
         parameters = call.get("parameters", {})
-        if not isinstance(parameters, dict):
+        if not isinstance(parameters, dict) or _too_deep(parameters):
             return None
         calls.append({"name": call["name"], "parameters": parameters})
     return calls
+
+
+def _too_deep(value: Any, limit: int = MAX_DEPTH) -> bool:
+    """Whether ``value`` nests lists/objects more than ``limit`` deep (comparing such values
+    recursively would overflow the stack; no tool takes them)."""
+    level: list[Any] = [value]
+    for _ in range(limit + 1):
+        level = [inner for item in level if isinstance(item, (dict, list))
+                 for inner in (item.values() if isinstance(item, dict) else item)]
+        if not level:
+            return False
+    return True
 
 
 def format_reward(text: str, reference: str | ParsedCompletion) -> float:

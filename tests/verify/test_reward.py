@@ -373,3 +373,14 @@ def test_compute_score_never_raises_and_stays_in_range(completion: str, thought:
 
     assert MIN_CORRECTNESS <= score <= MAX_CORRECTNESS + MAX_FORMAT
     assert compute_score("toolgen", truth, truth) == MAX_CORRECTNESS + MAX_FORMAT  # the reference is the best answer
+
+
+@pytest.mark.parametrize("depth", [3, 500, 990, 5000])
+def test_deeply_nested_arguments_do_not_crash_the_reward(depth: int) -> None:
+    truth = render_reference("t", [TIME_CET], None)
+    completion = ('<think>x</think>\n<tool_call>\n{"name": "get_time", "parameters": {"tz": '
+                  + "[" * depth + "]" * depth + "}}\n</tool_call>")
+
+    score = compute_score("toolgen", completion, truth)
+
+    assert MIN_CORRECTNESS <= score <= MAX_CORRECTNESS + MAX_FORMAT

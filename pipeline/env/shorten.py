@@ -25,6 +25,7 @@ all go through it. :func:`is_cut` tells whether a shown observation was cut, for
 
 from __future__ import annotations
 
+import re
 from itertools import islice
 from typing import Any
 
@@ -33,6 +34,7 @@ from pipeline.io import dumps, loads
 MIN_CHARS = 64  # the settings' floor for observation lengths; a note of what was cut needs room
 LEGACY_MARKER = "...(truncated)"  # what cut observations ended with before structural cuts
 CUT_KEY = "..."
+_MORE_ITEMS = re.compile(r"\.\.\. \((\d+) more items\)")
 
 # (items, chars) from mild to drastic: how many list items / nested keys, and how many characters
 # of each string, are kept. The first level that fits is then widened again by bisection.
@@ -83,6 +85,17 @@ def legacy_cut_length(text: str) -> int | None:
     except (ValueError, RecursionError):
         return len(text) - len(LEGACY_MARKER)
     return None
+
+
+def items_before_cut(items: list[Any]) -> int:
+    """How many items a list shown to a model had before it was cut: its length, or the kept
+    items plus the count in a trailing ``"... (N more items)"`` note. For readers of shown
+    observations that count results (the note is not a result)."""
+    if items and isinstance(items[-1], str):
+        match = _MORE_ITEMS.fullmatch(items[-1])
+        if match:
+            return len(items) - 1 + int(match.group(1))
+    return len(items)
 
 
 def is_cut(text: str) -> bool:
@@ -146,10 +159,13 @@ def _shrink(value: Any, items: int, chars: int, budget: _Budget, *, top: bool = 
         for key in keys:
             budget.spend(len(key) + 3)
             shrunk[key] = _shrink(value[key], items, chars, budget)
-        if len(value) > len(keys) and CUT_KEY not in shrunk:
+        if len(value) > len(keys):
+            note_key = CUT_KEY
+            while note_key in shrunk:  # the answer has a "..." key of its own: never overwrite it
+                note_key += "."
             note = f"({len(value) - len(keys)} more keys)"
-            budget.spend(len(CUT_KEY) + len(note) + 5)
-            shrunk[CUT_KEY] = note
+            budget.spend(len(note_key) + len(note) + 5)
+            shrunk[note_key] = note
         return shrunk
     budget.spend(1)
     return value

@@ -17,6 +17,7 @@ from pipeline.env.shorten import (
     fit_json,
     fit_text,
     is_cut,
+    items_before_cut,
     legacy_cut_length,
 )
 
@@ -144,3 +145,10 @@ def test_a_huge_answer_is_cut_to_its_first_records() -> None:
     items = shown["response"]["items"]
     assert items[0]["id"] == 0 and items[-1].startswith("... (") and items[-1].endswith(" more items)")
     assert int(items[-1].split("(")[1].split()[0]) + len(items) - 1 == 100_000
+
+
+def test_a_cut_list_still_tells_how_many_items_it_had() -> None:
+    shown = json.loads(fit_json(hotels(20), 600))["response"]["results"]
+
+    assert items_before_cut(shown) == 20
+    assert items_before_cut([1, 2, 3]) == 3 and items_before_cut([]) == 0

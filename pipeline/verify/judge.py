@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol
 
 from pipeline.env.observation import Observation
+from pipeline.env.shorten import fit_json
 from pipeline.io import dumps
 from pipeline.llm.jsonparse import NotJson, find_json
 from pipeline.llm.structured import StructuredAsker, StructuredMode
@@ -32,6 +33,7 @@ from pipeline.verify.checks import PathCall
 from pipeline.verify.verdict import Judgement, Verdict
 
 OFFLINE_JUDGE_NAME = "offline-rule-judge"
+RETURNED_CHARS = 800  # each observation in the judge's prompt, shortened structurally
 
 # (tool name, API name) of a relevant API → (tool id, API id) in the catalog, or None.
 ApiLookup = Callable[[str, str], tuple[str, str] | None]
@@ -148,7 +150,7 @@ def render_path(record: TrajectoryRecord | Mapping[str, Any], calls: list[PathCa
         shown = (Observation.model_validate(call.observation).to_toolbench() if call.observation is not None
                  else {"error": "no observation", "response": None})
         lines.append(f"Call {call.index}: {call.name}({call.raw_arguments})")
-        lines.append(f"Returned: {dumps(shown).decode()[:800]}")
+        lines.append(f"Returned: {fit_json(shown, RETURNED_CHARS)}")
     lines += ["", f"Final answer: {final_answer(calls)}"]
     text = "\n".join(lines)
     return text if len(text) <= limit else text[: limit - 20] + "\n...[cut]..."

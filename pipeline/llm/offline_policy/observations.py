@@ -46,7 +46,10 @@ def observed_values(param: str, calls: list[Call]) -> list[Any]:
             continue
         leaves: list[tuple[tuple[str, ...], Any]] = []
         walk_leaves(call.response, (), leaves)
-        fn_words = {stem(w) for w in split_name(call.name.partition("_for_")[0])}
+        api_name = call.name.partition("_for_")[0]
+        fn_words = {stem(w) for w in split_name(api_name)}
+        # standardized names run words together ("searchhotels"): "hotel" owns its "id" too
+        compact = api_name.lower().replace("_", "")
         exact, owned = [], []
         for path, value in leaves:
             if value is None or isinstance(value, bool) or not path:
@@ -56,7 +59,8 @@ def observed_values(param: str, calls: list[Call]) -> list[Any]:
                 exact.append(value)
             elif owner and key == parts[-1]:
                 context = {stem(w) for p in path[:-1] for w in split_name(p)} | fn_words
-                if all(o in context for o in owner) or (owner and owner[-1] in context):
+                if (all(o in context for o in owner) or (owner and owner[-1] in context)
+                        or all(len(o) >= 3 and o in compact for o in owner)):
                     owned.append(value)
         for v in exact + owned:
             if v not in found:

@@ -75,8 +75,16 @@ class Evidence:
 
     phrases: set[str] = field(default_factory=set)  # every normalised text (whole values)
     tokens: set[str] = field(default_factory=set)  # their words, light-stemmed
-    text: str = ""  # " " + all normalised texts joined + " ", for word-sequence matches
     numbers: set[float] = field(default_factory=set)
+    _parts: list[str] = field(default_factory=list)
+    _joined: str | None = None
+
+    @property
+    def text(self) -> str:
+        """All normalised texts, each between spaces, for word-sequence matches."""
+        if self._joined is None:
+            self._joined = "".join(f" {part} " for part in self._parts)
+        return self._joined
 
     @classmethod
     def of_text(cls, text: str) -> Evidence:
@@ -86,11 +94,13 @@ class Evidence:
 
     def add_text(self, text: str) -> None:
         norm = normalise(text)
-        if norm:
+        if norm and norm not in self.phrases:
             self.phrases.add(norm)
             self.tokens.update(_stem(t) for t in norm.split())
-            self.text += f" {norm} "
-        self.numbers |= _numbers(text)
+            self._parts.append(norm)
+            self._joined = None
+        if any(c.isdigit() for c in text):
+            self.numbers |= _numbers(text)
 
     def add_value(self, value: Any) -> None:
         for leaf in _leaves(value, with_keys=False):
@@ -113,7 +123,7 @@ class Evidence:
         norm = normalise(text)
         if not norm:
             return False
-        if f" {norm} " in self.text:
+        if norm in self.phrases or f" {norm} " in self.text:
             return True
         words = norm.split()
         if re.fullmatch(r"[-+]?\d+(?:\.\d+)?", text.strip()):  # a number sent as text

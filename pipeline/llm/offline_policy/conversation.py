@@ -46,6 +46,7 @@ class Call:
     ok: bool | None = None  # None: no observation yet
     error: str = ""
     response: Any = None
+    cut: bool = False  # the observation was cut at the character cap: lists may hold more
 
 
 def parse_functions(tools: Any) -> list[Function]:
@@ -211,4 +212,5 @@ def parse_history(messages: list[dict[str, Any]]) -> tuple[str, list[Call], str]
                 answered = pending[0] if pending else None
             if answered is not None:
                 answered.ok, answered.error, answered.response = parse_observation(message.get("content"))
+                answered.cut = bool(_CUT_MARK.search(content_text(message.get("content"))))
     return query, calls, "\n".join(later_user)

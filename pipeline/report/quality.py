@@ -35,6 +35,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -43,7 +44,14 @@ from pydantic import BaseModel, Field
 from pipeline.generate.dedup import DEFAULT_THRESHOLD, Deduplicator, HashingEmbedder
 from pipeline.io import atomic_write_bytes
 from pipeline.manifest import MANIFEST_NAME
-from pipeline.records import AcceptedSample, RecordError, TrajectoryRecord, iter_accepted, iter_trajectories
+from pipeline.records import (
+    AcceptedSample,
+    RecordError,
+    TrajectoryRecord,
+    accepted_path,
+    iter_accepted,
+    iter_trajectories,
+)
 from pipeline.report.models import Cell, ReportTable
 from pipeline.verify.checks import check_path_grounding, path_calls
 
@@ -167,7 +175,9 @@ def _text(content: Any) -> str:
 def measure_sample(record: TrajectoryRecord) -> _Sample:
     """One sample's figures: grounding of its arguments, errors, observations, thoughts, answer."""
     calls = path_calls(record)
-    grounding = check_path_grounding(record, calls)
+    recorded = record.verification.grounding if isinstance(record, AcceptedSample) else None
+    # the funnel's own verdict when it has one; a run verified before the check existed is checked here
+    grounding = recorded if recorded is not None else check_path_grounding(record, calls)
     api_calls = [call for call in calls if not call.is_finish]
     failed = [call for call in api_calls if call.error is not None]
     corrected = any(later.name == bad.name and later.error is None
@@ -405,10 +415,17 @@ def quality_card_lines(manifest: Mapping[str, Any]) -> list[str]:
     run_dir = config.get("run_dir") if isinstance(config, Mapping) else None
     if not isinstance(run_dir, str) or not Path(run_dir).is_dir():
         return []
+    accepted = accepted_path(Path(run_dir))
     try:
-        quality = data_quality(Path(run_dir))
+        stamp = accepted.stat() if accepted.is_file() else None
+        markdown = _card_markdown(run_dir, (stamp.st_mtime_ns, stamp.st_size) if stamp else None)
     except (OSError, ValueError):
         return []
-    if quality.source == "none":
-        return []
-    return ["## Data quality", "", quality_markdown(quality), ""]
+    return ["## Data quality", "", markdown, ""] if markdown else []
+
+
+@lru_cache(maxsize=4)
+def _card_markdown(run_dir: str, accepted_stamp: tuple[int, int] | None) -> str:
+    # every export's card shows the same section: measured once per state of accepted.jsonl
+    quality = data_quality(Path(run_dir))
+    return quality_markdown(quality) if quality.source != "none" else ""

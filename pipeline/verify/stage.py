@@ -379,7 +379,7 @@ def verify_summary(report: VerifyReport) -> dict[str, Any]:
     figures: dict[str, Any] = {
         "judge": f"{report.judge} ({report.votes} vote{'s' if report.votes != 1 else ''})",
         "candidates": report.funnel.get("candidates", 0),
-        "passed format / execution / semantic": " / ".join(str(report.funnel.get(s, 0)) for s in STAGES),
+        f"passed {' / '.join(STAGES)}": " / ".join(str(report.funnel.get(s, 0)) for s in STAGES),
         "accepted": report.accepted,
         "accepted with corrected errors": report.corrected_errors,
         "verified now / resumed": f"{report.verified} / {report.resumed}",

@@ -38,6 +38,9 @@ def test_purpose_is_the_descriptions_first_sentence_as_an_imperative() -> None:
     assert purpose(HOTELS) == "search hotels in a city"
     bare = Function(name="getquote_for_marketpulse", description="", properties={}, required=[])
     assert purpose(bare) == "getquote"
+    boilerplate = Function(name="get_quote_for_marketpulse", properties={}, required=[],
+                           description='This is the subfunction for tool "marketpulse", you can use this tool.')
+    assert purpose(boilerplate) == "get quote"
 
 
 def test_one_hotel_is_one_result_not_five() -> None:

@@ -43,7 +43,7 @@ def purpose(fn: Function) -> str:
     text = (match.group(1) if match else fn.description).strip().strip('"').strip()
     first = _SENTENCE.match(text)
     sentence = _BRACKETS.sub("", first.group(1) if first else "").strip().rstrip(".:;,")
-    if not sentence or len(sentence) > 90:
+    if not sentence or len(sentence) > 90 or sentence.lower().startswith("this is the subfunction"):
         return humanise(fn.name.partition("_for_")[0]) or fn.name
     return sentence[0].lower() + sentence[1:] if not sentence[:2].isupper() else sentence
 

@@ -184,3 +184,21 @@ def test_normalising_is_idempotent_and_case_blind(text: str) -> None:
     once = normalise(text)
     assert normalise(once) == once
     assert normalise(text.lower()) == normalise(text.casefold())
+
+
+_json = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+                     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+                     max_leaves=10)
+
+
+@settings(max_examples=150, deadline=None)
+@given(arguments=st.dictionaries(st.text(max_size=8), _json, max_size=4), spec=st.dictionaries(
+    st.sampled_from(["enum", "default", "example", "examples", "items", "type"]), _json, max_size=4),
+       observation=_json, instruction=st.text(max_size=60))
+def test_any_json_arguments_schema_and_observation_give_a_verdict(
+        arguments: dict[str, Any], spec: dict[str, Any], observation: Any, instruction: str) -> None:
+    schema = {"type": "object", "properties": {name: spec for name in arguments}, "required": list(arguments)[:1]}
+    calls = [GroundingCall("f", {}, observation=observation), GroundingCall("f", arguments)]
+    result = check_grounding(instruction, calls, {"f": schema})
+    assert result.arguments == len(arguments) and result.grounded + len(result.flagged) == result.arguments
+    assert result.passed == (not any(flag.required for flag in result.flagged))

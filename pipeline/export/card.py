@@ -117,7 +117,7 @@ def dataset_card(*, report: ExportReport, description: str, manifest: Mapping[st
             lines.append("Rejected: " + ", ".join(f"{k} {v}" for k, v in rejected.items()) + ".")
         lines.append("")
 
-    lines += quality_card_lines(manifest)
+    lines += quality_card_lines(report.directory, manifest)
     lines += ["## Models", ""]
     if models:
         lines += [f"- {stage}: `{model}`" for stage, model in models.items()]

@@ -408,17 +408,22 @@ def quality_markdown(quality: DataQuality) -> str:
     return "\n\n".join(f"**{table.title}**\n\n{table_markdown(table)}" for table in quality_tables(quality))
 
 
-def quality_card_lines(manifest: Mapping[str, Any]) -> list[str]:
-    """The dataset card's "Data quality" section for the run the manifest describes (its
-    ``config.run_dir``); no lines when that folder cannot be read."""
+def quality_card_lines(export_directory: str | Path, manifest: Mapping[str, Any]) -> list[str]:
+    """The dataset card's "Data quality" section, for the run an export folder belongs to.
+
+    An export is written in ``<run>/datasets/<folder>``, so the run is two levels up; when that
+    folder holds no manifest, the manifest's ``config.run_dir`` is tried. No lines when neither
+    can be read or the run has no samples."""
     config = manifest.get("config")
-    run_dir = config.get("run_dir") if isinstance(config, Mapping) else None
-    if not isinstance(run_dir, str) or not Path(run_dir).is_dir():
+    recorded = config.get("run_dir") if isinstance(config, Mapping) else None
+    candidates = [Path(export_directory).parent.parent, *([Path(recorded)] if isinstance(recorded, str) else [])]
+    run_dir = next((path for path in candidates if (path / MANIFEST_NAME).is_file()), None)
+    if run_dir is None:
         return []
-    accepted = accepted_path(Path(run_dir))
+    accepted = accepted_path(run_dir)
     try:
         stamp = accepted.stat() if accepted.is_file() else None
-        markdown = _card_markdown(run_dir, (stamp.st_mtime_ns, stamp.st_size) if stamp else None)
+        markdown = _card_markdown(str(run_dir.resolve()), (stamp.st_mtime_ns, stamp.st_size) if stamp else None)
     except (OSError, ValueError):
         return []
     return ["## Data quality", "", markdown, ""] if markdown else []

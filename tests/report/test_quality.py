@@ -73,7 +73,7 @@ def test_funnel_pass_rates_follow_the_steps_that_ran() -> None:
 def test_a_run_folder_without_samples_measures_nothing(tmp_path: Path) -> None:
     quality = data_quality(tmp_path)
     assert quality.source == "none" and quality.overall.samples == 0 and quality.groups == {}
-    assert quality_card_lines({"config": {"run_dir": str(tmp_path)}}) == []
+    assert quality_card_lines(tmp_path / "datasets" / "openai", {"config": {"run_dir": str(tmp_path)}}) == []
 
 
 def test_an_unverified_run_measures_its_answered_trajectories(tmp_path: Path) -> None:
@@ -149,7 +149,12 @@ def test_the_report_shows_the_tables_and_writes_quality_json(offline_run: Path, 
 
 def test_the_dataset_card_carries_the_quality_section(offline_run: Path) -> None:
     manifest: dict[str, Any] = read_manifest(offline_run)
-    card = dataset_card(report=ExportReport(format="openai", directory="d"), description="d", manifest=manifest,
-                        catalog=None, licence="l", split_rule="s")
+    folder = offline_run / "datasets" / ".openai.partial-1"  # where the export stage writes its card
+    card = dataset_card(report=ExportReport(format="openai", directory=str(folder)), description="d",
+                        manifest=manifest, catalog=None, licence="l", split_rule="s")
     assert "## Data quality" in card and "grounded arguments" in card
     assert card.index("## Data quality") < card.index("## Models")
+    # an export folder outside any run falls back on the run the manifest names
+    elsewhere = dataset_card(report=ExportReport(format="openai", directory="/nowhere/x"), description="d",
+                             manifest=manifest, catalog=None, licence="l", split_rule="s")
+    assert "## Data quality" in elsewhere

@@ -107,3 +107,17 @@ async def test_answers_open_differently_across_queries() -> None:
         assert name == "Finish" and city in args["final_answer"] and "21.5" in args["final_answer"]
         openings.add(" ".join(args["final_answer"].split()[:4]))
     assert len(openings) >= 3
+
+
+def _described(name: str, text: str) -> Function:
+    return Function(name=name, properties={}, required=[],
+                    description=f'This is the subfunction for tool "t", you can use this tool.The description of '
+                                f'this function is: "{text}"')
+
+
+def test_purposes_read_as_imperatives() -> None:
+    assert purpose(_described("getsimilarrecipes_for_pantry", "Similar recipes. Recipes close to one.")) == \
+        "get similar recipes"
+    long = "Convert an amount between two currencies at today's rate, rounded to the target currency's decimals."
+    assert purpose(_described("convertcurrency_for_fx", long)) == "convert an amount between two currencies at today's rate"
+    assert purpose(_described("weather_for_sky", "Current weather in a city.")) == "look up current weather in a city"

@@ -373,7 +373,7 @@ class Decision:
         return call_thought(self.phrasing, fn, fill.arguments, first=first, chained=chained, lead=lead)
 
     def _in_query(self, value: Any) -> bool:
-        return str(value).lower() in self.query.lower()
+        return re.search(rf"(?<![\w-]){re.escape(str(value))}(?![\w-])", self.query, re.IGNORECASE) is not None
 
     def answer(self) -> tuple[str, str, dict[str, Any]]:
         text = final_answer(self.phrasing, self.calls, self.by_name)

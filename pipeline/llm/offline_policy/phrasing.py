@@ -37,15 +37,36 @@ def phrasing_rng(query: str, step: int, sample_index: int, what: str) -> random.
     return random.Random(f"{what}|{sample_index}|{step}|{query}")
 
 
+_VERBS = frozenset([
+    "get", "list", "search", "find", "create", "cancel", "convert", "update", "delete", "book", "reserve", "check",
+    "look", "fetch", "add", "remove", "send", "compare", "calculate", "translate", "track", "show", "retrieve",
+    "make", "place", "post", "set", "validate", "verify", "read", "register", "submit", "query", "compute",
+    "estimate", "generate", "return", "give", "discover", "browse", "resolve", "lookup", "view", "count",
+])
+
+
 def purpose(fn: Function) -> str:
-    """What a function does, as an imperative without its final stop: "get a company profile"."""
+    """What a function does, as an imperative without its final stop: "get a company profile".
+
+    The first sentence of its description (ToolBench's "This is the subfunction ..." wrapper
+    aside), cut at a comma when long; a noun phrase ("Similar recipes") gets the verb the API's
+    name starts with ("get similar recipes"); the API's name when there is no usable description."""
+    api = fn.name.partition("_for_")[0]
     match = _DESCRIPTION.search(fn.description)
     text = (match.group(1) if match else fn.description).strip().strip('"').strip()
     first = _SENTENCE.match(text)
     sentence = _BRACKETS.sub("", first.group(1) if first else "").strip().rstrip(".:;,")
+    if len(sentence) > 60:
+        sentence = re.split(r",\s|\s[-–—]\s|;\s", sentence)[0]
     if not sentence or len(sentence) > 90 or sentence.lower().startswith("this is the subfunction"):
-        return humanise(fn.name.partition("_for_")[0]) or fn.name
-    return sentence[0].lower() + sentence[1:] if not sentence[:2].isupper() else sentence
+        return humanise(api) or fn.name
+    if not sentence[:2].isupper():
+        sentence = sentence[0].lower() + sentence[1:]
+    first_word = sentence.split()[0].lower()
+    if first_word not in _VERBS:
+        verb = next((v for v in sorted(_VERBS, key=len, reverse=True) if api.lower().startswith(v)), "look up")
+        sentence = f"{'look up' if verb in ('look', 'lookup') else verb} {sentence}"
+    return sentence
 
 
 def arguments_text(arguments: dict[str, Any], limit: int = 4) -> str:

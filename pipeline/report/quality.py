@@ -286,7 +286,7 @@ def funnel_of(manifest: Mapping[str, Any], group: str | None = None) -> FunnelFi
     generate, annotate, verify = section("generate"), section("annotate"), section("verify")
     return FunnelFigures(
         generated=_count(generate, "made"), kept=_count(generate, "kept"),
-        annotated=_count(annotate, "searched" if group is None else "queries"),
+        annotated=_count(annotate, "queries"),
         solved=_count(annotate, "answered"), accepted=_count(verify, "accepted"),
     )
 

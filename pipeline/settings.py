@@ -232,8 +232,13 @@ class AnnotateSettings(_Section):
     )
 
 
+GroundingMode = Literal["reject", "flag", "off"]
+
+
 class VerifySettings(_Section):
-    """The funnel every candidate sample passes: format, execution, semantic (APIGen)."""
+    """The funnel every candidate sample passes: format, execution, grounding, semantic (APIGen's
+    three, and a check that every argument comes from the instruction, an earlier result, the
+    schema or is a free value)."""
 
     judge: Literal["auto", "offline", "llm"] = Field(
         default="auto", description="auto: the LLM judge when llm.backend is not offline, else the offline rule"
@@ -242,6 +247,10 @@ class VerifySettings(_Section):
     unsure_passes: bool = Field(default=False, description="count an 'unsure' majority as solved")
     concurrency: int = Field(default=16, ge=1, description="samples judged at once")
     trajectory_chars: int = Field(default=6000, ge=500, description="LLM judge: the path shown, cut to this")
+    grounding: GroundingMode = Field(
+        default="reject",
+        description="ungrounded required arguments: reject the sample, only flag them (in its verification), or off",
+    )
 
 
 ExportFormat = Literal["toolllama", "openai", "sharegpt", "rl", "retriever"]

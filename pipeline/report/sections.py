@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pipeline.report import plots
 from pipeline.report.markdown import MarkdownDocument
 from pipeline.report.models import Cell
+from pipeline.report.quality import OPENING_WORDS, data_quality, quality_tables, write_quality
 from pipeline.report.stats import RunStats
 from pipeline.report.tables import (
     annotate_table,
@@ -157,6 +158,23 @@ def verification(doc: MarkdownDocument, stats: RunStats) -> None:
     doc.table(verify_groups_table(stats))
 
 
+def quality(doc: MarkdownDocument, stats: RunStats) -> None:
+    """Whether the data is fit to train on (:mod:`pipeline.report.quality`); also ``quality.json``."""
+    doc.heading("Data quality")
+    figures = data_quality(stats.run_dir)
+    if figures.source == "none":
+        doc.not_run("annotate")
+        return
+    write_quality(figures, doc.folder)
+    doc.paragraph(
+        "Grounded arguments come from the instruction, an earlier result, the parameter's schema, or are free "
+        "values (booleans, small numbers); near duplicates are within the generate stage's deduplication "
+        f"threshold (cosine {figures.duplicate_threshold}); openings are the first {OPENING_WORDS} words. "
+        "Figures per group count duplicates against the whole run. All figures are in `quality.json`.")
+    for table in quality_tables(figures):
+        doc.table(table)
+
+
 def cost(doc: MarkdownDocument, stats: RunStats) -> None:
     doc.heading("Cost per sample")
     table = cost_table(stats)
@@ -242,5 +260,5 @@ def _numbers(rows: Sequence[Sequence[Cell]], column: int) -> list[float]:
     return [float(row[column]) for row in rows]
 
 
-SECTIONS = (header, catalog, instructions, solution_paths, verification, cost, caches, tree_picture, export,
+SECTIONS = (header, catalog, instructions, solution_paths, verification, quality, cost, caches, tree_picture, export,
             retriever)

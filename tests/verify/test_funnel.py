@@ -103,7 +103,8 @@ async def test_an_api_error_nothing_corrects_fails_execution() -> None:
 
 
 async def test_an_api_error_a_later_call_corrects_is_allowed() -> None:
-    rec = record([step("geocode_for_cityatlas", {"name": "Lisbonn"}, {"error": "no such city", "response": ""}),
+    rec = record([step("geocode_for_cityatlas", {"name": "Lisbon right now"},
+                       {"error": "no such city", "response": ""}),
                   step("geocode_for_cityatlas", {"name": "Lisbon"}, LISBON),
                   step("current_for_weather", {"lat": 38.72, "lon": -9.14}, SUNNY)])
     result = await verdict(rec)
@@ -203,7 +204,7 @@ def mixed_records() -> list[dict[str, Any]]:
         record([step("geocode_for_cityatlas", {"name": "Lisbon"}, {"error": "HTTP 500", "response": ""})],
                query_id=3),
         good_record(query_id=4, answer="All done, have a nice day in Lisbon."),
-        record([step("geocode_for_cityatlas", {"name": "Lisbonn"}, {"error": "no such city", "response": ""}),
+        record([step("geocode_for_cityatlas", {"name": "Lisbon"}, {"error": "HTTP 503: busy", "response": ""}),
                 step("geocode_for_cityatlas", {"name": "Lisbon"}, LISBON),
                 step("current_for_weather", {"lat": 38.72, "lon": -9.14}, SUNNY)], query_id=5),
     ]
@@ -213,8 +214,8 @@ async def test_the_stage_writes_accepted_and_rejected_with_the_funnel(tmp_path: 
     write_trajectories(tmp_path, mixed_records())
     settings = load_settings(run_dir=tmp_path)
     report = await verify_trajectories(settings, judge=JUDGE)
-    assert report.funnel == {"candidates": 5, "format": 4, "execution": 3, "semantic": 2}
-    assert report.accepted == 2 and report.rejected == {"format": 1, "execution": 1, "semantic": 1}
+    assert report.funnel == {"candidates": 5, "format": 4, "execution": 3, "grounding": 3, "semantic": 2}
+    assert report.accepted == 2 and report.rejected == {"format": 1, "execution": 1, "grounding": 0, "semantic": 1}
     assert report.corrected_errors == 1
     assert report.reasons == {"format: the search gave up": 1, "execution: failed": 1,
                               "semantic: the final answer repeats nothing the APIs returned": 1}

@@ -8,7 +8,7 @@ example value, plus the next such API for variety). The model is
 :class:`~pipeline.llm.fake_server.FakeOpenAIServer` in a separate (spawned) process, so the CPU
 time of this process (``time.process_time``) is the client's; every reply waits ``--latency-ms``.
 Its policy: while the conversation has fewer than ``--steps`` tool messages, call the first
-offered function (not Finish) whose required parameters can all be filled from ``example_value``;
+offered function (not Finish) whose required parameters can all be filled from their ``examples``;
 then ``Finish`` with ``give_answer``. So every query costs ``steps + 1`` model calls and ``steps``
 API calls (the response cache is off, so every API call reaches the sandbox).
 
@@ -60,9 +60,11 @@ def _fill(function: dict[str, Any]) -> dict[str, Any] | None:
     arguments: dict[str, Any] = {}
     for name in parameters.get("required") or []:
         schema = properties.get(name)
-        if not isinstance(schema, dict) or "example_value" not in schema:
+        # tools arrive as JSON Schema (pipeline.tool_schema): ToolBench's example_value is examples[0]
+        examples = schema.get("examples") if isinstance(schema, dict) else None
+        if not isinstance(examples, list) or not examples:
             return None
-        arguments[name] = schema["example_value"]
+        arguments[name] = examples[0]
     return arguments
 
 

@@ -68,6 +68,21 @@ TrustHostOption = Annotated[
 ]
 
 
+LogRequestsOption = Annotated[
+    Path | None,
+    typer.Option("--log-requests", help="append every model request and response to this JSONL file (key masked)"),
+]
+
+
+def _llm_overrides(log_requests: Path | None) -> dict[str, Any]:
+    return {"llm": {"log_requests": str(log_requests)}} if log_requests is not None else {}
+
+
+# Libraries that log one line per HTTP request at INFO; -v is for the stages' own events
+_CHATTY_LOGGERS = ("httpx", "httpcore", "openai", "aiohttp.access", "urllib3", "filelock",
+                   "sentence_transformers", "faiss")
+
+
 @app.callback()
 def _main_options(
     verbose: Annotated[int, typer.Option("--verbose", "-v", count=True, help="more logging")] = 0,
@@ -81,6 +96,8 @@ def _main_options(
     )
     if verbose == 0:
         logging.getLogger("pipeline").setLevel(logging.INFO)
+    for name in _CHATTY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.DEBUG if verbose > 1 else logging.WARNING)
 
 
 def _settings(config: Path | None, out: Path | None, **overrides: Any) -> Settings:
@@ -219,14 +236,15 @@ def run(
         list[str] | None, typer.Option("--specs", help="spec sources instead of collect.sources")
     ] = None,
     trust_host: TrustHostOption = None,
+    log_requests: LogRequestsOption = None,
     engine: EngineOption = Engine.prefect,
 ) -> None:
     """Run every stage end to end (collect, probe every API, generate instructions, annotate solution paths, verify, export datasets, report) on the bundled specs, offline by default."""
     from pipeline.stages import registry
 
-    settings = _settings(config, out)
+    settings = _settings(config, out, **_llm_overrides(log_requests))
     if trust_host:
-        settings = _settings(config, out, collect=_trusting(settings, trust_host))
+        settings = _settings(config, out, collect=_trusting(settings, trust_host), **_llm_overrides(log_requests))
     _check_sources(specs or settings.collect.sources)
     options: dict[str, dict[str, Any] | None] = {"collect": {"sources": specs}}
     with _user_errors(), ExitStack() as held:
@@ -254,6 +272,7 @@ def generate(
     out: OutOption = None,
     groups: Annotated[str | None, typer.Option("--groups", help="comma-separated groups, e.g. G1,G2,G3")] = None,
     per_group: Annotated[int | None, typer.Option("--per-group", min=1, help="API sets per group")] = None,
+    log_requests: LogRequestsOption = None,
     engine: EngineOption = Engine.prefect,
 ) -> None:
     """Sample API sets (G1/G2/G3) and write instructions for them into queries/<group>.jsonl."""
@@ -262,7 +281,8 @@ def generate(
         chosen = [g.strip().upper() for g in groups.split(",") if g.strip()]
         if not chosen or any(g not in ("G1", "G2", "G3") for g in chosen):
             raise _usage_error(f"--groups {groups!r}: use a comma-separated subset of G1,G2,G3")
-    _stage_command("generate", _settings(config, out), engine, {"groups": chosen, "per_group": per_group})
+    _stage_command("generate", _settings(config, out, **_llm_overrides(log_requests)), engine,
+                   {"groups": chosen, "per_group": per_group})
 
 
 class Algorithm(str, Enum):
@@ -295,13 +315,14 @@ def annotate(
     retrieve_k: Annotated[
         int | None, typer.Option("--retrieve-k", min=1, max=100, help="open domain: APIs per query (default: annotate.retrieve_k)")
     ] = None,
+    log_requests: LogRequestsOption = None,
     engine: EngineOption = Engine.prefect,
 ) -> None:
     """Search a solution path for every query (DFSDT or ReACT, calling the APIs); writes trajectories/<group>.jsonl."""
     options = {"algorithm": algorithm.value if algorithm is not None else None, "width": width,
                "query_files": [str(f) for f in queries] if queries else None,
                "open_domain": open_domain, "retrieve_k": retrieve_k}
-    settings = _settings(config, out)
+    settings = _settings(config, out, **_llm_overrides(log_requests))
     _stage_command("annotate", settings, engine, options)
     if export_toolbench is not None:
         from pipeline.records import iter_trajectories
@@ -315,9 +336,12 @@ def annotate(
 
 
 @app.command()
-def verify(config: ConfigOption = None, out: OutOption = None, engine: EngineOption = Engine.prefect) -> None:
+def verify(
+    config: ConfigOption = None, out: OutOption = None, log_requests: LogRequestsOption = None,
+    engine: EngineOption = Engine.prefect,
+) -> None:
     """Check every trajectory (format, execution, semantic judge); writes verified/accepted.jsonl and rejected.jsonl."""
-    _stage_command("verify", _settings(config, out), engine, {})
+    _stage_command("verify", _settings(config, out, **_llm_overrides(log_requests)), engine, {})
 
 
 @app.command()
@@ -488,6 +512,11 @@ def _print_table(title: str, figures: dict[str, Any], run_dir: Path) -> None:
     for key, value in figures.items():
         table.add_row(str(key), str(value))
     Console().print(table)
+
+
+from pipeline.retriever.cli import retriever_app  # noqa: E402 - it reads this module's helpers when run
+
+app.add_typer(retriever_app, name="retriever")
 
 
 def main() -> None:

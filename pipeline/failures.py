@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict
 
 from pipeline.errors import ToolgenError
 from pipeline.io import JsonlAppender, read_jsonl, write_jsonl
+from pipeline.llm.types import ModelError
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,9 @@ class ItemFailure(BaseModel):
     error_type: str
     message: str
     at: float = 0.0
+    role: str | None = None  # the LLM role whose call failed (a model error)
+    status: int | None = None  # the HTTP status the model server answered with
+    response_body: str | None = None  # what the model server sent back, cut and with the key scrubbed
 
     @property
     def key(self) -> tuple[str, str]:
@@ -83,6 +87,8 @@ class FailureLog:
         message = str(error)[:MAX_MESSAGE_CHARS]
         failure = ItemFailure(stage=self.stage, group=group, item_id=str(item_id), error_type=name,
                               message=message, at=time.time())
+        if isinstance(error, ModelError):
+            failure.role, failure.status, failure.response_body = error.role, error.status, error.body
         log.warning("%s: %s %s failed (recorded in %s; retried on rerun): %s: %s", self.stage, group, item_id,
                     self.path, name, message[:300], exc_info=not isinstance(error, _QUIET))
         if self._appender is None:

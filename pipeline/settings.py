@@ -238,8 +238,13 @@ class AnnotateSettings(_Section):
     retrieve_k: int = Field(default=5, ge=1, le=100, description="open domain: APIs retrieved per query")
 
 
+GroundingMode = Literal["reject", "flag", "off"]
+
+
 class VerifySettings(_Section):
-    """The funnel every candidate sample passes: format, execution, semantic (APIGen)."""
+    """The funnel every candidate sample passes: format, execution, grounding, semantic (APIGen's
+    three, and a check that every argument comes from the instruction, an earlier result, the
+    schema or is a free value)."""
 
     judge: Literal["auto", "offline", "llm"] = Field(
         default="auto", description="auto: the LLM judge when llm.backend is not offline, else the offline rule"
@@ -248,6 +253,10 @@ class VerifySettings(_Section):
     unsure_passes: bool = Field(default=False, description="count an 'unsure' majority as solved")
     concurrency: int = Field(default=16, ge=1, description="samples judged at once")
     trajectory_chars: int = Field(default=6000, ge=500, description="LLM judge: the path shown, cut to this")
+    grounding: GroundingMode = Field(
+        default="reject",
+        description="ungrounded required arguments: reject the sample, only flag them (in its verification), or off",
+    )
 
 
 ExportFormat = Literal["toolllama", "openai", "sharegpt", "rl", "retriever"]
@@ -307,6 +316,36 @@ class RetrieverSettings(_Section):
     max_seq_length: int = Field(default=256, ge=16, le=8192, description="tokens per document or query")
     encode_batch_size: int = Field(default=64, ge=1)
     top_k: int = Field(default=5, ge=1, le=1000, description="results per query unless asked otherwise")
+    hnsw_threshold: int = Field(
+        default=50_000, ge=0,
+        description="corpus size above which the index is approximate (faiss HNSW) instead of exact",
+    )
+    hnsw_m: int = Field(default=32, ge=4, le=128, description="HNSW links per node")
+    hnsw_ef_construction: int = Field(default=80, ge=8, description="HNSW build-time candidate list")
+    hnsw_ef_search: int = Field(default=128, ge=8, description="HNSW query-time candidate list")
+    recall_sample: int = Field(
+        default=200, ge=1, description="queries sampled to measure the recall@10 HNSW loses against exact"
+    )
+    ranking: Literal["auto", "dense", "bm25", "hybrid"] = Field(
+        default="auto",
+        description="auto = the ranking the last evaluation chose (hybrid only if it beat dense on "
+        "the held-out split), dense before any evaluation",
+    )
+    fusion: Literal["rrf", "blend"] = Field(
+        default="rrf", description="hybrid fusion: reciprocal rank fusion or min-max score blending"
+    )
+    rrf_k: int = Field(default=60, ge=1, description="reciprocal rank fusion constant")
+    blend_weight: float = Field(default=0.5, ge=0, le=1, description="dense share of a blended score")
+    fusion_depth: int = Field(default=100, ge=1, description="candidates each ranking hands the fusion")
+    tool_lift: float = Field(
+        default=0.0, ge=0, le=1,
+        description="share of the best score of an API's tool added to its siblings' (0 = off)",
+    )
+    expand_documents: bool = Field(
+        default=False,
+        description="append the run's train-split instructions for an API to its document when indexing",
+    )
+    expansion_per_api: int = Field(default=5, ge=1, description="instructions appended per API at most")
     train: RetrieverTrainSettings = Field(default_factory=RetrieverTrainSettings)
     serve: RetrieverServeSettings = Field(default_factory=RetrieverServeSettings)
 
@@ -318,6 +357,12 @@ class ModelPrice(_Section):
     completion_per_1k: float = Field(ge=0)
 
 
+def _refuse_unknown_roles(value: Mapping[str, Any], where: str) -> None:
+    unknown = sorted(set(value) - set(LLM_ROLES))
+    if unknown:
+        raise ValueError(f"{where}: unknown LLM roles {unknown} (roles: {', '.join(LLM_ROLES)})")
+
+
 def _env_or_none(name: str) -> str | None:
     return os.environ.get(name) or None
 
@@ -325,6 +370,31 @@ def _env_or_none(name: str) -> str | None:
 def _secret_from_env(name: str) -> SecretStr | None:
     value = _env_or_none(name)  # defaults are not validated in sections: wrap it here
     return SecretStr(value) if value is not None else None
+
+
+class RoleSettings(_Section):
+    """One LLM role's own endpoint and limits (``[llm.roles.judge]`` ...); what is left out is
+    taken from ``[llm]``. A user mixes a local vLLM policy with a hosted judge this way."""
+
+    base_url: str | None = Field(default=None, description="this role's OpenAI-compatible endpoint")
+    api_key_env: str | None = Field(
+        default=None, description="name of the environment variable holding this role's key (never the key)"
+    )
+    model: str | None = Field(default=None, description="model name (the same as llm.models.<role>)")
+    temperature: float | None = Field(default=None, ge=0, le=2, description="overrides the stage's temperature")
+    max_tokens: int | None = Field(default=None, ge=1, description="overrides the stage's max_tokens")
+    timeout_s: float | None = Field(default=None, gt=0)
+    retries: int | None = Field(default=None, ge=0)
+    concurrency: int | None = Field(default=None, ge=1, description="this role's requests in flight at once")
+    requests_per_minute: int | None = Field(default=None, ge=1)
+    tokens_per_minute: int | None = Field(default=None, ge=1)
+
+    @property
+    def has_own_client(self) -> bool:
+        """Whether the role needs a client of its own (its own endpoint, key or limits)."""
+        return any(value is not None for value in (
+            self.base_url, self.api_key_env, self.timeout_s, self.retries, self.concurrency,
+            self.requests_per_minute, self.tokens_per_minute))
 
 
 class LLMSettings(_Section):
@@ -361,24 +431,75 @@ class LLMSettings(_Section):
             "gpt-4o-mini": ModelPrice(prompt_per_1k=0.00015, completion_per_1k=0.0006),
             "gpt-4o": ModelPrice(prompt_per_1k=0.0025, completion_per_1k=0.01),
         },
-        description="per model name; models not listed are counted at zero cost",
+        description="USD per 1k tokens per model name (add yours); a model not listed has its cost reported as unknown",
     )
     cache: bool = Field(default=True, description="persistent reply cache in <run>/llm/")
+    structured_output: Literal["json_schema", "json_object", "off"] = Field(
+        default="json_schema",
+        description="response_format for the writer and judge; a server that refuses it gets the next "
+        "weaker one (json_schema, then json_object, then none) for the rest of the run",
+    )
+    log_requests: Path | None = Field(
+        default=None, description="append every model request and response to this JSONL file (key masked)"
+    )
+    roles: dict[str, RoleSettings] = Field(
+        default_factory=dict,
+        description="per role (writer, policy, judge, simulator): its own endpoint, key, model and limits",
+    )
 
     @field_validator("models")
     @classmethod
     def _keep_default_roles(cls, value: dict[str, str]) -> dict[str, str]:
+        _refuse_unknown_roles(value, "llm.models")
         # Setting one role in the TOML must not leave the others without a model.
         return {**dict.fromkeys(LLM_ROLES, DEFAULT_LLM_MODEL), **value}
 
+    @field_validator("roles")
+    @classmethod
+    def _known_roles(cls, value: dict[str, RoleSettings]) -> dict[str, RoleSettings]:
+        _refuse_unknown_roles(value, "llm.roles")
+        return value
+
     def model_for(self, role: str) -> str:
         """The model name that answers ``role``; an unknown role is a configuration error."""
+        own = self.roles.get(role)
+        if own is not None and own.model is not None:
+            return own.model
         try:
             return self.models[role]
         except KeyError:
             raise ValueError(
                 f"no model for LLM role {role!r}: set llm.models.{role} (known roles: {', '.join(self.models)})"
             ) from None
+
+    def role_settings(self, role: str) -> RoleSettings:
+        """``role``'s own settings (all unset when it has none)."""
+        return self.roles.get(role) or RoleSettings()
+
+    def for_role(self, role: str) -> LLMSettings:
+        """The settings a client serving ``role`` uses: the role's own values over the global ones.
+
+        The key comes from the environment variable the role names; a variable that is not set
+        is a configuration error naming the role and the variable, never a silent fallback to
+        the global key (that would send one provider's key to another's endpoint).
+        """
+        own = self.role_settings(role)
+        # the copy has no roles of its own: the role's model moves into ``models``
+        update: dict[str, Any] = {"roles": {}, "models": {**self.models, role: self.model_for(role)}}
+        for name in ("base_url", "timeout_s", "retries", "concurrency", "requests_per_minute", "tokens_per_minute"):
+            value = getattr(own, name)
+            if value is not None:
+                update[name] = value
+        if own.api_key_env is not None:
+            key = _env_or_none(own.api_key_env)
+            if key is None:
+                raise ConfigError(
+                    f"llm.roles.{role}.api_key_env: the environment variable {own.api_key_env} is not set")
+            update["api_key"] = SecretStr(key)
+        elif own.base_url is not None:
+            # Another endpoint than the global one: do not send it the global key.
+            update["api_key"] = None
+        return self.model_copy(update=update)
 
 
 class ScheduleSpec(_Section):

@@ -247,7 +247,8 @@ async def run_stage(
     """Run ``stage`` into ``context.run_dir``: execute it, record its manifest section with start
     and finish times, then apply its "nothing to do" check. A stage that writes holds the run
     folder's writer lock meanwhile (:mod:`pipeline.runlock`): a second writer fails at once."""
-    from pipeline.manifest import now_iso, record_stage
+    from pipeline.llm.usage import with_usage_total
+    from pipeline.manifest import now_iso, read_manifest, record_stage
 
     chosen = stage.options(options)
     with run_folder_lock(context.run_dir, purpose=f"toolgen {stage.name}") if stage.writes_run_folder else nullcontext():
@@ -261,6 +262,8 @@ async def run_stage(
         if section is not None:
             if not stage.manifest_merge:
                 section = {"started": started, "finished": now_iso(), **section}
+            previous = (read_manifest(context.run_dir).get("stages") or {}).get(stage.name)
+            section = with_usage_total(section, previous if isinstance(previous, dict) else None)
             record_stage(context.run_dir, stage.name, section, context.settings, merge=stage.manifest_merge)
     stage.check(report)
     return report
@@ -276,12 +279,13 @@ def registry() -> tuple[Stage[Any, Any], ...]:
     from pipeline.export.stage import ExportStage
     from pipeline.generate.stage import GenerateStage
     from pipeline.report.build import ReportStage
+    from pipeline.retriever.stage import RetrieverStage
     from pipeline.search.stage import AnnotateStage
     from pipeline.specs.collect import CollectStage
     from pipeline.verify.stage import VerifyStage
 
     return (CollectStage(), ProbeStage(), GenerateStage(), AnnotateStage(), VerifyStage(), ExportStage(),
-            ReportStage())
+            RetrieverStage(), ReportStage())
 
 
 def stage_named(name: str) -> Stage[Any, Any]:

@@ -2,7 +2,7 @@
 
 An :class:`Observation` keeps the whole response for the trajectory; :meth:`for_model` is the
 ``{"error": ..., "response": ...}`` JSON a policy model sees, cut to a configurable length
-(ToolBench: 1,024 characters).
+(ToolBench: 1,024 characters) without breaking the JSON (:mod:`pipeline.env.shorten`).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from pipeline.io import dumps
+from pipeline.env.shorten import fit_json
 
 CallMode = Literal["real", "simulated", "llm-simulated", "rejected"]
 
@@ -33,8 +33,9 @@ class Observation(BaseModel):
         return {"error": self.error, "response": self.response}
 
     def for_model(self, max_chars: int = 1024) -> str:
-        text = dumps(self.to_toolbench()).decode("utf-8")
-        return text if len(text) <= max_chars else text[:max_chars] + "...(truncated)"
+        """The ``{"error", "response"}`` JSON, shortened structurally to ``max_chars``
+        (:func:`pipeline.env.shorten.fit_json`): still JSON, saying what was cut."""
+        return fit_json(self.to_toolbench(), max_chars)
 
 
 def error_observation(message: str, *, mode: CallMode = "rejected", status: int | None = None) -> Observation:

@@ -18,6 +18,7 @@ from pipeline import __version__
 from pipeline.export.common import ExportReport, sha256_file
 from pipeline.manifest import now_iso
 from pipeline.redact import redact_url
+from pipeline.report.quality import quality_card_lines
 from pipeline.specs.catalog import CatalogMissing, iter_tools
 
 CARD_NAME = "README.md"
@@ -116,6 +117,7 @@ def dataset_card(*, report: ExportReport, description: str, manifest: Mapping[st
             lines.append("Rejected: " + ", ".join(f"{k} {v}" for k, v in rejected.items()) + ".")
         lines.append("")
 
+    lines += quality_card_lines(report.directory, manifest)
     lines += ["## Models", ""]
     if models:
         lines += [f"- {stage}: `{model}`" for stage, model in models.items()]

@@ -21,9 +21,11 @@ from typing import IO, Any, Final, Literal, Protocol
 import orjson
 from pydantic import BaseModel, Field
 
+from pipeline.env.observation import Observation
+from pipeline.env.shorten import legacy_cut_length
 from pipeline.errors import NothingToDo
 from pipeline.io import JsonlWriter, dumps
-from pipeline.records import ApiPair, TrajectoryRecord
+from pipeline.records import ApiPair, ChatMessage, TrajectoryRecord
 from pipeline.search.functions import FINISH_NAME
 from pipeline.settings import Settings
 
@@ -132,7 +134,7 @@ def dialogue_of(record: TrajectoryRecord | Mapping[str, Any]) -> Dialogue | None
     messages = record.chat()
     if len(messages) < 3 or messages[0].role != "system" or messages[1].role != "user":
         return None
-    observations = {str(m.tool_call_id): _text(m.content) for m in messages if m.role == "tool"}
+    observations = _observation_texts(record, messages)
     steps: list[Step] = []
     for index, message in enumerate(messages):
         if message.role != "assistant" or not message.tool_calls:
@@ -158,6 +160,28 @@ def dialogue_of(record: TrajectoryRecord | Mapping[str, Any]) -> Dialogue | None
         query=record.query, system=_text(messages[0].content), user=_text(messages[1].content),
         steps=steps, final_answer=answer, tools=list(record.tools), relevant_apis=tuple(record.relevant_apis or ()),
     )
+
+
+def _observation_texts(record: TrajectoryRecord, messages: list[ChatMessage]) -> dict[str, str]:
+    """The tool messages' texts by call id. Samples annotated before observations were cut
+    structurally hold raw cuts that are no longer JSON; those are redone, at the same length,
+    from the whole observation the search tree keeps."""
+    texts: dict[str, str] = {}
+    whole: dict[str, dict[str, Any]] | None = None
+    for message in messages:
+        if message.role != "tool":
+            continue
+        call_id, text = str(message.tool_call_id), _text(message.content)
+        cut_at = legacy_cut_length(text)
+        if cut_at is not None:
+            if whole is None:  # reading the tree costs; most samples never need it
+                whole = {str(node.tool_call_id): node.observation for node in record.path_nodes()
+                         if node.observation is not None}
+            kept = whole.get(call_id)
+            if kept is not None:
+                text = Observation.model_validate(kept).for_model(cut_at)
+        texts[call_id] = text
+    return texts
 
 
 def _text(content: Any) -> str:

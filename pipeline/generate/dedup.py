@@ -144,9 +144,14 @@ class HashingEmbedder:
             counts: dict[str, int] = {}
             for feature in self._features(text):
                 counts[feature] = counts.get(feature, 0) + 1
-            for feature, count in counts.items():
-                slot, sign = _hashed(feature, self.dim)
-                matrix[row, slot] += sign * (1.0 + np.log(count))
+            if not counts:
+                continue
+            # one unbuffered add in feature order: the same sums as adding one by one, far faster
+            hashed = [_hashed(feature, self.dim) for feature in counts]
+            slots = np.fromiter((slot for slot, _ in hashed), dtype=np.intp, count=len(hashed))
+            signs = np.fromiter((sign for _, sign in hashed), dtype=np.float64, count=len(hashed))
+            weights = signs * (1.0 + np.log(np.fromiter(counts.values(), dtype=np.float64, count=len(counts))))
+            np.add.at(matrix[row], slots, weights.astype(np.float32))
         norms = np.linalg.norm(matrix, axis=1, keepdims=True)
         return matrix / np.where(norms == 0, 1.0, norms)
 

@@ -57,6 +57,30 @@ _MAX_WRAPPING = 4  # objects wrapped around the item list ({"result": {"queries"
 _NOT_ALNUM = re.compile(r"[^0-9a-z]+")
 
 
+WRITER_OUTPUT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "queries": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "query": {"type": "string"},
+                    "relevant APIs": {
+                        "type": "array",
+                        "items": {"type": "array", "items": {"type": "string"}, "minItems": 2, "maxItems": 2},
+                    },
+                },
+                "required": ["query", "relevant APIs"],
+            },
+        },
+    },
+    "required": ["queries"],
+}
+"""The writer's reply as ``response_format`` (a list under ``queries``: structured output wants an
+object at the top); :func:`parse_instructions` reads it like any other shape."""
+
+
 class GeneratedInstruction(BaseModel):
     """One query the writer produced, with the APIs it says the query needs."""
 

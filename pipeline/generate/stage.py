@@ -32,10 +32,16 @@ from pipeline.errors import NothingToDo, ToolgenError
 from pipeline.generate.dedup import Deduplicator, HashingEmbedder, SentenceTransformerEmbedder
 from pipeline.generate.offline_writer import MODEL_NAME as OFFLINE_MODEL_NAME
 from pipeline.generate.offline_writer import OfflineInstructionWriter
-from pipeline.generate.parse import allowed_apis, check_relevant_apis, parse_instructions
+from pipeline.generate.parse import (
+    WRITER_OUTPUT_SCHEMA,
+    allowed_apis,
+    check_relevant_apis,
+    parse_instructions,
+)
 from pipeline.generate.prompt import build_writer_messages, set_members
 from pipeline.generate.sampling import ApiSet, SamplingSettings, sample_api_sets
 from pipeline.io import JsonlAppender, read_jsonl, write_jsonl
+from pipeline.llm.structured import StructuredAsker
 from pipeline.llm.types import (
     ChatModel,
     ChatReply,
@@ -378,6 +384,7 @@ class _GenerateSession:
     context: StageContext
     plan: GeneratePlan
     model: ChatModel
+    writer: ChatModel  # ``model`` asked with structured output where the server takes it
     default_name: str
     outputs: _Outputs
     usage: _Usage
@@ -442,7 +449,9 @@ class GenerateStage(BatchedStage[GenerateOptions, GeneratePlan, _GenerateSession
         try:
             if self.model is None and settings.llm.backend != "offline" and plan.items:
                 await check_chat_model(model, ["writer"])  # fail in a second, not after every set
-            yield _GenerateSession(context=context, plan=plan, model=model, default_name=default_name,
+            writer = StructuredAsker(model, mode=settings.llm.structured_output, name="instructions",
+                                     schema=WRITER_OUTPUT_SCHEMA)
+            yield _GenerateSession(context=context, plan=plan, model=model, writer=writer, default_name=default_name,
                                    outputs=outputs, usage=_Usage(),
                                    limit=asyncio.Semaphore(settings.generate.concurrency))
         finally:
@@ -453,7 +462,7 @@ class GenerateStage(BatchedStage[GenerateOptions, GeneratePlan, _GenerateSession
     async def run_batch(self, session: _GenerateSession, batch: list[ApiSet]) -> int:
         todo = [api_set for api_set in batch if api_set.id not in session.plan.finished]  # a retried batch
         answers = await asyncio.gather(*(
-            _ask(session.model, api_set, session.plan.tools_by_id, session.context.settings, session.usage,
+            _ask(session.writer, api_set, session.plan.tools_by_id, session.context.settings, session.usage,
                  session.limit)
             for api_set in todo
         ))

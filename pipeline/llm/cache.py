@@ -79,6 +79,11 @@ def request_key(request: ChatRequest, model: str, namespace: str = "") -> str:
         "stop": request.stop,
         "sample_index": request.sample_index,
     }
+    if request.n > 1:
+        material["n"] = request.n  # only when set, like the seed below
+    if request.seed:
+        # only when set, so the keys of caches written before runs had seeds stay valid
+        material["seed"] = request.seed
     try:
         canonical = orjson.dumps(canonical_value(material), option=orjson.OPT_SORT_KEYS)
     except (TypeError, ValueError):  # deeper than canonical_value goes, or not plain JSON

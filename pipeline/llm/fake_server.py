@@ -67,6 +67,15 @@ class Hang:
 
 
 @dataclass(frozen=True)
+class Choices:
+    """Several choices in one reply, as a server answers a request with ``n > 1``."""
+
+    choices: tuple[Text | ToolCalls, ...]
+    usage: tuple[int, int] | None = None
+    latency_s: float = 0.0
+
+
+@dataclass(frozen=True)
 class Raw:
     body: bytes | str
     status: int = 200
@@ -74,7 +83,7 @@ class Raw:
     latency_s: float = 0.0
 
 
-Step = Text | ToolCalls | HttpError | Hang | Raw
+Step = Text | ToolCalls | HttpError | Hang | Raw | Choices
 Script = Sequence[Step] | Callable[[dict[str, Any]], Step | Awaitable[Step]]
 
 
@@ -84,6 +93,10 @@ def text(content: str, **options: Any) -> Text:
 
 def tool_call(name: str, arguments: Any = None, **options: Any) -> ToolCalls:
     return ToolCalls(((name, {} if arguments is None else arguments),), **options)
+
+
+def choices(*steps: Text | ToolCalls, **options: Any) -> Choices:
+    return Choices(tuple(steps), **options)
 
 
 def tool_calls(*calls: tuple[str, Any], **options: Any) -> ToolCalls:
@@ -246,19 +259,11 @@ class FakeOpenAIServer:
             data = step.body.encode("utf-8") if isinstance(step.body, str) else step.body
             return web.Response(body=data, status=step.status, content_type=step.content_type)
         number = next(self._ids)
-        message: dict[str, Any] = {"role": "assistant", "content": None}
         if isinstance(step, Hang):  # the client has long gone; answer something well-formed
             step = Text("(late reply)")
-        if isinstance(step, Text):
-            message["content"] = step.content
-        else:
-            message["content"] = step.content
-            message["tool_calls"] = [
-                {"id": f"call_{number}_{index}", "type": "function",
-                 "function": {"name": name,
-                              "arguments": args if isinstance(args, str) else orjson.dumps(args).decode("utf-8")}}
-                for index, (name, args) in enumerate(step.calls)
-            ]
+        parts = step.choices if isinstance(step, Choices) else (step,)
+        messages = [_message(part, number) for part in parts]
+        message = messages[0]
         usage = step.usage or _estimated_usage(body, message)
         return web.json_response(
             {
@@ -266,12 +271,25 @@ class FakeOpenAIServer:
                 "object": "chat.completion",
                 "created": int(time.time()),
                 "model": body.get("model", "fake"),
-                "choices": [{"index": 0, "message": message, "finish_reason": step.finish_reason, "logprobs": None}],
+                "choices": [{"index": index, "message": one, "finish_reason": part.finish_reason, "logprobs": None}
+                            for index, (one, part) in enumerate(zip(messages, parts, strict=True))],
                 "usage": {"prompt_tokens": usage[0], "completion_tokens": usage[1],
                           "total_tokens": usage[0] + usage[1]},
             },
             dumps=lambda value: orjson.dumps(value).decode("utf-8"),
         )
+
+
+def _message(step: Text | ToolCalls, number: int) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant", "content": step.content}
+    if isinstance(step, ToolCalls):
+        message["tool_calls"] = [
+            {"id": f"call_{number}_{index}", "type": "function",
+             "function": {"name": name,
+                          "arguments": args if isinstance(args, str) else orjson.dumps(args).decode("utf-8")}}
+            for index, (name, args) in enumerate(step.calls)
+        ]
+    return message
 
 
 def _error_response(step: HttpError) -> web.Response:

@@ -24,7 +24,7 @@ import random
 import time
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any, Self
 
 import openai
@@ -32,8 +32,18 @@ import orjson
 
 from pipeline.io import dumps, loads
 from pipeline.llm.ratelimit import Clock, Sleep, TokenBucket, estimate_tokens
+from pipeline.llm.request_log import RequestLog
 from pipeline.llm.text_mode import parse_react, text_mode_messages, text_mode_stop
-from pipeline.llm.types import ChatReply, ChatRequest, EndpointUnusable, ModelError, ToolCall, Usage
+from pipeline.llm.types import (
+    MAX_BODY_CHARS,
+    ChatReply,
+    ChatRequest,
+    EndpointUnusable,
+    ModelError,
+    ToolCall,
+    Usage,
+    server_seed,
+)
 from pipeline.net import parse_retry_after
 from pipeline.redact import redact_text, redact_url
 from pipeline.retry import MODEL_REQUEST_STATUSES, RetryPolicy, retrying
@@ -66,10 +76,13 @@ class RoleStats:
     completion_tokens: int = 0
     cost_usd: float = 0.0
     errors: int = 0
+    unpriced_models: set[str] = field(default_factory=set)
 
     def as_dict(self) -> dict[str, Any]:
         figures = asdict(self)
-        figures["cost_usd"] = round(self.cost_usd, 6)
+        # A reply from a model with no price makes the total unknown: None, never a made-up $0.
+        figures["cost_usd"] = None if self.unpriced_models else round(self.cost_usd, 6)
+        figures["unpriced_models"] = sorted(self.unpriced_models)
         return figures
 
 
@@ -79,6 +92,7 @@ class _Failure:
     status: int | None
     retryable: bool
     retry_after: float | None = None
+    body: str | None = None  # what the server sent, for the failures file
 
 
 @dataclass
@@ -149,6 +163,8 @@ class OpenAIChatModel:
             if settings.tokens_per_minute else None
         )
         self._stats: defaultdict[str, RoleStats] = defaultdict(RoleStats)
+        self._request_log = (RequestLog(settings.log_requests, scrub=self._scrub)
+                             if settings.log_requests is not None else None)
         self._same_failures = 0  # consecutive requests that failed for good with one message
         self._last_failure = ""
 
@@ -165,16 +181,27 @@ class OpenAIChatModel:
         arguments, text_calls = self._arguments(request, model)
         estimate = estimate_tokens(arguments["messages"], arguments.get("tools"))
 
-        async def attempt(_number: int) -> _Answer:
+        async def attempt(number: int) -> _Answer:
+            started = time.perf_counter()
+            completion: dict[str, Any] | None = None
             try:
                 completion = await self._attempt(arguments, estimate)
-                return _Answer(self._reply(completion, model, text_calls, estimate))
+                answer = _Answer(self._reply(completion, model, text_calls, estimate))
             except Exception as error:  # noqa: BLE001 - classified here; cancellation passes
-                return _Answer(self._classify(error))
+                answer = _Answer(self._classify(error))
+            if self._request_log is not None:
+                failure = answer.result if isinstance(answer.result, _Failure) else None
+                self._request_log.write(
+                    role=request.role, model=model, endpoint=self.endpoint, attempt=number, request=arguments,
+                    outcome=answer.what, status=failure.status if failure is not None else 200,
+                    response=completion if completion is not None else (failure.body if failure else None),
+                    elapsed_ms=(time.perf_counter() - started) * 1000)
+            return answer
 
         def before_retry(answer: _Answer, number: int, delay: float) -> None:
             stats.retries += 1
-            log.info("%s model %r at %s: %s; retry %d in %.2f s",
+            # one line per request would drown a stage's own events at -v; the totals are in stats()
+            log.debug("%s model %r at %s: %s; retry %d in %.2f s",
                      request.role, model, self.endpoint, answer.what, number, delay)
 
         answer, attempts = await retrying(attempt, self._retry, rng=self._rng, sleep=self._sleep,
@@ -193,11 +220,17 @@ class OpenAIChatModel:
                 f"{request.role} model {model!r} at {self.endpoint}: {reply.what}{tries}",
                 status=reply.status,
                 retryable=reply.retryable,
+                role=request.role,
+                body=self._scrub(reply.body)[:MAX_BODY_CHARS] if reply.body is not None else None,
             ) from None  # the SDK's error may quote the key back (OpenAI's 401 does, masked)
         self._same_failures, self._last_failure = 0, ""
         stats.prompt_tokens += reply.usage.prompt_tokens
         stats.completion_tokens += reply.usage.completion_tokens
-        stats.cost_usd += self._cost(model, reply.usage)
+        cost = self._cost(model, reply.usage)
+        if cost is None:
+            stats.unpriced_models.add(model)
+        else:
+            stats.cost_usd += cost
         return reply
 
     async def check_endpoint(self, roles: Sequence[str]) -> None:
@@ -249,6 +282,8 @@ class OpenAIChatModel:
         return {role: figures.as_dict() for role, figures in sorted(self._stats.items())}
 
     async def aclose(self) -> None:
+        if self._request_log is not None:
+            self._request_log.close()
         if self._owns_client:
             await self._client.close()
 
@@ -285,10 +320,12 @@ class OpenAIChatModel:
             arguments["stop"] = stop
         if request.response_format is not None:
             arguments["response_format"] = request.response_format
+        if request.n > 1:
+            arguments["n"] = request.n
         if request.temperature > 0:
             # Servers that honour a seed (vLLM, llama.cpp, OpenAI best-effort) then give one
             # sample per index, as the reply cache does.
-            arguments["seed"] = request.sample_index
+            arguments["seed"] = server_seed(request.seed, request.sample_index)
         return arguments, text_calls
 
     async def _attempt(self, arguments: dict[str, Any], estimate: int) -> Any:
@@ -318,11 +355,38 @@ class OpenAIChatModel:
     def _reply(self, completion: dict[str, Any], model: str, text_calls: bool, estimate: int) -> ChatReply:
         choices = completion.get("choices")
         if not choices or not isinstance(choices, list) or not isinstance(choices[0], dict):
-            raise _EmptyReply("the reply has no choices")
-        choice = choices[0]
-        message = choice.get("message")
-        if not isinstance(message, dict):
-            raise _EmptyReply("the reply's first choice has no message")
+            raise _EmptyReply("the reply has no choices", dumps(completion).decode()[:MAX_BODY_CHARS])
+        if not isinstance(choices[0].get("message"), dict):
+            raise _EmptyReply("the reply's first choice has no message",
+                              dumps(completion).decode()[:MAX_BODY_CHARS])
+        content, calls, finish_reason = self._choice(choices[0], text_calls)
+        usage = completion.get("usage")
+        if isinstance(usage, dict):
+            counted = Usage(prompt_tokens=usage.get("prompt_tokens") or 0,
+                            completion_tokens=usage.get("completion_tokens") or 0)
+        else:  # some local servers report none: estimate, so cost and rate figures stay usable
+            counted = Usage(prompt_tokens=estimate,
+                            completion_tokens=estimate_tokens(content, [c.arguments for c in calls]))
+        # n > 1: the other choices, each a reply of its own (usage is the request's, on the first)
+        alternatives = []
+        for choice in choices[1:]:
+            if isinstance(choice, dict) and isinstance(choice.get("message"), dict):
+                other_content, other_calls, other_finish = self._choice(choice, text_calls)
+                alternatives.append(ChatReply(content=other_content, tool_calls=other_calls,
+                                              finish_reason=other_finish, model=completion.get("model") or model))
+        return ChatReply(
+            content=content,
+            tool_calls=calls,
+            finish_reason=finish_reason,
+            usage=counted,
+            model=completion.get("model") or model,
+            raw=completion,
+            alternatives=alternatives,
+        )
+
+    def _choice(self, choice: dict[str, Any], text_calls: bool) -> tuple[str | None, list[ToolCall], str | None]:
+        """One choice's text, tool calls and finish reason."""
+        message = choice["message"]
         content = message.get("content")
         if content is not None and not isinstance(content, str):
             content = dumps(content).decode()  # content parts: keep them readable
@@ -342,33 +406,20 @@ class OpenAIChatModel:
             content, calls = parse_react(content)
             if calls:
                 finish_reason = "tool_calls"
-        usage = completion.get("usage")
-        if isinstance(usage, dict):
-            counted = Usage(prompt_tokens=usage.get("prompt_tokens") or 0,
-                            completion_tokens=usage.get("completion_tokens") or 0)
-        else:  # some local servers report none: estimate, so cost and rate figures stay usable
-            counted = Usage(prompt_tokens=estimate,
-                            completion_tokens=estimate_tokens(content, [c.arguments for c in calls]))
-        return ChatReply(
-            content=content,
-            tool_calls=calls,
-            finish_reason=finish_reason,
-            usage=counted,
-            model=completion.get("model") or model,
-            raw=completion,
-        )
+        return content, calls, finish_reason
 
     def _classify(self, error: Exception) -> _Failure:
         if isinstance(error, openai.APIStatusError):
             status = error.status_code
             detail = self._scrub(_server_message(error))
             hint = _STATUS_HINTS.get(status, "server error" if status >= 500 else "request failed")
+            body = _response_text(error)
             if status == 429 and _is_quota(error):
-                return _Failure(f"HTTP 429 (quota exhausted: {detail})", status, retryable=False)
+                return _Failure(f"HTTP 429 (quota exhausted: {detail})", status, retryable=False, body=body)
             statuses = self._retry.statuses
             retryable = statuses.retries(status)
             retry_after = _retry_after(error.response.headers) if statuses.reads_retry_after(status) else None
-            return _Failure(f"HTTP {status} ({hint}): {detail}", status, retryable, retry_after)
+            return _Failure(f"HTTP {status} ({hint}): {detail}", status, retryable, retry_after, body)
         if isinstance(error, (openai.APITimeoutError, TimeoutError)) and not _could_not_connect(error):
             return _Failure(f"no answer within {self.settings.timeout_s:g} s", None, retryable=True)
         if isinstance(error, openai.APIConnectionError):
@@ -376,15 +427,16 @@ class OpenAIChatModel:
             return _Failure(f"connection failed ({self._scrub(str(cause) or type(cause).__name__)})",
                             None, retryable=True)
         if isinstance(error, _EmptyReply):
-            return _Failure(str(error), None, retryable=False)
+            return _Failure(str(error), None, retryable=False, body=error.body)
         if isinstance(error, _UnreadableReply):
-            return _Failure(self._scrub(str(error)), None, retryable=True)
+            return _Failure(self._scrub(str(error)), None, retryable=True, body=error.body)
         return _Failure(f"unexpected {type(error).__name__}: {self._scrub(str(error))}", None, retryable=False)
 
-    def _cost(self, model: str, usage: Usage) -> float:
+    def _cost(self, model: str, usage: Usage) -> float | None:
+        """USD for ``usage``; None when ``llm.prices`` has no price for ``model``."""
         price = self.settings.prices.get(model)
         if price is None:
-            return 0.0
+            return None
         return (usage.prompt_tokens * price.prompt_per_1k + usage.completion_tokens * price.completion_per_1k) / 1000
 
     def _scrub(self, text: str) -> str:
@@ -395,20 +447,35 @@ class OpenAIChatModel:
 
 
 class _EmptyReply(Exception):
-    pass
+    def __init__(self, message: str, body: str | None = None) -> None:
+        super().__init__(message)
+        self.body = body
 
 
 class _UnreadableReply(Exception):
     """A body that is not a JSON object: a proxy's error page or a cut-off answer; worth a retry."""
+
+    def __init__(self, message: str, body: str | None = None) -> None:
+        super().__init__(message)
+        self.body = body
+
+
+def _response_text(error: openai.APIStatusError) -> str | None:
+    try:
+        return error.response.text[:MAX_BODY_CHARS]
+    except Exception:  # noqa: BLE001 - a streamed or closed body: nothing to keep
+        return None
 
 
 def _decode_completion(content: bytes) -> dict[str, Any]:
     try:
         completion = loads(content)
     except orjson.JSONDecodeError as error:
-        raise _UnreadableReply(f"the reply is not JSON ({error}): {content[:120]!r}") from None
+        raise _UnreadableReply(f"the reply is not JSON ({error}): {content[:120]!r}",
+                               content[:MAX_BODY_CHARS].decode(errors="replace")) from None
     if not isinstance(completion, dict):
-        raise _UnreadableReply(f"the reply is JSON but not an object: {content[:120]!r}")
+        raise _UnreadableReply(f"the reply is JSON but not an object: {content[:120]!r}",
+                               content[:MAX_BODY_CHARS].decode(errors="replace"))
     return completion
 
 

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pipeline.report import plots
 from pipeline.report.markdown import MarkdownDocument
 from pipeline.report.models import Cell
+from pipeline.report.quality import OPENING_WORDS, data_quality, quality_tables, write_quality
 from pipeline.report.stats import RunStats
 from pipeline.report.tables import (
     annotate_table,
@@ -25,6 +26,8 @@ from pipeline.report.tables import (
     llm_cache_table,
     llm_usage_table,
     rejection_reasons_table,
+    retriever_build_table,
+    retriever_metrics_table,
     search_table,
     stages_table,
     verify_groups_table,
@@ -155,6 +158,23 @@ def verification(doc: MarkdownDocument, stats: RunStats) -> None:
     doc.table(verify_groups_table(stats))
 
 
+def quality(doc: MarkdownDocument, stats: RunStats) -> None:
+    """Whether the data is fit to train on (:mod:`pipeline.report.quality`); also ``quality.json``."""
+    doc.heading("Data quality")
+    figures = data_quality(stats.run_dir)
+    if figures.source == "none":
+        doc.not_run("annotate")
+        return
+    write_quality(figures, doc.folder)
+    doc.paragraph(
+        "Grounded arguments come from the instruction, an earlier result, the parameter's schema, or are free "
+        "values (booleans, small numbers); near duplicates are within the generate stage's deduplication "
+        f"threshold (cosine {figures.duplicate_threshold}); openings are the first {OPENING_WORDS} words. "
+        "Figures per group count duplicates against the whole run. All figures are in `quality.json`.")
+    for table in quality_tables(figures):
+        doc.table(table)
+
+
 def cost(doc: MarkdownDocument, stats: RunStats) -> None:
     doc.heading("Cost per sample")
     table = cost_table(stats)
@@ -205,9 +225,40 @@ def export(doc: MarkdownDocument, stats: RunStats) -> None:
     doc.table(table)
 
 
+def retriever(doc: MarkdownDocument, stats: RunStats) -> None:
+    doc.heading("Retriever")
+    section = stats.stage("retriever")
+    if section is None:
+        doc.not_run("retriever")
+        return
+    if section.get("skipped"):
+        doc.paragraph(f"Skipped: {section['skipped']}.")
+        return
+    doc.table(retriever_build_table(stats))
+    if section.get("default_ranking"):
+        doc.paragraph(f"Default ranking: `{section['default_ranking']}` ({section.get('default_reason') or 'as built'}).")
+    table = retriever_metrics_table(stats)
+    if table is None:
+        doc.paragraph("The retriever has not been evaluated yet (`toolgen retriever eval`).")
+        return
+    doc.table(table)
+    for number, query_set in enumerate(dict.fromkeys(str(row[0]) for row in table.rows)):
+        rows = [row for row in table.rows if row[0] == query_set and int(row[3]) > 0]
+        groups = list(dict.fromkeys(str(row[2]) for row in rows))
+        rankings = list(dict.fromkeys(str(row[1]) for row in rows))
+        if not rows:
+            continue
+        ndcg5 = {(str(row[1]), str(row[2])): float(row[6]) for row in rows}
+        series: dict[str, Sequence[float]] = {ranking: [ndcg5.get((ranking, group), 0.0) for group in groups] for ranking in rankings}
+        doc.image(plots.bar_chart(doc.folder / f"retriever_ndcg5_{number}.png", groups, series,
+                                  title=f"NDCG@5 per ranking and group ({query_set})", value_label="NDCG@5"),
+                  f"Retriever NDCG@5 per ranking and group, {query_set}")
+
+
 def _numbers(rows: Sequence[Sequence[Cell]], column: int) -> list[float]:
     """A column of counts of a table, as the charts plot it."""
     return [float(row[column]) for row in rows]
 
 
-SECTIONS = (header, catalog, instructions, solution_paths, verification, cost, caches, tree_picture, export)
+SECTIONS = (header, catalog, instructions, solution_paths, verification, quality, cost, caches, tree_picture, export,
+            retriever)

@@ -168,23 +168,37 @@ def cost_table(stats: RunStats) -> ReportTable | None:
                        columns=["figure", "mean", "median", "p90", "all searches / samples"], rows=rows)
 
 
-def _llm_entries(stats: RunStats) -> list[tuple[str, str, dict[str, Any]]]:
-    return [(stage, role, figures) for stage in _LLM_STAGES
-            for role, figures in sorted(((stats.stage(stage) or {}).get("llm_usage") or {}).items())
-            if isinstance(figures, dict)]
+def _llm_entries(stats: RunStats, key: str = "llm_usage") -> list[tuple[str, str, dict[str, Any]]]:
+    entries: list[tuple[str, str, dict[str, Any]]] = []
+    for stage in _LLM_STAGES:
+        section = stats.stage(stage) or {}
+        usage = section.get(key)
+        if usage is None and key != "llm_usage":
+            usage = section.get("llm_usage")  # recorded before totals were kept
+        entries += [(stage, role, figures) for role, figures in sorted((usage or {}).items())
+                    if isinstance(figures, dict)]
+    return entries
+
+
+def _cost_cell(figures: dict[str, Any]) -> Cell:
+    """USD, or "unknown" when a model without a price answered (never a made-up 0)."""
+    cost = figures.get("cost_usd")
+    if cost is None:
+        return "unknown" if _int(figures.get("requests")) else 0.0
+    return _round(cost, 4)
 
 
 def llm_usage_table(stats: RunStats) -> ReportTable | None:
-    """Every ``llm_usage`` entry the stages recorded."""
+    """What the stages spent on models, over every invocation (a resumed run adds to it)."""
     rows: list[list[Cell]] = [
         [stage, role, _int(figures.get("requests")), _int(figures.get("prompt_tokens")),
-         _int(figures.get("completion_tokens")), _round(figures.get("cost") or 0.0, 4)]
-        for stage, role, figures in _llm_entries(stats)
+         _int(figures.get("completion_tokens")), _cost_cell(figures)]
+        for stage, role, figures in _llm_entries(stats, "llm_usage_total")
     ]
     if not rows:
         return None
     return ReportTable(key="llm_usage", title="LLM usage",
-                       columns=["stage", "role", "requests", "prompt tokens", "completion tokens", "cost"], rows=rows)
+                       columns=["stage", "role", "requests", "prompt tokens", "completion tokens", "cost (USD)"], rows=rows)
 
 
 def llm_cache_table(stats: RunStats) -> ReportTable | None:
@@ -226,3 +240,39 @@ def export_table(stats: RunStats) -> ReportTable | None:
     if not rows:
         return None
     return ReportTable(key="export_rows", title="Exported rows", columns=["format", "split", "rows"], rows=rows)
+
+
+RETRIEVER_METRICS = ("ndcg_at_1", "ndcg_at_3", "ndcg_at_5", "recall_at_5", "recall_at_10")
+
+
+def retriever_build_table(stats: RunStats) -> ReportTable | None:
+    """What the retriever's last build did: documents, encoded, reused, index kind, recall loss."""
+    build = (stats.stage("retriever") or {}).get("build")
+    if not isinstance(build, dict):
+        return None
+    recall = build.get("recall_at_10")
+    rows: list[list[Cell]] = [
+        ["documents", _int(build.get("documents"))],
+        ["encoded", _int(build.get("encoded"))],
+        ["reused from the cache", _int(build.get("reused"))],
+        ["added / removed / changed", f"{_int(build.get('added'))} / {_int(build.get('removed'))} / "
+                                      f"{_int(build.get('changed'))}"],
+        ["index", str(build.get("kind", "?")) + (f" (recall@10 vs exact {recall})" if recall is not None else "")],
+        ["model", str(build.get("model", "?"))],
+    ]
+    return ReportTable(key="retriever_build", title="Retriever index", columns=["figure", "value"], rows=rows)
+
+
+def retriever_metrics_table(stats: RunStats) -> ReportTable | None:
+    """NDCG@1/3/5 and recall@5/10 per query set, ranking and group, as the retriever stage recorded them."""
+    metrics = (stats.stage("retriever") or {}).get("metrics")
+    if not isinstance(metrics, list) or not metrics:
+        return None
+    rows: list[list[Cell]] = []
+    for row in metrics:
+        if isinstance(row, dict):
+            rows.append([str(row.get("set", "")), str(row.get("ranking", "")), str(row.get("group", "")),
+                         _int(row.get("queries")), *(round(float(row.get(m) or 0.0), 4) for m in RETRIEVER_METRICS)])
+    return ReportTable(key="retriever_metrics", title="Retriever quality",
+                       columns=["query set", "ranking", "group", "queries", "NDCG@1", "NDCG@3", "NDCG@5",
+                                "recall@5", "recall@10"], rows=rows)

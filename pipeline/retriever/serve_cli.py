@@ -17,6 +17,7 @@ from rich.markup import escape
 
 from pipeline.cli import ConfigOption, OutOption, _settings, _user_errors, console
 from pipeline.retriever.hits import SearchBackend
+from pipeline.retriever.open_domain import open_run_retriever
 from pipeline.retriever.service import backend_facts, create_app, serve
 from pipeline.settings import Settings
 
@@ -25,12 +26,8 @@ log = logging.getLogger(__name__)
 BackendOpener = Callable[[Settings, str | None], SearchBackend]
 
 
-def open_run_retriever(settings: Settings, ranking: str | None) -> SearchBackend:
-    """The run's saved index with its model (loaded once, here, before the socket opens)."""
-    from pipeline.retriever.search import Retriever  # type: ignore[import-not-found]  # torch: only when serving
-
-    backend: SearchBackend = Retriever.open(Path(settings.run_dir), settings.retriever, ranking=ranking)
-    return backend
+def _open_run_retriever(settings: Settings, ranking: str | None) -> SearchBackend:
+    return open_run_retriever(Path(settings.run_dir), settings.retriever, ranking)
 
 
 def _limit_torch_threads(threads: int) -> None:
@@ -77,7 +74,7 @@ def register_serve_command(app: typer.Typer, *, open_backend: BackendOpener | No
         if cfg.torch_threads is not None:
             _limit_torch_threads(cfg.torch_threads)
         with _user_errors():
-            backend = (open_backend or open_run_retriever)(settings, ranking)
+            backend = (open_backend or _open_run_retriever)(settings, ranking)
         facts = describe(backend)
         web_app = create_app(backend, cfg, default_k=settings.retriever.top_k, facts=facts)
 

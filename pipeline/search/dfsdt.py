@@ -45,9 +45,10 @@ from typing import Any, Protocol
 
 from pipeline.env.observation import Observation, error_observation
 from pipeline.io import loads
-from pipeline.llm.types import ChatModel, ChatReply, ChatRequest
+from pipeline.llm.types import ChatModel, ChatReply, ChatRequest, ModelError, is_context_overflow
 from pipeline.search.functions import FINISH_NAME, FunctionCatalog
 from pipeline.search.tree import NodeStatus, SearchCounts, SearchNode, SearchTree, Trajectory
+from pipeline.tool_schema import model_tools
 
 DIVERSITY_PROMPT = (
     "This is not the first time you try this task, all previous trails failed.\n"
@@ -90,6 +91,16 @@ def _deeper_than(value: Any, limit: int) -> bool:
 
 class _Stop(Exception):
     """A budget ran out or the answer was found: unwind the whole search."""
+
+
+class _ContextOverflow(Exception):
+    """The path to a node no longer fits the policy's context, even with shorter observations:
+    the node is a dead end (its siblings may be shorter)."""
+
+
+SHORT_OBSERVATION_CHARS = 256
+"""Observations are cut to this (or a quarter of ``observation_chars``, if longer) for a second
+try when the server says a prompt is over the model's context."""
 
 
 class SearchBase:
@@ -136,7 +147,8 @@ class SearchBase:
         self.query = query
         self.answer_node: SearchNode | None = None
         self.stop_reason = ""
-        self._tools = self.catalog.tools()
+        self._tools = self.catalog.tools()  # ToolBench's form, kept in the trajectory
+        self._sent_tools = model_tools(self._tools)  # JSON Schema only, as servers take it
         self._head = [{"role": "system", "content": self.catalog.system_prompt()}, user_message(query)]
         self._ids: set[str] = set()
 
@@ -203,15 +215,48 @@ class SearchBase:
         request = ChatRequest(
             role="policy",
             messages=messages,
-            tools=self._tools,
+            tools=self._sent_tools,
             temperature=self.temperature,
             sample_index=sample_index,
         )
-        reply = await self.policy.chat(request)
+        reply = await self._ask(request)
         self.counts.model_calls += 1
         self.counts.prompt_tokens += reply.usage.prompt_tokens
         self.counts.completion_tokens += reply.usage.completion_tokens
         return await self._child_from(node, reply, sample_index)
+
+    async def _ask(self, request: ChatRequest) -> ChatReply:
+        """The policy's reply; over its context, one more try with shorter observations, then
+        :class:`_ContextOverflow` (a dead end for the search, not a failure of the query)."""
+        try:
+            return await self.policy.chat(request)
+        except ModelError as error:
+            if not is_context_overflow(error):
+                raise
+            self.counts.context_overflows += 1
+            shorter = self._with_short_observations(request.messages)
+            if shorter is None:
+                raise _ContextOverflow(str(error)) from None
+        try:
+            return await self.policy.chat(request.model_copy(update={"messages": shorter}))
+        except ModelError as error:
+            if not is_context_overflow(error):
+                raise
+            self.counts.context_overflows += 1
+            raise _ContextOverflow(str(error)) from None
+
+    def _with_short_observations(self, messages: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
+        """``messages`` with every tool result cut shorter, or None if none was long."""
+        limit = max(SHORT_OBSERVATION_CHARS, self.observation_chars // 4)
+        cut = False
+        shorter: list[dict[str, Any]] = []
+        for message in messages:
+            content = message.get("content")
+            if message.get("role") == "tool" and isinstance(content, str) and len(content) > limit:
+                message = {**message, "content": content[:limit] + "...(cut: the prompt was over the model's context)"}
+                cut = True
+            shorter.append(message)
+        return shorter if cut else None
 
     def _call_id(self, proposed: str, node_id: int) -> str:
         call_id = proposed if proposed and proposed not in self._ids else f"call_{node_id}"
@@ -348,7 +393,14 @@ class DFSDTSearch(SearchBase):
         while len(node.children) < self.width:
             if came_back:
                 self.counts.backtracks += 1
-            child = await self.expand(node, sample_index=len(node.children))
+            try:
+                child = await self.expand(node, sample_index=len(node.children))
+            except _ContextOverflow as overflow:
+                if node.kind == "root":  # the query and its tools alone do not fit: settled, with why
+                    self.stop_reason = "context_overflow"
+                    raise _Stop from None
+                node.status, node.detail = "pruned", f"context overflow: {overflow}"[:300]
+                return
             if child.status == "answer":
                 self.stop_reason = "answer"
                 raise _Stop

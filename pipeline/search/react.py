@@ -15,7 +15,7 @@ import time
 from typing import Any
 
 from pipeline.llm.types import ChatModel
-from pipeline.search.dfsdt import SearchBase, ToolEnvironment, _Stop
+from pipeline.search.dfsdt import SearchBase, ToolEnvironment, _ContextOverflow, _Stop
 from pipeline.search.functions import FunctionCatalog
 from pipeline.search.tree import Trajectory
 
@@ -66,7 +66,14 @@ class ReActSearch(SearchBase):
                     if node.kind != "root" and node.depth >= self.max_depth:
                         node.status, node.detail = "pruned", "depth limit"
                         break
-                    child = await self.expand(node, sample_index=chain, diversity=False)
+                    try:
+                        child = await self.expand(node, sample_index=chain, diversity=False)
+                    except _ContextOverflow as overflow:
+                        if node.kind == "root":
+                            self.stop_reason = "context_overflow"
+                            raise _Stop from None
+                        node.status, node.detail = "pruned", f"context overflow: {overflow}"[:300]
+                        break
                     if child.status == "answer":
                         self.stop_reason = "answer"
                         raise _Stop

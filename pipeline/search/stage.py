@@ -337,8 +337,11 @@ class AnnotateStage(BatchedStage[AnnotateOptions, AnnotatePlan, _AnnotateSession
                 if needed:
                     from pipeline.env.environment import open_environment
 
+                    # The LLM simulator (env.simulation.use_llm) shares the policy's client: one
+                    # budget of requests in flight, one reply cache, and its usage counted in
+                    # this stage's llm_usage under the "simulator" role.
                     environment = await stack.enter_async_context(
-                        open_environment(list(needed.values()), settings, run_dir=context.run_dir))
+                        open_environment(list(needed.values()), settings, run_dir=context.run_dir, model=built))
                 session = _AnnotateSession(context=context, plan=plan, policy=policy,
                                            model_name=_model_name(settings, self.model, built),
                                            environment=environment, limit=asyncio.Semaphore(cfg.concurrency),

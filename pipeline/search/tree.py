@@ -114,6 +114,7 @@ class SearchCounts(BaseModel):
     backtracks: int = 0  # times the search left a finished subtree to try a new sibling higher up
     nodes: int = 0  # nodes of the tree, root included
     restarts: int = 0  # ReACT: chains started after the first
+    context_overflows: int = 0  # policy prompts the server refused as longer than the model takes
 
 
 class Trajectory(BaseModel):
@@ -123,7 +124,7 @@ class Trajectory(BaseModel):
     finish_type: FinishType = "give_up"
     final_answer: str | None = None
     succeeded: bool = False
-    stop_reason: str = ""  # answer | exhausted | model_budget | api_budget
+    stop_reason: str = ""  # answer | exhausted | model_budget | api_budget | context_overflow
     tree: dict[str, Any] = Field(default_factory=dict)  # SearchTree.as_dict()
     chosen_path: list[int] = Field(default_factory=list)  # node ids, root first
     messages: list[dict[str, Any]] = Field(default_factory=list)  # the chosen path as OpenAI chat

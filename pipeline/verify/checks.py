@@ -30,7 +30,8 @@ from jsonschema.exceptions import SchemaError
 from pipeline.io import dumps, loads
 from pipeline.records import TrajectoryRecord
 from pipeline.search.functions import FINISH_NAME
-from pipeline.verify.verdict import CheckResult
+from pipeline.verify.grounding import GroundingCall, check_grounding
+from pipeline.verify.verdict import CheckResult, GroundingResult
 
 GIVE_ANSWER = "give_answer"
 # Keys our function schemas carry for the model that are not JSON Schema (ToolBench's legacy).
@@ -198,6 +199,23 @@ def check_execution(calls: list[PathCall]) -> CheckResult:
         what = f"call {call.index} ({call.name}) failed: {call.error[:200]}"
         (corrected if _corrected_later(call, calls) else reasons).append(what)
     return CheckResult(passed=not reasons, reasons=reasons, corrected=corrected)
+
+
+def check_path_grounding(record: TrajectoryRecord | Mapping[str, Any], calls: list[PathCall]) -> GroundingResult:
+    """The grounding check (:mod:`pipeline.verify.grounding`) on the chosen path: each call's
+    arguments against the instruction, the results of the calls before it and its schema."""
+    record = TrajectoryRecord.of(record)
+    path = [GroundingCall(name=call.name, arguments=call.arguments or {}, is_finish=call.is_finish,
+                          observation=_returned(call.observation))
+            for call in calls]
+    return check_grounding(record.query, path, tool_schemas(record))
+
+
+def _returned(observation: dict[str, Any] | None) -> Any:
+    """What a call showed the model: its response and error text (not the status, mode or timing)."""
+    if observation is None:
+        return None
+    return [observation.get("response"), observation.get("error")]
 
 
 def _corrected_later(failed: PathCall, calls: list[PathCall]) -> bool:

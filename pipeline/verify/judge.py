@@ -16,20 +16,24 @@ Two judges give the same :class:`Judgement`:
 
 from __future__ import annotations
 
+import logging
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol
 
 from pipeline.env.observation import Observation
+from pipeline.env.shorten import fit_json
 from pipeline.io import dumps
 from pipeline.llm.jsonparse import NotJson, find_json
-from pipeline.llm.types import ChatModel, ChatRequest
+from pipeline.llm.structured import StructuredAsker, StructuredMode
+from pipeline.llm.types import ChatModel, ChatRequest, ModelError, is_context_overflow
 from pipeline.records import TrajectoryRecord
 from pipeline.verify.checks import PathCall
 from pipeline.verify.verdict import Judgement, Verdict
 
 OFFLINE_JUDGE_NAME = "offline-rule-judge"
+RETURNED_CHARS = 800  # each observation in the judge's prompt, shortened structurally
 
 # (tool name, API name) of a relevant API → (tool id, API id) in the catalog, or None.
 ApiLookup = Callable[[str, str], tuple[str, str] | None]
@@ -116,6 +120,21 @@ Decide:
 - "Unsure": you cannot tell from what is shown.
 Reply with one JSON object only: {"answer_status": "Solved" | "Unsolved" | "Unsure", "reason": "<one sentence>"}"""
 
+log = logging.getLogger(__name__)
+
+_SAMPLED_INDEX = -1  # the n-sampled request's own cache slot, apart from the one-vote requests
+
+JUDGEMENT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "answer_status": {"type": "string", "enum": ["Solved", "Unsolved", "Unsure"]},
+        "reason": {"type": "string"},
+    },
+    "required": ["answer_status", "reason"],
+    "additionalProperties": False,
+}
+"""What :data:`JUDGE_SYSTEM_PROMPT` asks for, sent as ``response_format`` where the server takes it."""
+
 _STATUS: dict[str, Verdict] = {"solved": "solved", "unsolved": "unsolved", "unsure": "unsure"}
 
 
@@ -131,7 +150,7 @@ def render_path(record: TrajectoryRecord | Mapping[str, Any], calls: list[PathCa
         shown = (Observation.model_validate(call.observation).to_toolbench() if call.observation is not None
                  else {"error": "no observation", "response": None})
         lines.append(f"Call {call.index}: {call.name}({call.raw_arguments})")
-        lines.append(f"Returned: {dumps(shown).decode()[:800]}")
+        lines.append(f"Returned: {fit_json(shown, RETURNED_CHARS)}")
     lines += ["", f"Final answer: {final_answer(calls)}"]
     text = "\n".join(lines)
     return text if len(text) <= limit else text[: limit - 20] + "\n...[cut]..."
@@ -166,9 +185,13 @@ class LLMJudge:
     """The ``judge`` role, ``votes`` judgments per sample (distinct ``sample_index``)."""
 
     def __init__(self, model: ChatModel, *, model_name: str, votes: int = 3,
-                 trajectory_chars: int = 6000, temperature: float | None = None) -> None:
+                 trajectory_chars: int = 6000, temperature: float | None = None,
+                 structured_output: StructuredMode = "json_schema") -> None:
         self._model = model
+        # one asker for the whole stage: a server that refuses json_schema is told once
+        self._asker = StructuredAsker(model, mode=structured_output, name="judgement", schema=JUDGEMENT_SCHEMA)
         self.name = model_name
+        self.sample_together = True  # n = votes in one request, until a server refuses it
         self.votes = votes
         self.trajectory_chars = trajectory_chars
         # One vote at temperature 0 is deterministic; several need sampling to be worth having.
@@ -177,22 +200,48 @@ class LLMJudge:
     async def judge(self, record: TrajectoryRecord | Mapping[str, Any], calls: list[PathCall]) -> Judgement:
         shown = render_path(record, calls, self.trajectory_chars)
         messages = [{"role": "system", "content": JUDGE_SYSTEM_PROMPT}, {"role": "user", "content": shown}]
+        sampled = await self._sampled_votes(messages)
         votes: list[Verdict] = []
         reasons: list[str] = []
         for vote in range(self.votes):
-            said, reason = await self._one_vote(messages, vote)
+            # a vote the n-sampled request did not give (or gave unreadable) is asked on its own
+            said, reason = sampled[vote] if vote < len(sampled) else await self._one_vote(messages, vote)
             votes.append(said)
             reasons.append(reason)
         verdict = majority(votes)
         return Judgement(verdict=verdict, votes=votes, reasons=reasons, kinds=[f"the judge said {verdict}"],
                          judge=self.name)
 
+    async def _sampled_votes(self, messages: list[dict[str, Any]]) -> list[tuple[Verdict, str]]:
+        """Several votes from one request (``n = votes``) where the server samples that way: one
+        prompt paid once instead of ``votes`` times. Readable verdicts only, in choice order."""
+        if self.votes < 2 or not self.sample_together:
+            return []
+        try:
+            reply = await self._asker.chat(ChatRequest(
+                role="judge", messages=messages, temperature=self.temperature, n=self.votes,
+                sample_index=_SAMPLED_INDEX))
+        except ModelError as error:
+            if error.status not in (400, 422) or is_context_overflow(error):
+                raise
+            log.info("the judge's server refused n=%d (%s); asking for each vote on its own",
+                     self.votes, str(error)[:200])
+            self.sample_together = False
+            return []
+        found: list[tuple[Verdict, str]] = []
+        for sample in reply.samples[: self.votes]:
+            verdict = read_verdict(sample.content)
+            if verdict is None:
+                break  # the rest are asked one by one, keeping vote order
+            found.append(verdict)
+        return found
+
     async def _one_vote(self, messages: list[dict[str, Any]], vote: int) -> tuple[Verdict, str]:
         text = ""
         for attempt in range(2):  # a reply without a verdict is asked once more (a new sample)
-            reply = await self._model.chat(ChatRequest(
+            reply = await self._asker.chat(ChatRequest(
                 role="judge", messages=messages, temperature=self.temperature if attempt == 0 else 0.7,
-                sample_index=vote + attempt * self.votes, response_format={"type": "json_object"},
+                sample_index=vote + attempt * self.votes,
             ))
             text = reply.content or ""
             found = read_verdict(text)

@@ -50,7 +50,7 @@ from pipeline.records import (
     read_keys,
     rejected_path,
 )
-from pipeline.settings import Settings
+from pipeline.settings import GroundingMode, Settings
 from pipeline.specs.catalog import CatalogMissing, iter_tools
 from pipeline.stages import (
     Artifact,
@@ -64,13 +64,13 @@ from pipeline.stages import (
     run_stage,
 )
 from pipeline.toolbench.queries import ApiResolver
-from pipeline.verify.checks import SchemaBook, check_execution, check_format, path_calls
+from pipeline.verify.checks import SchemaBook, check_execution, check_format, check_path_grounding, path_calls
 from pipeline.verify.judge import Judge, LLMJudge, OfflineJudge
 from pipeline.verify.verdict import Verification
 
 log = logging.getLogger(__name__)
 
-STAGES = ("format", "execution", "semantic")
+STAGES = ("format", "execution", "grounding", "semantic")
 
 
 
@@ -101,9 +101,12 @@ class VerifyReport(StageReport):
 
 async def verify_record(
     record: TrajectoryRecord | Mapping[str, Any], judge: Judge, book: SchemaBook | None = None, *,
-    unsure_passes: bool = False,
+    unsure_passes: bool = False, grounding: GroundingMode = "reject",
 ) -> Verification:
-    """Run the funnel on one trajectory record; stops at the first failed check."""
+    """Run the funnel on one trajectory record; stops at the first failed check.
+
+    ``grounding``: ``reject`` fails a sample with an ungrounded required argument, ``flag`` only
+    records the ungrounded arguments, ``off`` skips the check."""
     record = TrajectoryRecord.of(record)
     calls = path_calls(record)
     formatted = check_format(record, calls, book)
@@ -114,10 +117,16 @@ async def verify_record(
     if not executed.passed:
         return Verification(passed=False, failed_at="execution", format=formatted, execution=executed,
                             corrected_errors=corrected)
+    grounded = check_path_grounding(record, calls) if grounding != "off" else None
+    if grounded is not None and grounding == "flag":
+        grounded.passed, grounded.reasons = True, []
+    if grounded is not None and not grounded.passed:
+        return Verification(passed=False, failed_at="grounding", format=formatted, execution=executed,
+                            grounding=grounded, corrected_errors=corrected)
     judgement = await judge.judge(record, calls)
     passed = judgement.verdict == "solved" or (unsure_passes and judgement.verdict == "unsure")
     return Verification(passed=passed, failed_at=None if passed else "semantic", format=formatted,
-                        execution=executed, semantic=judgement, corrected_errors=corrected)
+                        execution=executed, grounding=grounded, semantic=judgement, corrected_errors=corrected)
 
 
 def build_judge(settings: Settings, *, run_dir: Path, model: ChatModel | None) -> tuple[Judge, ChatModel | None]:
@@ -133,7 +142,8 @@ def build_judge(settings: Settings, *, run_dir: Path, model: ChatModel | None) -
         if model is None:
             raise ConfigError("verify.judge = 'llm' needs a model: set llm.backend (and llm.base_url / api_key)")
         name = str(getattr(model, "model_name", None) or settings.llm.model_for("judge"))
-        return LLMJudge(model, model_name=name, votes=cfg.votes, trajectory_chars=cfg.trajectory_chars), built
+        return LLMJudge(model, model_name=name, votes=cfg.votes, trajectory_chars=cfg.trajectory_chars,
+                        structured_output=settings.llm.structured_output), built
     try:
         resolver = ApiResolver(iter_tools(run_dir))
     except CatalogMissing:
@@ -281,7 +291,8 @@ class VerifyStage(BatchedStage[VerifyOptions, VerifyPlan, _VerifySession, Trajec
         try:
             async with session.limit:
                 verification = await verify_record(record, session.judge, session.book,
-                                                   unsure_passes=session.context.settings.verify.unsure_passes)
+                                                   unsure_passes=session.context.settings.verify.unsure_passes,
+                                                   grounding=session.context.settings.verify.grounding)
             if key in session.plan.done:  # a retried batch: an earlier attempt wrote it meanwhile
                 return
             # serialised before anything is written: a verdict line is whole or absent
@@ -369,7 +380,7 @@ def verify_summary(report: VerifyReport) -> dict[str, Any]:
     figures: dict[str, Any] = {
         "judge": f"{report.judge} ({report.votes} vote{'s' if report.votes != 1 else ''})",
         "candidates": report.funnel.get("candidates", 0),
-        "passed format / execution / semantic": " / ".join(str(report.funnel.get(s, 0)) for s in STAGES),
+        f"passed {' / '.join(STAGES)}": " / ".join(str(report.funnel.get(s, 0)) for s in STAGES),
         "accepted": report.accepted,
         "accepted with corrected errors": report.corrected_errors,
         "verified now / resumed": f"{report.verified} / {report.resumed}",

@@ -26,7 +26,6 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from pipeline.env.credentials import CredentialResolver
-from pipeline.hosts import HostPolicy
 from pipeline.env.http import HttpExecutor, RequestError, build_request, make_session, rewrite_url
 from pipeline.env.observation import Observation
 from pipeline.env.sandbox import (
@@ -36,6 +35,7 @@ from pipeline.env.sandbox import (
     sandbox_spec_dir,
     start_sandbox,
 )
+from pipeline.hosts import HostPolicy
 from pipeline.models import Api, Auth, Param, SourceRef, Tool
 from pipeline.settings import Credential, EnvSettings
 from pipeline.specs.openapi import ReadOptions

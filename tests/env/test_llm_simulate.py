@@ -20,6 +20,7 @@ from pipeline.llm.cache import CachedChatModel
 from pipeline.llm.factory import build_chat_model, close_chat_model
 from pipeline.llm.fake_server import FakeOpenAIServer, http_error, text
 from pipeline.llm.openai_backend import OpenAIChatModel
+from pipeline.llm.routing import RequestDefaults
 from pipeline.models import Api, Param, SourceRef, Tool
 from pipeline.settings import LLMSettings, SimulationSettings, load_settings
 
@@ -221,7 +222,7 @@ async def test_the_environment_asks_the_model_for_simulated_tools_and_caches(
         llm={"backend": "openai", "base_url": server.base_url, "api_key": KEY},
     )
     model = build_chat_model(settings, run_dir=tmp_path)
-    assert isinstance(model, CachedChatModel)
+    assert isinstance(model, RequestDefaults) and isinstance(model.inner, CachedChatModel)
     try:
         async with open_environment([WEATHER], settings, run_dir=tmp_path, model=model) as environment:
             first = await environment.call(WEATHER.id, CURRENT.id, {"city": "Lisbon"})

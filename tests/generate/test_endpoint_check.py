@@ -52,7 +52,9 @@ async def test_the_same_failure_again_and_again_stops_the_stage(run_dir: Path) -
         settings = settings_for(run_dir, llm=fake_llm(server), generate={"concurrency": 1})
         with pytest.raises(EndpointUnusable, match=f"last {SAME_FAILURES_TO_STOP} requests .* all failed"):
             await generate_queries(settings, groups=["G1", "G2", "G3"], per_group=10)
-        assert len(server.chat_requests) == SAME_FAILURES_TO_STOP
+        # the 20th identical failure stops it; a set already waiting for its turn may have sent one
+        # request more before the stage closed its client
+        assert SAME_FAILURES_TO_STOP <= len(server.chat_requests) <= SAME_FAILURES_TO_STOP + 1
 
 
 def test_the_cli_exits_one_with_the_reason(run_dir: Path, tmp_path: Path) -> None:  # noqa: F811

@@ -16,6 +16,7 @@ from pipeline.generate.prompt import read_documentation
 from pipeline.generate.stage import NothingGenerated, generate_queries
 from pipeline.io import read_jsonl
 from pipeline.llm.fake_server import FakeOpenAIServer, http_error, rate_limited, text
+from pipeline.llm.types import server_seed
 from pipeline.manifest import read_manifest
 from pipeline.settings import Settings, load_settings
 from pipeline.specs.collect import collect_catalog
@@ -181,7 +182,8 @@ async def test_unreadable_reply_is_asked_again_then_recorded_as_failed(run_dir: 
         with pytest.raises(NothingGenerated):
             await generate_queries(settings, groups=["G1"], per_group=1)
         assert len(server.chat_requests) == 2
-        assert [r.json.get("seed") for r in server.chat_requests] == [0, 1]  # the retry is a new sample
+        # the retry is a new sample
+        assert [r.json.get("seed") for r in server.chat_requests] == [server_seed(0, 0), server_seed(0, 1)]
     [failed] = list(read_jsonl(run_dir / "queries" / "failed.jsonl"))
     assert failed["raw"] == ["Sure! Here are some ideas: ask about weather.", "I cannot produce JSON today."]
     assert read_manifest(run_dir)["stages"]["generate"]["failed_sets"] == 1
@@ -251,3 +253,24 @@ async def test_a_set_whose_writer_call_failed_is_asked_again_on_the_next_run(run
         assert len(up.chat_requests) == 2
     assert second.writer_errors == 0 and second.kept == 2 and second.sets_skipped == 0
     assert not list(read_jsonl(run_dir / "queries" / "failed.jsonl"))  # the outage's lines are gone with it
+
+
+async def test_the_writer_asks_for_structured_output_and_reads_the_object_it_gets(run_dir: Path) -> None:
+    from pipeline.generate.parse import WRITER_OUTPUT_SCHEMA
+
+    def reply(body: dict[str, Any]) -> Any:
+        if (body.get("response_format") or {}).get("type") == "json_schema":
+            return http_error(400, "Unknown response_format type json_schema")  # e.g. an older server
+        # what json_object mode makes a model write: an object, the list under a key
+        return text(json.dumps({"queries": scripted_reply(body)[:1]}))
+
+    async with FakeOpenAIServer(reply) as server:
+        # one request at a time: requests in flight together may all be refused before the step down
+        settings = settings_for(run_dir, llm=fake_llm(server), generate={"concurrency": 1})
+        report = await generate_queries(settings, groups=["G1"], per_group=2)
+        sent = [r.json.get("response_format") for r in server.chat_requests]
+    assert sent[0] == {"type": "json_schema", "json_schema": {"name": "instructions", "schema": WRITER_OUTPUT_SCHEMA,
+                                                               "strict": False}}
+    # refused once, then json_object for every later request of the run
+    assert [s["type"] for s in sent[1:]] == ["json_object"] * (len(sent) - 1)
+    assert report.kept >= 1

@@ -15,6 +15,7 @@ from pipeline.llm.cache import CachedChatModel, ReplyCacheError, request_key
 from pipeline.llm.factory import CACHE_FILE, build_chat_model, close_chat_model
 from pipeline.llm.fake_server import FakeOpenAIServer, http_error, text, tool_call
 from pipeline.llm.openai_backend import OpenAIChatModel
+from pipeline.llm.routing import RequestDefaults
 from pipeline.llm.types import ChatReply, ChatRequest, ModelError
 from pipeline.settings import LLMSettings, load_settings
 
@@ -152,7 +153,8 @@ async def test_the_openai_backend_is_cached_in_the_run_folder(server: FakeOpenAI
     server.set_script([text("once")])
     settings = load_settings(llm={"backend": "openai", "base_url": server.base_url, "api_key": KEY})
     model = build_chat_model(settings, run_dir=tmp_path)
-    assert isinstance(model, CachedChatModel) and model.path == tmp_path / CACHE_FILE
+    assert isinstance(model, RequestDefaults)
+    assert isinstance(model.inner, CachedChatModel) and model.inner.path == tmp_path / CACHE_FILE
     try:
         assert (await model.chat(ask())).content == "once"
         assert (await model.chat(ask())).cached
@@ -164,7 +166,7 @@ async def test_the_openai_backend_is_cached_in_the_run_folder(server: FakeOpenAI
 async def test_the_cache_can_be_switched_off(server: FakeOpenAIServer, tmp_path: Path) -> None:
     settings = load_settings(llm={"backend": "openai", "base_url": server.base_url, "cache": False})
     model = build_chat_model(settings, run_dir=tmp_path)
-    assert isinstance(model, OpenAIChatModel)
+    assert isinstance(model, RequestDefaults) and isinstance(model.inner, OpenAIChatModel)
     await model.aclose()
     assert not (tmp_path / CACHE_FILE).exists()
 

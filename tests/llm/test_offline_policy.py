@@ -425,3 +425,43 @@ async def test_a_healthy_run_counts_no_errors() -> None:
     await policy.chat(ChatRequest(role="policy", messages=Conversation("Weather in Lisbon?").messages,
                                   tools=WEATHER_TOOLS))
     assert policy.stats()["policy"]["errors"] == 0
+
+
+async def test_the_prompts_begin_line_is_never_an_argument_value() -> None:
+    """ToolBench's user message ends in "Begin!": a word of the template is not a value the user gave."""
+    hotel = tool(
+        "gethotel_for_stayfinder_hotels",
+        "Get hotel details: address, amenities and room types of one hotel.",
+        {"hotel_id": {"type": "string", "description": "Hotel id."}},
+        ["hotel_id"],
+    )
+    conv = Conversation("\nGet hotel details for the hotel you find, thanks.\nBegin!\n")
+    name, args, _ = await ask(conv.messages, tools=[hotel, FINISH])
+    assert "Begin" not in json.dumps(args)
+    assert name == "Finish" and args["return_type"] == "give_up_and_restart"
+
+
+async def test_reads_ids_from_an_observation_cut_at_the_character_cap() -> None:
+    hotels = tool(
+        "searchhotels_for_stayfinder_hotels",
+        "Search hotels in a city by city id.",
+        {"city_id": {"type": "integer"}},
+        ["city_id"],
+    )
+    hotel = tool(
+        "gethotel_for_stayfinder_hotels",
+        "Get hotel details of one hotel.",
+        {"hotel_id": {"type": "string", "description": "Hotel id."}},
+        ["hotel_id"],
+    )
+    conv = Conversation("\nSearch hotels in a city (city id 2988507); then take the hotel id it returns and get hotel details.\nBegin!\n")
+    name, args, _ = await ask(conv.messages, tools=[hotels, hotel, FINISH])
+    assert name == "searchhotels_for_stayfinder_hotels" and args == {"city_id": 2988507}
+    cut = '{"error":"","response":{"results":[{"id":"htl-2988507-05","name":"The Old Town"},{"id":"htl-29...(truncated)'
+    conv.messages += [
+        {"role": "assistant", "content": "Thought: search", "tool_calls": [
+            {"id": "c1", "type": "function", "function": {"name": name, "arguments": json.dumps(args)}}]},
+        {"role": "tool", "tool_call_id": "c1", "content": cut},
+    ]
+    name, args, _ = await ask(conv.messages, tools=[hotels, hotel, FINISH])
+    assert name == "gethotel_for_stayfinder_hotels" and args == {"hotel_id": "htl-2988507-05"}

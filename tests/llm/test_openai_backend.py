@@ -22,7 +22,7 @@ from pipeline.llm.fake_server import (
     tool_calls,
 )
 from pipeline.llm.openai_backend import PLACEHOLDER_KEY, OpenAIChatModel
-from pipeline.llm.types import ChatRequest, ModelError
+from pipeline.llm.types import ChatRequest, ModelError, server_seed
 from pipeline.settings import LLMSettings
 
 from .conftest import KEY, llm_settings
@@ -94,12 +94,12 @@ async def test_malformed_tool_call_json_comes_back_raw(server: FakeOpenAIServer)
     assert reply.tool_calls[0].arguments == "{'city': Paris"
 
 
-async def test_sampling_sends_the_sample_index_as_seed(server: FakeOpenAIServer) -> None:
+async def test_sampling_sends_a_seed_made_of_the_run_seed_and_the_sample_index(server: FakeOpenAIServer) -> None:
     server.set_script([text("a"), text("b")])
     async with OpenAIChatModel(llm_settings(server)) as model:
         await model.chat(ask(temperature=0.8, top_p=0.9, sample_index=3))
         await model.chat(ask(temperature=0.0, sample_index=3))
-    assert server.requests[0].json["seed"] == 3 and server.requests[0].json["top_p"] == 0.9
+    assert server.requests[0].json["seed"] == server_seed(0, 3) and server.requests[0].json["top_p"] == 0.9
     assert "seed" not in server.requests[1].json
 
 
@@ -288,6 +288,7 @@ async def test_usage_and_cost_are_accounted_per_role(server: FakeOpenAIServer) -
             await model.chat(ask(role="judge"))
         stats = model.stats()
     assert stats["policy"] == {"requests": 2, "retries": 0, "prompt_tokens": 3000, "completion_tokens": 500,
-                               "cost_usd": 4.0, "errors": 0}
+                               "cost_usd": 4.0, "errors": 0, "unpriced_models": []}
+    # a model with no price costs "unknown", not a made-up $0
     assert stats["judge"] == {"requests": 2, "retries": 0, "prompt_tokens": 100, "completion_tokens": 100,
-                              "cost_usd": 0.0, "errors": 1}
+                              "cost_usd": None, "errors": 1, "unpriced_models": ["free"]}

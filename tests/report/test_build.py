@@ -16,10 +16,10 @@ import pytest
 from pipeline.generate.stage import generate_queries
 from pipeline.io import read_jsonl, write_jsonl
 from pipeline.manifest import read_manifest, record_stage
+from pipeline.records import iter_trajectories
 from pipeline.report.build import build_report
 from pipeline.report.models import Report, ReportTable, format_cell
 from pipeline.report.stats import ACCEPTED_FILE, gather_run
-from pipeline.records import iter_trajectories
 from pipeline.search.stage import annotate_queries
 from pipeline.settings import Settings, load_settings
 from pipeline.specs.catalog import iter_tools
@@ -38,7 +38,7 @@ VERIFY_SECTION: dict[str, Any] = {
                 "semantic: does not answer the query": 3},
     "per_group": {"G1": {"candidates": 8, "accepted": 5}, "G2": {"candidates": 12, "accepted": 7}},
     "corrected_errors": 1,
-    "llm_usage": {"judge": {"requests": 10, "prompt_tokens": 900, "completion_tokens": 90, "cost": 0.0,
+    "llm_usage": {"judge": {"requests": 10, "prompt_tokens": 900, "completion_tokens": 90, "cost_usd": 0.0123,
                             "cache_hits": 4, "cache_misses": 6}},
 }
 EXPORT_SECTION: dict[str, Any] = {"sharegpt": {"rows": {"train": 10, "eval": 2}}}
@@ -181,7 +181,7 @@ def test_cost_is_per_accepted_sample_once_verify_ran(full_report: Report, verifi
 
 def test_llm_cache_and_environment_cache_are_reported(full_report: Report, verified_run: Path) -> None:
     usage = table(full_report, "llm_usage")
-    assert ["verify", "judge", 10, 900, 90, 0.0] in usage.rows
+    assert ["verify", "judge", 10, 900, 90, 0.0123] in usage.rows
     # only the judge's entry carries cache figures; the annotate policy must not show a fake 0 %
     assert table(full_report, "llm_cache").rows == [["verify", "judge", 4, 6, 40.0]]
     environment = table(full_report, "environment_cache")

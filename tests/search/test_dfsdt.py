@@ -14,6 +14,7 @@ from pipeline.search.dfsdt import DIVERSITY_PROMPT, DFSDTSearch
 from pipeline.search.functions import FunctionCatalog
 from pipeline.search.react import ReActSearch
 from pipeline.search.tree import SearchTree, Trajectory
+from pipeline.tool_schema import model_tools
 
 SOURCE = SourceRef(kind="file", location="fixture.json", format="toolbench")
 DIVERSITY_HEAD = DIVERSITY_PROMPT.split("\n")[0]
@@ -154,11 +155,13 @@ async def test_a_straight_answer_gives_a_successful_well_formed_trajectory() -> 
         "error": "",
         "response": {"id": 7, "name": "Lisbon"},
     }
-    # every request carries the tools, the policy role and sampling temperature
+    # every request carries the tools (as JSON Schema only), the policy role and sampling temperature;
+    # the trajectory keeps ToolBench's form
     assert all(
-        r.role == "policy" and r.tools == make_catalog().tools() and r.temperature == 1.0
+        r.role == "policy" and r.tools == model_tools(make_catalog().tools()) and r.temperature == 1.0
         for r in policy.requests
     )
+    assert trajectory.tools == make_catalog().tools()
     json.dumps(trajectory.model_dump(mode="json"))  # serialisable
 
 

@@ -208,3 +208,25 @@ async def test_a_refused_key_stops_annotate_before_any_search(run_dir: Path) -> 
             await annotate_queries(settings_for(run_dir, llm=llm))
         assert server.chat_requests == []
     assert not (run_dir / "trajectories").exists()
+
+
+async def test_a_query_lost_to_the_model_is_recorded_with_role_status_and_the_servers_reply(run_dir: Path) -> None:
+    from pipeline.failures import failures_path
+    from pipeline.llm.fake_server import FakeOpenAIServer, Raw, http_error
+
+    total = query_count(run_dir)
+    # every request: a 400 the model will give again for this prompt, except one non-JSON 502 page
+    async with FakeOpenAIServer(default=http_error(400, "tool schema rejected: 'optional' is not allowed")) as server:
+        server.set_script([Raw("<html>502 Bad Gateway</html>", status=502, content_type="text/html")] * 5)
+        llm = {"backend": "openai", "base_url": server.base_url, "api_key": "sk-x", "retries": 0,
+               "backoff_base_s": 0.0}
+        await annotate_queries(settings_for(run_dir, llm=llm))
+    failures = list(read_jsonl(failures_path(run_dir, "annotate")))
+    assert len(failures) == total  # every query lost is accounted for, by id
+    assert {f["item_id"] for f in failures} == {
+        str(q["query_id"]) for p in (run_dir / "queries").glob("G*.jsonl") for q in read_jsonl(p)}
+    assert all(f["role"] == "policy" for f in failures)
+    bodies = [f["response_body"] for f in failures]
+    assert any("502 Bad Gateway" in body for body in bodies)
+    assert any("'optional' is not allowed" in body for body in bodies)
+    assert {f["status"] for f in failures} == {400, 502}

@@ -14,10 +14,9 @@ from typing import Any
 
 import orjson
 import pytest
-
-from pipeline.models import Tool
 import yaml
 
+from pipeline.models import Tool
 from pipeline.specs.document import (
     MAX_NESTING,
     DocumentError,

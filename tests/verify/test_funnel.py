@@ -103,7 +103,8 @@ async def test_an_api_error_nothing_corrects_fails_execution() -> None:
 
 
 async def test_an_api_error_a_later_call_corrects_is_allowed() -> None:
-    rec = record([step("geocode_for_cityatlas", {"name": "Lisbonn"}, {"error": "no such city", "response": ""}),
+    rec = record([step("geocode_for_cityatlas", {"name": "Lisbon right now"},
+                       {"error": "no such city", "response": ""}),
                   step("geocode_for_cityatlas", {"name": "Lisbon"}, LISBON),
                   step("current_for_weather", {"lat": 38.72, "lon": -9.14}, SUNNY)])
     result = await verdict(rec)
@@ -156,7 +157,10 @@ async def test_llm_judge_takes_the_majority_of_its_votes() -> None:
             result = await verdict(good_record(), LLMJudge(model, model_name="judge-model", votes=3))
         sent = [r.json for r in server.chat_requests]
     assert result.passed and result.semantic.votes == ["solved", "unsolved", "solved"]
-    assert [r["seed"] for r in sent] == [0, 1, 2]  # three distinct samples, not one cached answer
+    # one request asks for all three votes (n=3); this server gives one choice, so the other two
+    # votes are asked one by one: three distinct samples, not one cached answer
+    assert sent[0]["n"] == 3 and "n" not in sent[1] and "n" not in sent[2]
+    assert len({r["seed"] for r in sent}) == 3
     shown = sent[0]["messages"][1]["content"]
     assert "Task: What is the weather in Lisbon" in shown and "current_for_weather" in shown
     assert "Final answer: It is sunny in Lisbon" in shown and sent[0]["model"] == "judge-model"
@@ -200,7 +204,7 @@ def mixed_records() -> list[dict[str, Any]]:
         record([step("geocode_for_cityatlas", {"name": "Lisbon"}, {"error": "HTTP 500", "response": ""})],
                query_id=3),
         good_record(query_id=4, answer="All done, have a nice day in Lisbon."),
-        record([step("geocode_for_cityatlas", {"name": "Lisbonn"}, {"error": "no such city", "response": ""}),
+        record([step("geocode_for_cityatlas", {"name": "Lisbon"}, {"error": "HTTP 503: busy", "response": ""}),
                 step("geocode_for_cityatlas", {"name": "Lisbon"}, LISBON),
                 step("current_for_weather", {"lat": 38.72, "lon": -9.14}, SUNNY)], query_id=5),
     ]
@@ -210,8 +214,8 @@ async def test_the_stage_writes_accepted_and_rejected_with_the_funnel(tmp_path: 
     write_trajectories(tmp_path, mixed_records())
     settings = load_settings(run_dir=tmp_path)
     report = await verify_trajectories(settings, judge=JUDGE)
-    assert report.funnel == {"candidates": 5, "format": 4, "execution": 3, "semantic": 2}
-    assert report.accepted == 2 and report.rejected == {"format": 1, "execution": 1, "semantic": 1}
+    assert report.funnel == {"candidates": 5, "format": 4, "execution": 3, "grounding": 3, "semantic": 2}
+    assert report.accepted == 2 and report.rejected == {"format": 1, "execution": 1, "grounding": 0, "semantic": 1}
     assert report.corrected_errors == 1
     assert report.reasons == {"format: the search gave up": 1, "execution: failed": 1,
                               "semantic: the final answer repeats nothing the APIs returned": 1}
@@ -315,3 +319,32 @@ def test_the_judge_prompt_depends_on_the_data_not_on_how_the_run_got_it() -> Non
     shown = render_path(fresh, path_calls(fresh), 5000)
     assert shown == render_path(replayed, path_calls(replayed), 5000)
     assert "elapsed_ms" not in shown and "cached" not in shown and "Lisbon" in shown
+
+
+async def test_llm_judge_gets_all_its_votes_from_one_request_where_the_server_samples_n() -> None:
+    from pipeline.llm.fake_server import choices
+
+    votes = choices(judge_reply("Solved"), judge_reply("Unsolved"), judge_reply("Solved"))
+    async with FakeOpenAIServer([votes]) as server:
+        async with judge_model(server) as model:
+            result = await verdict(good_record(), LLMJudge(model, model_name="judge-model", votes=3))
+        assert len(server.chat_requests) == 1 and server.chat_requests[0].json["n"] == 3
+    assert result.passed and result.semantic.votes == ["solved", "unsolved", "solved"]
+
+
+async def test_llm_judge_asks_vote_by_vote_where_the_server_refuses_n() -> None:
+    from pipeline.llm.fake_server import http_error
+
+    def reply(body: dict[str, Any]) -> Any:
+        if body.get("n", 1) > 1:
+            return http_error(400, "n > 1 is not supported with this sampling setting")
+        return judge_reply("Solved")
+
+    async with FakeOpenAIServer(reply) as server:
+        async with judge_model(server) as model:
+            judge = LLMJudge(model, model_name="judge-model", votes=3, structured_output="off")
+            first = await verdict(good_record(), judge)
+            second = await verdict(good_record(), judge)
+        with_n = [r for r in server.chat_requests if r.json.get("n", 1) > 1]
+    assert first.passed and second.passed
+    assert len(with_n) == 1  # refused once, then never asked with n again

@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pipeline.io import loads
 from pipeline.verify.reward import (
+    BLOCK_TAGS,
+    MAX_CORRECTNESS,
+    MAX_FORMAT,
+    MIN_CORRECTNESS,
     TOOLRL_SYSTEM_PROMPT,
+    answer_similarity,
     compute_score,
     correctness_reward,
     format_reward,
@@ -19,9 +31,14 @@ from pipeline.verify.reward import (
     toolrl_reward,
     toolrl_system_message,
 )
+from tests.verify.verl_like import REWARD_FILE, get_custom_reward_fn_like_verl, score_like_reward_loop
 
 
 def call(name: str, **parameters: Any) -> dict[str, Any]:
+    return {"name": name, "parameters": parameters}
+
+
+def call_of(name: str, parameters: dict[str, Any]) -> dict[str, Any]:
     return {"name": name, "parameters": parameters}
 
 
@@ -245,3 +262,125 @@ def test_tools_are_listed_one_function_per_line_whatever_their_wrapping() -> Non
     assert message.startswith(TOOLRL_SYSTEM_PROMPT)
     assert message.endswith(listed.splitlines()[0])
     assert "<think>" in TOOLRL_SYSTEM_PROMPT and "<tool_call>" in TOOLRL_SYSTEM_PROMPT
+
+
+# ---- the final answer counts ---------------------------------------------------------------------
+
+ANSWER = render_reference("Both done.", None, "Paris is 18 degrees and it is 14:05 CET.")
+
+
+def test_an_empty_completion_gets_nothing_for_an_answer_row() -> None:
+    # Before the answer counted: format 0 + correctness 3 (no calls expected, none made) = 3.0.
+    assert compute_score("toolgen", "", ANSWER) == -3.0
+    assert compute_score("toolgen", "<think>x</think>\n<response>  </response>", ANSWER) == -2.0  # blank answer
+
+
+def test_the_answers_words_decide_the_answer_credit() -> None:
+    right = toolrl_reward("<think>t</think>\n<response>Paris is 18 degrees and it is 14:05 CET.</response>", ANSWER)
+    half = toolrl_reward("<think>t</think>\n<response>Paris is 18 degrees.</response>", ANSWER)
+    wrong = toolrl_reward("<think>t</think>\n<response>I could not find anything.</response>", ANSWER)
+
+    assert right.total == 4.0
+    # 10 reference tokens, 4 predicted, 4 shared: F1 = 2·1·0.4/1.4 = 4/7; S = 1 + 4/7, S_max = 2
+    assert half.correctness == pytest.approx(6 * (1 + 4 / 7) / 2 - 3)
+    assert wrong.correctness == 0.0  # calls right (none), answer wrong: the middle of [-3, 3]
+    assert right.total > half.total > wrong.total
+
+
+def test_answer_similarity_is_token_f1() -> None:
+    assert answer_similarity("The cat", "the CAT!") == 1.0
+    assert answer_similarity("a b", "a c") == pytest.approx(0.5)
+    assert answer_similarity("", "") == 1.0 and answer_similarity("x", "") == 0.0
+
+
+def test_a_reference_with_calls_and_an_answer_needs_both() -> None:
+    calls = ('<tool_call>\n{"name": "get_weather", "parameters": {"city": "Paris", "units": "metric"}}\n'
+             '{"name": "get_time", "parameters": {"tz": "CET"}}\n</tool_call>')
+    assert toolrl_reward(f"<think>t</think>\n{calls}\n<response>Here you go.</response>", BOTH).total == 4.0
+    assert toolrl_reward(f"<think>t</think>\n{calls}", BOTH).correctness == -3.0
+    # calls right (S = 1 + 3 + 2 = 6 of 7 with the answer), answer wrong
+    assert toolrl_reward(f"<think>t</think>\n{calls}\n<response>No.</response>", BOTH).correctness == \
+        pytest.approx(6 * 6 / 7 - 3)
+
+
+# ---- as verl calls it ----------------------------------------------------------------------------
+
+def test_compute_score_takes_the_keywords_verl_adds() -> None:
+    good = f"<think>go</think>\n{A_CALL}"
+    truth = render_reference("t", [TIME_CET], None)
+    score = compute_score(data_source="toolgen", solution_str=good, ground_truth=truth,
+                          extra_info={"index": 0, "num_turns": None, "rollout_reward_scores": {}},
+                          reward_router_address="127.0.0.1:8000", reward_model_tokenizer=None)
+    assert score == 4.0
+
+
+def test_the_file_loads_by_path_like_verl_and_scores_like_the_package() -> None:
+    compute = get_custom_reward_fn_like_verl(REWARD_FILE, reward_kwargs={"unused_option": 1})
+    row = {"data_source": "toolgen", "reward_model": {"style": "rule", "ground_truth": BOTH},
+           "extra_info": {"index": 3, "step": 2}}
+    for response in ("", f"<think>go</think>\n{A_CALL}", "<think>t</think>\n<response>Here you go.</response>"):
+        expected = compute_score("toolgen", response, BOTH)
+        assert score_like_reward_loop(compute, row, response, router=False) == expected
+        assert score_like_reward_loop(compute, row, response, router=True) == expected
+    assert not any(name.startswith("custom_module_") for name in sys.modules)  # loaded unregistered
+
+
+def test_a_copy_of_the_file_works_with_the_standard_library_alone(tmp_path: Path) -> None:
+    """Users copy reward.py beside their verl scripts: it must not need this project or its
+    dependencies. ``-S`` leaves site-packages (pydantic, orjson, the project) out; ``-I`` the
+    working directory and PYTHONPATH."""
+    copy = tmp_path / "reward.py"
+    shutil.copy(REWARD_FILE, copy)
+    code = (
+        "import importlib.util, json, sys\n"
+        f"spec = importlib.util.spec_from_file_location('custom_module_1', {str(copy)!r})\n"
+        "module = importlib.util.module_from_spec(spec)\n"
+        "spec.loader.exec_module(module)\n"
+        f"print(json.dumps([module.compute_score(data_source='toolgen', solution_str=s, ground_truth={BOTH!r},\n"
+        "                   extra_info=None, reward_router_address=None) for s in sys.argv[1:]]))\n"
+    )
+    responses = ["", "<think>t</think>\n<response>Here you go.</response>"]
+    out = subprocess.run([sys.executable, "-S", "-I", "-c", code, *responses], capture_output=True, text=True,
+                         cwd=tmp_path, check=False)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout) == [compute_score("toolgen", s, BOTH) for s in responses]
+
+
+# ---- properties ----------------------------------------------------------------------------------
+
+_TAGGED = st.lists(st.one_of(st.sampled_from([f"<{t}>" for t in BLOCK_TAGS] + [f"</{t}>" for t in BLOCK_TAGS]
+                                             + ["\n", '{"name": "get_time", "parameters": {"tz": "CET"}}',
+                                                '{"name": 1}', "[[[", "Here you go."]),
+                             st.text(max_size=20)), max_size=12).map("".join)
+_JSON_VALUES = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+                            lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner,
+                                                                                       max_size=3), max_leaves=8)
+_CALLS = st.lists(st.builds(call_of, st.text(min_size=1, max_size=8), st.dictionaries(st.text(max_size=6), _JSON_VALUES,
+                                                                                     max_size=3)), max_size=3)
+_TEXT_WITHOUT_TAGS = st.text(max_size=40).filter(lambda text: "<" not in text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(completion=st.one_of(st.text(), _TAGGED), thought=_TEXT_WITHOUT_TAGS, calls=_CALLS,
+       response=st.none() | _TEXT_WITHOUT_TAGS)
+def test_compute_score_never_raises_and_stays_in_range(completion: str, thought: str, calls: list[dict[str, Any]],
+                                                       response: str | None) -> None:
+    if not calls and response is None:
+        response = ""
+    truth = render_reference(thought, calls, response)
+
+    score = compute_score("toolgen", completion, truth, None, reward_router_address=None)
+
+    assert MIN_CORRECTNESS <= score <= MAX_CORRECTNESS + MAX_FORMAT
+    assert compute_score("toolgen", truth, truth) == MAX_CORRECTNESS + MAX_FORMAT  # the reference is the best answer
+
+
+@pytest.mark.parametrize("depth", [3, 500, 990, 5000])
+def test_deeply_nested_arguments_do_not_crash_the_reward(depth: int) -> None:
+    truth = render_reference("t", [TIME_CET], None)
+    completion = ('<think>x</think>\n<tool_call>\n{"name": "get_time", "parameters": {"tz": '
+                  + "[" * depth + "]" * depth + "}}\n</tool_call>")
+
+    score = compute_score("toolgen", completion, truth)
+
+    assert MIN_CORRECTNESS <= score <= MAX_CORRECTNESS + MAX_FORMAT

@@ -29,7 +29,10 @@ decides:
 * **Diversity prompt.** When a user message after the query lists earlier attempts (ToolBench's
   re-expansion prompt), functions named there are avoided.
 * **Finish.** When every relevant function has a successful observation it calls ``Finish`` with
-  ``give_answer`` and a templated ``final_answer`` quoting key facts of the observations.
+  ``give_answer`` and a ``final_answer`` that says in sentences what each call returned: counted
+  items (never more than the observation holds), their names, a few facts; no raw JSON.
+* **Wording.** Thoughts and answers take one of several phrasings, chosen by a generator seeded
+  with the query, the step and the sample index (``phrasing``), apart from the search's choices.
 
 Choices are seeded by the conversation and ``request.sample_index``: the same request always gets
 the same reply, a new sample index may pick another of the top candidates.
@@ -38,7 +41,8 @@ The package, in the order a request goes through it: ``policy`` (the chat model:
 accounting, rule failures), ``conversation`` (functions, calls and observations read from the
 request), ``decision`` (the next call, a repair, or Finish), ``arguments`` (filling a function's
 arguments), ``query_facts`` (what the query names), ``observations`` (values from earlier
-responses), ``values`` (fitting a guess to a parameter), ``words`` (tokens and stems).
+responses), ``values`` (fitting a guess to a parameter), ``phrasing`` (thoughts and the final
+answer), ``words`` (tokens and stems).
 """
 
 from pipeline.llm.offline_policy.conversation import FINISH

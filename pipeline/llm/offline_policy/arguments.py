@@ -143,12 +143,18 @@ class Fill:
 
 def documented_values(spec: dict[str, Any]) -> list[Any]:
     values = []
-    for key in ("example_value", "example", "default"):
+    # ToolBench's example_value, OpenAPI's example, JSON Schema's examples (what servers are
+    # sent: pipeline.tool_schema), then the default
+    for key in ("example_value", "example"):
         v = spec.get(key)
         if v not in (None, "") and fit_to_param(v, spec) is not None:
             values.append(fit_to_param(v, spec))
     if isinstance(spec.get("examples"), list):
-        values += [fit_to_param(v, spec) for v in spec["examples"] if fit_to_param(v, spec) is not None]
+        values += [fit_to_param(v, spec) for v in spec["examples"]
+                   if v not in (None, "") and fit_to_param(v, spec) is not None]
+    v = spec.get("default")
+    if v not in (None, "") and fit_to_param(v, spec) is not None:
+        values.append(fit_to_param(v, spec))
     if isinstance(spec.get("enum"), list) and spec["enum"]:
         values += list(spec["enum"])
     out = []

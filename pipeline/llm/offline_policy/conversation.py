@@ -16,6 +16,9 @@ from typing import Any
 from pipeline.llm.offline_policy.words import content_text, split_name, word_stems
 
 FINISH = "Finish"
+# ToolBench's first user message is "\n{query}\nBegin!\n" (FORMAT_INSTRUCTIONS_USER_FUNCTION): the
+# closing "Begin!" is prompt boilerplate, not part of the task, and must never become an argument
+_PROMPT_TAIL = re.compile(r"\s*\bBegin!\s*$")
 _ERR_WORDS = re.compile(
     r"\b(error|exception|not found|invalid|missing|forbidden|unauthori[sz]ed|failed|denied)\b", re.IGNORECASE
 )
@@ -43,6 +46,7 @@ class Call:
     ok: bool | None = None  # None: no observation yet
     error: str = ""
     response: Any = None
+    cut: bool = False  # the observation was cut at the character cap: lists may hold more
 
 
 def parse_functions(tools: Any) -> list[Function]:
@@ -78,12 +82,55 @@ def parse_functions(tools: Any) -> list[Function]:
     return functions
 
 
+_CUT_MARK = re.compile(r"\.\.\.\s*\(truncated\)\s*$")
+_CLOSERS = {"{": "}", "[": "]"}
+
+
+def complete_prefix(text: str, attempts: int = 64) -> Any:
+    """The longest JSON value a cut-off JSON text still holds, or None.
+
+    An observation cut at a character cap ("...(truncated)") is no longer JSON, yet its first
+    items are whole: the text is cut back to its last comma between items and the open objects
+    and lists are closed, so ids and names that arrived can still be read."""
+    body = _CUT_MARK.sub("", text)
+    stack: list[str] = []
+    cuts: list[tuple[int, str]] = []  # (position of a comma between items, the closers it needs)
+    in_string = escaped = False
+    for at, char in enumerate(body):
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in _CLOSERS:
+            stack.append(_CLOSERS[char])
+        elif char in "]}":
+            if not stack:
+                return None
+            stack.pop()
+        elif char == "," and stack:
+            cuts.append((at, "".join(reversed(stack))))
+    for at, closers in reversed(cuts[-attempts:]):
+        try:
+            return json.loads(body[:at] + closers)
+        except ValueError:
+            continue
+    return None
+
+
 def parse_observation(content: Any) -> tuple[bool, str, Any]:
     """(ok, error text, response) of a tool message."""
     text = content_text(content)
     try:
         data = json.loads(text)
     except (ValueError, TypeError):
+        repaired = complete_prefix(text) if _CUT_MARK.search(text) else None
+        if isinstance(repaired, dict) and "response" in repaired and not repaired.get("error"):
+            return True, "", repaired["response"]
         bad = bool(re.match(r"\s*(error|http\s*[45]\d\d|[45]\d\d\b)", text, re.IGNORECASE))
         return (not bad and bool(text.strip())), (text[:300] if bad else ""), text
     if isinstance(data, dict) and ("error" in data or "response" in data):
@@ -107,6 +154,14 @@ def parse_observation(content: Any) -> tuple[bool, str, Any]:
     return True, "", data
 
 
+def instruction_text(content: Any) -> str:
+    """The task a user message states, without the prompt's boilerplate (ToolBench's ``Begin!``).
+
+    Argument values are read from this text only: a word of the prompt template is no value the
+    user gave."""
+    return _PROMPT_TAIL.sub("", content_text(content)).strip()
+
+
 def parse_history(messages: list[dict[str, Any]]) -> tuple[str, list[Call], str]:
     """(query, calls in order, diversity text after the last observation)."""
     query = ""
@@ -120,7 +175,7 @@ def parse_history(messages: list[dict[str, Any]]) -> tuple[str, list[Call], str]
         role = message.get("role")
         if role == "user":
             if not seen_query:
-                query, seen_query = content_text(message.get("content")), True
+                query, seen_query = instruction_text(message.get("content")), True
             else:
                 later_user.append(content_text(message.get("content")))
         elif role == "assistant":
@@ -157,4 +212,5 @@ def parse_history(messages: list[dict[str, Any]]) -> tuple[str, list[Call], str]
                 answered = pending[0] if pending else None
             if answered is not None:
                 answered.ok, answered.error, answered.response = parse_observation(message.get("content"))
+                answered.cut = bool(_CUT_MARK.search(content_text(message.get("content"))))
     return query, calls, "\n".join(later_user)

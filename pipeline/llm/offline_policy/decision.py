@@ -26,10 +26,17 @@ from pipeline.llm.offline_policy.arguments import (
     fill_param,
 )
 from pipeline.llm.offline_policy.conversation import FINISH, Call, Function, parse_functions, parse_history
-from pipeline.llm.offline_policy.observations import summarise
+from pipeline.llm.offline_policy.observations import walk_leaves
+from pipeline.llm.offline_policy.phrasing import (
+    call_thought,
+    final_answer,
+    finish_thought,
+    phrasing_rng,
+    retry_thought,
+)
 from pipeline.llm.offline_policy.query_facts import QUOTED, QueryFacts
 from pipeline.llm.offline_policy.values import fit_to_param
-from pipeline.llm.offline_policy.words import humanise, positioned_stems, shorten
+from pipeline.llm.offline_policy.words import positioned_stems
 from pipeline.llm.types import ChatRequest
 
 MAX_CALLS = 24  # give up (or answer) after this many calls in one conversation
@@ -72,6 +79,8 @@ class Decision:
             )
         self._relevant = self._cover(positioned)
         self.by_name = {f.name: f for f in self.functions}
+        # the wording is chosen apart from the search's own choices, so varying it changes no path
+        self.phrasing = phrasing_rng(self.query, len(self.calls), self.sample_index, "phrasing")
 
     # scoring
     def score(self, fn: Function) -> float:
@@ -282,11 +291,7 @@ class Decision:
         previous = [c.arguments for c in self.failures(fn.name)]
         if args in previous:
             return None
-        return (
-            f"Thought: the call to {fn.name} failed ({shorten(error)}); {note} and call it again.",
-            fn.name,
-            args,
-        )
+        return (retry_thought(self.phrasing, fn.name, error, note), fn.name, args)
 
     def next_call(self) -> tuple[str, str, dict[str, Any]]:
         relevant = self.relevant()
@@ -353,38 +358,26 @@ class Decision:
         return {p: n for p in fn.required} if n else {}
 
     def thought(self, fn: Function, fill: Fill, fallback: bool, diverse: bool) -> str:
-        what = humanise(fn.name.partition("_for_")[0]) or fn.name
-        facts = ", ".join(
-            f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in list(fill.arguments.items())[:4]
-        )
-        subject = shorten(self.query, 90)
-        lead = (
-            "Earlier attempts from this state did not work, so I try something different: " if diverse else ""
-        )
-        why = (
-            "none of the functions that match the request directly worked, so I try a related one"
-            if fallback
-            else f'the user asks: "{subject}"'
-        )
-        with_args = f" with {facts}" if facts else ""
-        return f"Thought: {lead}{why}; next I need to {what}, so I will call {fn.name}{with_args}."
+        lead = "earlier attempts from this state did not work, so I try something different" if diverse else ""
+        if fallback:
+            lead = (lead + "; " if lead else "") + (
+                "none of the functions that match the request directly worked, so I try a related one")
+        earlier: list[tuple[tuple[str, ...], Any]] = []
+        for call in self.calls:
+            if call.ok and call.response is not None:
+                walk_leaves(call.response, (), earlier)
+        returned = {json.dumps(value, sort_keys=True, default=str) for _, value in earlier}
+        chained = {k: v for k, v in fill.arguments.items()
+                   if json.dumps(v, sort_keys=True, default=str) in returned and not self._in_query(v)}
+        first = not any(c.name in self.by_name for c in self.calls)
+        return call_thought(self.phrasing, fn, fill.arguments, first=first, chained=chained, lead=lead)
+
+    def _in_query(self, value: Any) -> bool:
+        return re.search(rf"(?<![\w-]){re.escape(str(value))}(?![\w-])", self.query, re.IGNORECASE) is not None
 
     def answer(self) -> tuple[str, str, dict[str, Any]]:
-        parts = []
-        for call in self.calls:
-            if call.ok and call.name in self.by_name:
-                summary = summarise(call.response)
-                label = humanise(call.name.partition("_for_")[0])
-                parts.append(f"{label}: {summary}" if summary else f"{label}: done")
-        text = (
-            "Here is what I found. " + "; ".join(parts) + "." if parts else "The requested calls completed."
-        )
-        text = shorten(text, 900)
-        return (
-            "Thought: I have the results for every part of the request, so I will give the final answer.",
-            self.finish_name,
-            {"return_type": "give_answer", "final_answer": text},
-        )
+        text = final_answer(self.phrasing, self.calls, self.by_name)
+        return (finish_thought(self.phrasing), self.finish_name, {"return_type": "give_answer", "final_answer": text})
 
     def finish_or_give_up(self, why: str) -> tuple[str, str, dict[str, Any]]:
         if any(c.ok for c in self.calls if c.name in self.by_name):

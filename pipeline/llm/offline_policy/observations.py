@@ -1,12 +1,12 @@
-"""Values and facts from earlier successful responses: for the next call's arguments and for the
-final answer."""
+"""Values from earlier successful responses, for the next call's arguments (the final answer's
+wording is :mod:`pipeline.llm.offline_policy.phrasing`)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from pipeline.llm.offline_policy.conversation import Call
-from pipeline.llm.offline_policy.words import shorten, split_name, stem
+from pipeline.llm.offline_policy.words import split_name, stem
 
 
 def walk_leaves(
@@ -46,7 +46,10 @@ def observed_values(param: str, calls: list[Call]) -> list[Any]:
             continue
         leaves: list[tuple[tuple[str, ...], Any]] = []
         walk_leaves(call.response, (), leaves)
-        fn_words = {stem(w) for w in split_name(call.name.partition("_for_")[0])}
+        api_name = call.name.partition("_for_")[0]
+        fn_words = {stem(w) for w in split_name(api_name)}
+        # standardized names run words together ("searchhotels"): "hotel" owns its "id" too
+        compact = api_name.lower().replace("_", "")
         exact, owned = [], []
         for path, value in leaves:
             if value is None or isinstance(value, bool) or not path:
@@ -56,52 +59,10 @@ def observed_values(param: str, calls: list[Call]) -> list[Any]:
                 exact.append(value)
             elif owner and key == parts[-1]:
                 context = {stem(w) for p in path[:-1] for w in split_name(p)} | fn_words
-                if all(o in context for o in owner) or (owner and owner[-1] in context):
+                if (all(o in context for o in owner) or (owner and owner[-1] in context)
+                        or all(len(o) >= 3 and o in compact for o in owner)):
                     owned.append(value)
         for v in exact + owned:
             if v not in found:
                 found.append(v)
     return found
-
-
-_FACT_KEYS = (
-    "name", "title", "city", "country", "symbol", "price", "temperature", "temp", "value", "rate",
-    "result", "amount", "total", "status", "date", "id",
-)
-
-
-def summarise(response: Any, limit: int = 6) -> str:
-    """The first scalar facts of a response: preferred keys first, lists by their first item."""
-    if response is None:
-        return ""
-    if isinstance(response, (str, int, float, bool)):
-        return shorten(str(response), 160)
-    leaves: list[tuple[tuple[str, ...], Any]] = []
-    walk_leaves(response, (), leaves)
-    count = None
-    if isinstance(response, dict):
-        for v in response.values():
-            if isinstance(v, list):
-                count = len(v)
-                break
-    elif isinstance(response, list):
-        count = len(response)
-    chosen: list[str] = []
-    seen_keys: set[str] = set()
-
-    def rank(item: tuple[tuple[str, ...], Any]) -> tuple[int, int]:
-        path, _ = item
-        key = path[-1] if path else ""
-        pref = next((i for i, k in enumerate(_FACT_KEYS) if k in key), len(_FACT_KEYS))
-        return (path.count("[]"), pref)
-
-    for path, value in sorted(leaves, key=rank):
-        key = path[-1] if path else "value"
-        if key in seen_keys or value in (None, "") or isinstance(value, str) and len(value) > 80:
-            continue
-        seen_keys.add(key)
-        chosen.append(f"{key} {value}")
-        if len(chosen) >= limit:
-            break
-    head = f"{count} results, first: " if count is not None and count != 1 else ""
-    return head + ", ".join(chosen)

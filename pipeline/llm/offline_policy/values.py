@@ -6,6 +6,7 @@ import json
 import re
 from typing import Any
 
+from pipeline.safe_regex import pattern_verdict
 from pipeline.schema_values import boolean_from_text, primary_type
 
 
@@ -49,4 +50,9 @@ def fit_to_param(value: Any, spec: dict[str, Any]) -> Any:
         )
     if isinstance(value, (dict, list)):  # a JSON value for a parameter typed string (ToolBench's default)
         return json.dumps(value, ensure_ascii=False)
-    return str(value)
+    text = str(value)
+    pattern = spec.get("pattern")
+    # a value the parameter's own pattern refuses is no candidate (a currency sign for a ticker)
+    if isinstance(pattern, str) and pattern_verdict(pattern, text) is False:
+        return None
+    return text

@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-retriever_app: typer.Typer = typer.Typer(no_args_is_help=True, help="The API retriever: index, evaluate and query a run's APIs.")
+retriever_app = typer.Typer(no_args_is_help=True, help="The API retriever: index, evaluate and query a run's APIs.")
 
 _Config = Annotated[
     Path | None,
@@ -97,8 +97,7 @@ def query(
     Console().print(table)
 
 
-# `serve` lives in its own module (it needs pipeline.cli's options at definition time, which this
-# module cannot import while pipeline.cli imports it: serve_cli is imported last, when they exist).
+# `serve` lives in its own module (pipeline.retriever.serve_cli) and adds itself here.
 from pipeline.retriever.serve_cli import register_serve_command  # noqa: E402
 
 register_serve_command(retriever_app)

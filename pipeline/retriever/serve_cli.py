@@ -15,13 +15,20 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
-from pipeline.cli import ConfigOption, OutOption, _settings, _user_errors, console
 from pipeline.retriever.hits import SearchBackend
 from pipeline.retriever.open_domain import open_run_retriever
 from pipeline.retriever.service import backend_facts, create_app, serve
 from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)
+
+# pipeline.cli's --config/--out, spelt again: pipeline.cli imports the retriever sub-app (and so this
+# module) while it is being imported, so its names are imported inside the command instead.
+_Config = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="toolgen.toml to read (default: ./toolgen.toml if present)"),
+]
+_Out = Annotated[Path | None, typer.Option("--out", "-o", help="run folder (default: outputs/<run_name>)")]
 
 BackendOpener = Callable[[Settings, str | None], SearchBackend]
 
@@ -55,8 +62,8 @@ def register_serve_command(app: typer.Typer, *, open_backend: BackendOpener | No
 
     @app.command("serve")
     def serve_command(
-        config: ConfigOption = None,
-        out: OutOption = None,
+        config: _Config = None,
+        out: _Out = None,
         host: Annotated[
             str | None, typer.Option("--host", help="address to bind (default: retriever.serve.host, 127.0.0.1)")
         ] = None,
@@ -69,6 +76,8 @@ def register_serve_command(app: typer.Typer, *, open_backend: BackendOpener | No
         ] = None,
     ) -> None:
         """Serve the run's retriever over HTTP: POST /search {"query": "...", "k": 5}, GET /health."""
+        from pipeline.cli import _settings, _user_errors, console
+
         settings = _settings(config, out)
         cfg = settings.retriever.serve
         if cfg.torch_threads is not None:

@@ -220,10 +220,10 @@ HAS_RETRIEVER = importlib.util.find_spec("pipeline.retriever.search") is not Non
 
 @pytest.mark.skipif(not HAS_RETRIEVER, reason="needs the retriever index (pipeline.retriever.search)")
 async def test_open_domain_and_the_service_with_the_real_retriever(run_dir: Path, loads_once: list[str]) -> None:
+    from pipeline.retriever.documents import catalog_documents
     from pipeline.retriever.index import build_index
     from pipeline.retriever.search import Retriever
-
-    from pipeline.retriever.documents import catalog_documents
+    from pipeline.retriever.serve_cli import describe
     from pipeline.retriever.service import create_app
 
     settings = _settings(run_dir)
@@ -237,14 +237,19 @@ async def test_open_domain_and_the_service_with_the_real_retriever(run_dir: Path
     assert all(tuple(pair) in catalog for record in records for pair in record["retrieved_api_ids"])
     assert report.retrieval_recall is not None and report.retrieval_recall > 0  # MiniLM finds some of them
 
-    server = TestServer(create_app(Retriever.open(run_dir, settings.retriever), settings.retriever.serve),
-                        host="127.0.0.1")
+    retriever = Retriever.open(run_dir, settings.retriever)
+    facts = describe(retriever)  # what `toolgen retriever serve` reports on /health
+    assert facts == {"documents": len(catalog), "ranking": retriever.ranking,
+                     "model": retriever.index.meta.model_label}
+    server = TestServer(create_app(retriever, settings.retriever.serve, facts=facts), host="127.0.0.1")
     await server.start_server()
     try:
         async with aiohttp.ClientSession() as session:
             async with session.post(server.make_url("/search"), json={"query": "current weather in Paris",
                                                                        "k": 2}) as response:
                 body = await response.json()
+            async with session.get(server.make_url("/health")) as health:
+                assert await health.json() == {"status": "ok", **facts}
     finally:
         await server.close()
     assert response.status == 200 and len(body["results"]) == 2

@@ -59,6 +59,7 @@ VERBS = ["get", "search", "list", "find", "convert", "translate", "lookup", "fet
          "rank", "summarize", "validate", "estimate"]
 ADJECTIVES = ["current", "historical", "daily", "random", "top", "latest", "nearby", "detailed", "popular",
               "upcoming", "free", "live", "weekly", "official", "public"]
+QUERY_THREADS = [0]  # set by main: faiss threads while answering queries
 TARGETS = {"p50_ms": 20.0, "p99_ms": 60.0, "qps_16": 100.0, "recall": 0.97}
 
 
@@ -149,6 +150,7 @@ def build(kind: str, vectors: np.ndarray, ids: np.ndarray, settings: Any) -> tup
     from pipeline.retriever.index import new_faiss_index
 
     gc.collect()
+    faiss.omp_set_num_threads(os.cpu_count() or 1)  # building is batch work: every core
     before = rss_mb()
     start = time.perf_counter()
     index = new_faiss_index(kind, vectors.shape[1], settings)  # type: ignore[arg-type]
@@ -156,6 +158,7 @@ def build(kind: str, vectors: np.ndarray, ids: np.ndarray, settings: Any) -> tup
     seconds = time.perf_counter() - start
     grown = rss_mb() - before
     size = len(faiss.serialize_index(index)) / 2**20
+    faiss.omp_set_num_threads(QUERY_THREADS[0])
     return index, seconds, size, grown
 
 
@@ -236,7 +239,8 @@ def main() -> None:
     parser.add_argument("--http-requests", type=int, default=600, help="requests per HTTP throughput run")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--query-threads", type=int, default=1,
-                        help="torch threads while answering queries (retriever.serve.torch_threads; 0 = torch's default)")
+                        help="torch and faiss threads while answering queries (retriever.serve.threads; "
+                        "0 = their defaults)")
     parser.add_argument("--quick", action="store_true", help="sizes 2000 and 10000, small samples")
     args = parser.parse_args()
     if args.quick:
@@ -275,11 +279,14 @@ def main() -> None:
 
     queries = synthetic_queries(documents, args.queries, args.seed)
     query_vectors = encode(model, queries, batch_size=settings.encode_batch_size)
+    QUERY_THREADS[0] = args.query_threads or faiss.omp_get_max_threads()
     if args.query_threads:
-        # what `toolgen retriever serve` does (retriever.serve.torch_threads): short queries gain
-        # nothing from more threads, and spin-waiting threads cost CPU on a shared machine
+        # what `toolgen retriever serve` does (retriever.serve.threads): one query gains nothing
+        # from more threads, and spin-waiting threads cost CPU on a shared machine
         torch.set_num_threads(args.query_threads)
-    figure("torch threads while answering queries", torch.get_num_threads())
+        faiss.omp_set_num_threads(args.query_threads)
+    figure("torch / faiss threads while answering queries (all cores while building)",
+           f"{torch.get_num_threads()} / {QUERY_THREADS[0]}")
     all_vectors = scaled_vectors(real, largest, args.seed)
     ids_all = np.asarray([stable_id(d.tool_id, d.api_id) for d in documents], dtype=np.int64)
     encoder = LazyEncoder(DEFAULT_MODEL, settings, model=model)

@@ -297,10 +297,10 @@ class RetrieverServeSettings(_Section):
     )
     max_body_bytes: int = Field(default=65536, ge=256, description="larger request bodies are refused (413)")
     shutdown_timeout: float = Field(default=5.0, ge=0, description="seconds requests in flight get on shutdown")
-    torch_threads: int | None = Field(
+    threads: int | None = Field(
         default=1, ge=1,
-        description="torch intra-op threads in the service process; None = torch's default. On a busy "
-        "machine two threads spin-wait: a short query then costs ~15x the CPU of one thread",
+        description="torch and faiss (OpenMP) threads in the service process; None = their defaults. "
+        "On a busy 2-core machine two threads spin-wait: one query cost ~15x the CPU of one thread",
     )
 
 

@@ -26,8 +26,8 @@ def _free_port() -> int:
 
 
 def test_serve_answers_on_localhost_and_stops_on_sigint(tmp_path: object, monkeypatch: pytest.MonkeyPatch) -> None:
-    threads: list[int] = []  # torch's setting is process-wide: recorded here, not applied to the test process
-    monkeypatch.setattr("pipeline.retriever.serve_cli._limit_torch_threads", threads.append)
+    threads: list[int] = []  # torch's and faiss's settings are process-wide: recorded here, not applied to the test process
+    monkeypatch.setattr("pipeline.retriever.serve_cli._limit_threads", threads.append)
     opened: list[tuple[Settings, str | None]] = []
     backend = RecordingBackend()
 
@@ -66,7 +66,7 @@ def test_serve_answers_on_localhost_and_stops_on_sigint(tmp_path: object, monkey
     thread.join(5)
     assert result.exit_code == 0, result.output
     assert len(opened) == 1 and opened[0][1] == "bm25"
-    assert threads == [1]  # retriever.serve.torch_threads, set before the model loads
+    assert threads == [1]  # retriever.serve.threads, set before the model loads
     assert answers[0] == {"status": "ok", "documents": 3, "model": "fake-encoder", "ranking": "dense"}
     assert [hit["api_name"] for hit in answers[1]["results"]] == ["api0", "api1"]  # type: ignore[index]
     assert f"http://127.0.0.1:{port}" in result.output
@@ -74,7 +74,7 @@ def test_serve_answers_on_localhost_and_stops_on_sigint(tmp_path: object, monkey
 
 
 def test_serve_says_when_the_port_is_taken(tmp_path: object, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("pipeline.retriever.serve_cli._limit_torch_threads", lambda threads: None)
+    monkeypatch.setattr("pipeline.retriever.serve_cli._limit_threads", lambda threads: None)
     app = typer.Typer()
     register_serve_command(app, open_backend=lambda settings, ranking: RecordingBackend())
 

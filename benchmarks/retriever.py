@@ -158,7 +158,7 @@ def build(kind: str, vectors: np.ndarray, ids: np.ndarray, settings: Any) -> tup
     seconds = time.perf_counter() - start
     grown = rss_mb() - before
     size = len(faiss.serialize_index(index)) / 2**20
-    faiss.omp_set_num_threads(QUERY_THREADS[0])
+    faiss.omp_set_num_threads(QUERY_THREADS[0] or os.cpu_count() or 1)
     return index, seconds, size, grown
 
 
@@ -190,9 +190,17 @@ async def http_throughput(retriever: Any, queries: list[str], clients: int, requ
     import aiohttp
     from aiohttp import web
 
+    from pipeline.retriever.serve_cli import _set_threads, thread_policy
     from pipeline.retriever.service import BATCHER_KEY, create_app
 
-    app = create_app(retriever, serve_settings, default_k=10)
+    hook = None
+    if QUERY_THREADS[0] and serve_settings.threads is not None:  # what `toolgen retriever serve` does
+        policy = thread_policy(QUERY_THREADS[0], serve_settings.batch_threads_from)
+
+        def hook(size: int) -> None:
+            _set_threads(policy(size))
+
+    app = create_app(retriever, serve_settings, default_k=10, before_batch=hook)
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -239,8 +247,8 @@ def main() -> None:
     parser.add_argument("--http-requests", type=int, default=600, help="requests per HTTP throughput run")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--query-threads", type=int, default=1,
-                        help="torch and faiss threads while answering queries (retriever.serve.threads; "
-                        "0 = their defaults)")
+                        help="torch and faiss threads for one query (retriever.serve.threads; 0 = their "
+                        "defaults, and no per-batch policy in the service)")
     parser.add_argument("--quick", action="store_true", help="sizes 2000 and 10000, small samples")
     args = parser.parse_args()
     if args.quick:
@@ -279,14 +287,14 @@ def main() -> None:
 
     queries = synthetic_queries(documents, args.queries, args.seed)
     query_vectors = encode(model, queries, batch_size=settings.encode_batch_size)
-    QUERY_THREADS[0] = args.query_threads or faiss.omp_get_max_threads()
+    QUERY_THREADS[0] = args.query_threads
     if args.query_threads:
         # what `toolgen retriever serve` does (retriever.serve.threads): one query gains nothing
         # from more threads, and spin-waiting threads cost CPU on a shared machine
         torch.set_num_threads(args.query_threads)
         faiss.omp_set_num_threads(args.query_threads)
-    figure("torch / faiss threads while answering queries (all cores while building)",
-           f"{torch.get_num_threads()} / {QUERY_THREADS[0]}")
+    figure("torch / faiss threads for one query (all cores while building; HTTP: the service's policy)",
+           f"{torch.get_num_threads()} / {faiss.omp_get_max_threads()}")
     all_vectors = scaled_vectors(real, largest, args.seed)
     ids_all = np.asarray([stable_id(d.tool_id, d.api_id) for d in documents], dtype=np.int64)
     encoder = LazyEncoder(DEFAULT_MODEL, settings, model=model)

@@ -299,8 +299,12 @@ class RetrieverServeSettings(_Section):
     shutdown_timeout: float = Field(default=5.0, ge=0, description="seconds requests in flight get on shutdown")
     threads: int | None = Field(
         default=1, ge=1,
-        description="torch and faiss (OpenMP) threads in the service process; None = their defaults. "
-        "On a busy 2-core machine two threads spin-wait: one query cost ~15x the CPU of one thread",
+        description="torch and faiss threads for batches of fewer than batch_threads_from queries; None = "
+        "leave their defaults. One query gains nothing from more, and on a busy machine spinning OpenMP "
+        "threads cost it several times its CPU",
+    )
+    batch_threads_from: int = Field(
+        default=4, ge=1, description="batches this large or larger are encoded with every core"
     )
 
 

@@ -88,8 +88,10 @@ class MicroBatcher:
     while the event loop keeps accepting requests, which queue for the next batch.
     """
 
-    def __init__(self, backend: SearchBackend, *, max_batch: int = 32, max_wait_ms: float = 5.0) -> None:
+    def __init__(self, backend: SearchBackend, *, max_batch: int = 32, max_wait_ms: float = 5.0,
+                 before_batch: Callable[[int], None] | None = None) -> None:
         self.backend = backend
+        self.before_batch = before_batch  # called with the batch size in the worker thread, before the search
         self.max_batch = max_batch
         self.max_wait = max_wait_ms / 1000.0
         self.stats = BatchStats()
@@ -151,6 +153,11 @@ class MicroBatcher:
         # a client that went away needs no answer
         return [pending for pending in batch if not pending.answer.done()]
 
+    def _search(self, queries: list[str], k: int) -> list[list[Hit]]:
+        if self.before_batch is not None:
+            self.before_batch(len(queries))
+        return self.backend.search(queries, k)
+
     async def _run(self) -> None:
         assert self._queue is not None
         loop = asyncio.get_running_loop()
@@ -162,7 +169,7 @@ class MicroBatcher:
             queries = [pending.query for pending in batch]
             self.stats.add(len(batch))
             try:
-                results = await loop.run_in_executor(self._executor, self.backend.search, queries, k)
+                results = await loop.run_in_executor(self._executor, self._search, queries, k)
                 if len(results) != len(batch):
                     raise RuntimeError(f"the backend answered {len(results)} of {len(batch)} queries")
             except asyncio.CancelledError:
@@ -289,11 +296,13 @@ async def _json_errors(request: web.Request,
 
 
 def create_app(backend: SearchBackend, settings: RetrieverServeSettings | None = None, *,
-               default_k: int = 5, facts: Mapping[str, Any] | None = None) -> web.Application:
+               default_k: int = 5, facts: Mapping[str, Any] | None = None,
+               before_batch: Callable[[int], None] | None = None) -> web.Application:
     """The service's application over ``backend`` (already loaded; one instance serves every request).
 
     ``default_k`` answers requests without ``k``; ``facts`` are what ``/health`` reports
-    (default: :func:`backend_facts`).
+    (default: :func:`backend_facts`); ``before_batch`` is called with each batch's size in the
+    search thread, before the search (``toolgen retriever serve`` sets the thread count there).
 
     The batcher starts and stops with the application (``on_startup`` / ``on_cleanup``), so
     aiohttp's graceful shutdown lets requests in flight finish before the worker goes.
@@ -301,7 +310,7 @@ def create_app(backend: SearchBackend, settings: RetrieverServeSettings | None =
     cfg = settings or RetrieverServeSettings()
     default_k = min(default_k, cfg.max_k)
     app = web.Application(client_max_size=cfg.max_body_bytes, middlewares=[_json_errors])
-    batcher = MicroBatcher(backend, max_batch=cfg.max_batch, max_wait_ms=cfg.max_wait_ms)
+    batcher = MicroBatcher(backend, max_batch=cfg.max_batch, max_wait_ms=cfg.max_wait_ms, before_batch=before_batch)
     app[BATCHER_KEY] = batcher
     health_facts = dict(facts) if facts is not None else backend_facts(backend)
 

@@ -14,7 +14,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from pipeline.retriever.serve_cli import register_serve_command
+from pipeline.retriever.serve_cli import register_serve_command, thread_policy
 from pipeline.settings import Settings
 from tests.retriever.fakes import RecordingBackend
 
@@ -27,7 +27,7 @@ def _free_port() -> int:
 
 def test_serve_answers_on_localhost_and_stops_on_sigint(tmp_path: object, monkeypatch: pytest.MonkeyPatch) -> None:
     threads: list[int] = []  # torch's and faiss's settings are process-wide: recorded here, not applied to the test process
-    monkeypatch.setattr("pipeline.retriever.serve_cli._limit_threads", threads.append)
+    monkeypatch.setattr("pipeline.retriever.serve_cli._set_threads", threads.append)
     opened: list[tuple[Settings, str | None]] = []
     backend = RecordingBackend()
 
@@ -66,7 +66,7 @@ def test_serve_answers_on_localhost_and_stops_on_sigint(tmp_path: object, monkey
     thread.join(5)
     assert result.exit_code == 0, result.output
     assert len(opened) == 1 and opened[0][1] == "bm25"
-    assert threads == [1]  # retriever.serve.threads, set before the model loads
+    assert threads == [1, 1]  # retriever.serve.threads: before the model loads, then for the one-query batch
     assert answers[0] == {"status": "ok", "documents": 3, "model": "fake-encoder", "ranking": "dense"}
     assert [hit["api_name"] for hit in answers[1]["results"]] == ["api0", "api1"]  # type: ignore[index]
     assert f"http://127.0.0.1:{port}" in result.output
@@ -74,7 +74,7 @@ def test_serve_answers_on_localhost_and_stops_on_sigint(tmp_path: object, monkey
 
 
 def test_serve_says_when_the_port_is_taken(tmp_path: object, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("pipeline.retriever.serve_cli._limit_threads", lambda threads: None)
+    monkeypatch.setattr("pipeline.retriever.serve_cli._set_threads", lambda threads: None)
     app = typer.Typer()
     register_serve_command(app, open_backend=lambda settings, ranking: RecordingBackend())
 
@@ -89,3 +89,9 @@ def test_serve_says_when_the_port_is_taken(tmp_path: object, monkeypatch: pytest
         result = CliRunner().invoke(app, ["serve", "--out", str(tmp_path), "--port", str(port)])
     assert result.exit_code == 1
     assert f"cannot listen on 127.0.0.1:{port}" in result.output
+
+
+def test_small_batches_get_one_thread_and_large_ones_every_core() -> None:
+    policy = thread_policy(1, 4, cores=2)
+    assert [policy(size) for size in (1, 3, 4, 16)] == [1, 1, 2, 2]
+    assert thread_policy(3, 4, cores=2)(16) == 3  # never fewer than asked for

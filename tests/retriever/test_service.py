@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -192,3 +193,19 @@ def test_any_object_is_either_a_valid_search_or_refused_with_a_message(data: dic
         assert query == data["query"].strip() and query
         assert 1 <= k <= 20
         assert set(data) <= {"query", "k"}
+
+
+async def test_the_batch_hook_runs_in_the_search_thread_with_each_batch_size() -> None:
+    backend = RecordingBackend(delay=0.05)
+    seen: list[tuple[int, str]] = []
+    app = create_app(backend, SERVE, before_batch=lambda size: seen.append((size, threading.current_thread().name)))
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    try:
+        url = str(server.make_url(""))
+        async with aiohttp.ClientSession() as session:
+            await asyncio.gather(*(_post(session, url, {"query": f"q{n}"}) for n in range(8)))
+    finally:
+        await server.close()
+    assert [size for size, _ in seen] == [len(batch) for batch in backend.batches]
+    assert {name for _, name in seen} == backend.threads

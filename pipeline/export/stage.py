@@ -21,7 +21,7 @@ from types import MappingProxyType
 from typing import Any
 
 from pipeline.errors import UsageError
-from pipeline.export import openai_chat, retriever, rl, sharegpt, toolllama
+from pipeline.export import hf_chat, openai_chat, retriever, rl, sharegpt, toolllama
 from pipeline.export.card import CARD_NAME, catalog_figures, dataset_card, write_checksums
 from pipeline.export.common import (
     DATASETS_DIR,
@@ -48,6 +48,7 @@ ExporterFactory = Callable[[Path, ExportContext], Exporter]
 FORMATS: MappingProxyType[str, tuple[ExporterFactory, object]] = MappingProxyType({
     "toolllama": (toolllama.ToolLlamaExporter, toolllama),
     "openai": (openai_chat.OpenAIChatExporter, openai_chat),
+    "hf": (hf_chat.HfChatExporter, hf_chat),
     "sharegpt": (sharegpt.ShareGptExporter, sharegpt),
     "rl": (rl.RlExporter, rl),
     "retriever": (retriever.RetrieverExporter, retriever),

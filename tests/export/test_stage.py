@@ -56,7 +56,7 @@ def test_missing_accepted_file_names_it_and_the_verify_command(tmp_path: Path) -
 
 
 def test_unknown_format_is_named_with_the_valid_ones(run_copy: Path) -> None:
-    with pytest.raises(UsageError, match=r"'parquet'.*toolllama, openai, sharegpt, rl, retriever"):
+    with pytest.raises(UsageError, match=r"'parquet'.*toolllama, openai, hf, sharegpt, rl, retriever"):
         export_datasets(settings_for(run_copy), ["openai", "parquet"], run_dir=run_copy)
     assert not (run_copy / "datasets" / "openai").exists(), "nothing is written before formats are checked"
 
@@ -102,8 +102,8 @@ def test_clean_schema_touches_only_schema_keywords() -> None:
                              "x": {"type": "array", "items": {"type": "integer", "example_value": 3}}}}
     assert clean_schema(schema) == {
         "type": "object", "required": ["optional"],
-        "properties": {"optional": {"type": "string", "examples": ["a"]},
-                       "x": {"type": "array", "items": {"type": "integer", "examples": [3]}}}}
+        "properties": {"optional": {"type": "string", "description": "Example: a"},
+                       "x": {"type": "array", "items": {"type": "integer", "description": "Example: 3"}}}}
 
 
 # --- streaming -------------------------------------------------------------------------------------

@@ -1,0 +1,133 @@
+"""The ``hf`` export rendered by real chat templates, the way TRL's ``SFTTrainer`` renders rows.
+
+The templates are the Jinja text of Qwen2.5-Instruct, Qwen3, Llama 3.1 (JSON tool calls),
+Hermes-2-Pro (tool use) and Mistral-7B-Instruct-v0.3, kept in ``tests/fixtures/chat_templates``
+(see the README there for sources). The tokenizer is built here from a one-word vocabulary: a
+chat template needs a tokenizer object, not its vocabulary, and nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from jinja2.exceptions import TemplateError
+from tokenizers import Tokenizer
+from tokenizers.models import WordLevel
+from transformers import PreTrainedTokenizerFast
+
+from pipeline.export.common import EVAL, TRAIN, observation_failed
+from pipeline.export.stage import ExportReport, export_datasets
+from pipeline.io import read_jsonl
+from tests.export.conftest import settings_for
+
+TEMPLATES = Path(__file__).resolve().parents[1] / "fixtures" / "chat_templates"
+NAMES = ["qwen2.5-instruct", "qwen3", "llama3.1-json", "hermes-2-pro-tool-use", "mistral-7b-instruct-v0.3"]
+
+
+@pytest.fixture(scope="module")
+def tokenizer() -> PreTrainedTokenizerFast:
+    return PreTrainedTokenizerFast(tokenizer_object=Tokenizer(WordLevel({"<unk>": 0}, unk_token="<unk>")),
+                                   bos_token="<s>", eos_token="</s>", unk_token="<unk>")
+
+
+@pytest.fixture(scope="module")
+def exported(offline_run: Path) -> dict[str, ExportReport]:
+    return export_datasets(settings_for(offline_run, export={"eval_fraction": 0.3}), ["openai", "hf"],
+                           run_dir=offline_run)
+
+
+def rows(run_dir: Path, fmt: str) -> list[dict[str, Any]]:
+    return [row for split in (TRAIN, EVAL) for row in read_jsonl(run_dir / "datasets" / fmt / f"{split}.jsonl")]
+
+
+def render(tokenizer: PreTrainedTokenizerFast, name: str, row: dict[str, Any]) -> str:
+    text = tokenizer.apply_chat_template(row["messages"], tools=row["tools"], tokenize=False,
+                                         chat_template=(TEMPLATES / f"{name}.jinja").read_text(encoding="utf-8"))
+    assert isinstance(text, str)
+    return text
+
+
+def tojson(value: Any) -> str:
+    """What the templates' ``tojson`` filter writes (transformers: ``json.dumps(ensure_ascii=False)``)."""
+    return json.dumps(value, ensure_ascii=False)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_hf_row_renders_each_call_once_as_json_and_each_result(
+        name: str, tokenizer: PreTrainedTokenizerFast, exported: dict[str, ExportReport], offline_run: Path) -> None:
+    checked = 0
+    for row in rows(offline_run, "hf"):
+        text = render(tokenizer, name, row)  # a template that raises fails the test here
+        calls = [m["tool_calls"][0]["function"] for m in row["messages"] if m.get("tool_calls")]
+        for call in calls:
+            arguments = call["arguments"]
+            assert isinstance(arguments, dict)
+            same = sum(other["arguments"] == arguments for other in calls)
+            if arguments:  # "{}" also stands for empty schemas elsewhere in the text
+                assert text.count(tojson(arguments)) == same, (name, arguments)
+            assert tojson(tojson(arguments)) not in text, "arguments must not be a JSON string of JSON"
+            checked += 1
+        for message in row["messages"]:
+            if message["role"] == "tool":
+                content = message["content"]
+                # Hermes and Llama 3.1 write the result through tojson, the others as it is
+                assert content in text or tojson(content)[1:-1] in text, (name, content[:80])
+        assert row["messages"][-1]["content"].strip() in text
+    assert checked > 10
+
+
+@pytest.mark.parametrize("name", ["qwen2.5-instruct", "llama3.1-json"])
+def test_openai_file_comes_out_double_encoded_under_hf_templates(
+        name: str, tokenizer: PreTrainedTokenizerFast, exported: dict[str, ExportReport], offline_run: Path) -> None:
+    """Why ``hf`` exists: the ``openai`` file's arguments are strings (as OpenAI requires), and
+    these templates write ``arguments | tojson``, so a model trained on it would learn escaped JSON."""
+    row = next(r for r in rows(offline_run, "openai") if any(m.get("tool_calls") for m in r["messages"]))
+    text = render(tokenizer, name, row)
+    arguments = next(m["tool_calls"][0]["function"]["arguments"] for m in row["messages"] if m.get("tool_calls"))
+    assert isinstance(arguments, str)
+    assert tojson(arguments) in text  # "{\"key\": ...}"
+
+
+def test_openai_file_fails_a_hermes_template_without_tool_names(
+        tokenizer: PreTrainedTokenizerFast, exported: dict[str, ExportReport], offline_run: Path) -> None:
+    row = next(r for r in rows(offline_run, "openai") if any(m["role"] == "tool" for m in r["messages"]))
+    with pytest.raises(TemplateError, match="require a 'name' key"):
+        render(tokenizer, "hermes-2-pro-tool-use", row)
+
+
+def test_failed_calls_have_weight_0_and_the_rest_weight_1(exported: dict[str, ExportReport],
+                                                          offline_run: Path) -> None:
+    for fmt in ("openai", "hf"):
+        failed = 0
+        for row in rows(offline_run, fmt):
+            messages = row["messages"]
+            for at, message in enumerate(messages):
+                if message["role"] != "assistant":
+                    continue
+                if message.get("tool_calls"):
+                    result = messages[at + 1]
+                    assert result["role"] == "tool"
+                    assert message["weight"] == (0 if observation_failed(result["content"]) else 1)
+                    failed += message["weight"] == 0
+                else:
+                    assert message["weight"] == 1
+        assert failed == exported[fmt].notes["failed_calls_weight_0"], fmt
+        assert failed > 0, "the offline run makes some failing calls"
+
+
+def test_hf_rows_carry_tool_names_and_mistral_call_ids(exported: dict[str, ExportReport], offline_run: Path) -> None:
+    openai_ids = [m["tool_call_id"] for r in rows(offline_run, "openai") for m in r["messages"] if m["role"] == "tool"]
+    hf_ids = []
+    for row in rows(offline_run, "hf"):
+        pending: dict[str, str] = {}
+        for message in row["messages"]:
+            for call in message.get("tool_calls") or []:
+                assert len(call["id"]) == 9 and call["id"].isalnum() and call["id"].isascii()
+                pending[call["id"]] = call["function"]["name"]
+            if message["role"] == "tool":
+                assert message["name"] == pending.pop(message["tool_call_id"])
+                hf_ids.append(message["tool_call_id"])
+    assert hf_ids == openai_ids, "the same sample and step get the same id in both exports"

@@ -52,6 +52,9 @@ class ExportReport(BaseModel):
     rows: dict[str, int] = Field(default_factory=dict, description="rows written per split")
     files: list[str] = Field(default_factory=list, description="files written, relative to directory")
     notes: dict[str, int] = Field(default_factory=dict, description="format-specific counts")
+    tokenizer: str = Field(default="", description="what token_lengths were counted with")
+    token_lengths: dict[str, dict[str, int]] = Field(
+        default_factory=dict, description="per split: rows, min, median, p95, max tokens of a row")
     seconds: float = 0.0
 
 
@@ -430,10 +433,15 @@ class SplitRowsExporter:
         self._rows_of = rows_of
         self._failed_note = failed_note
         self._failed = 0
+        # set by the stage: a row's token count, kept per split for the card
+        self.measure: Callable[[Mapping[str, Any]], int] | None = None
+        self.lengths: dict[str, list[int]] = {split: [] for split in SPLITS}
 
     def add(self, record: TrajectoryRecord | Mapping[str, Any], dialogue: Dialogue, split: Split) -> None:
         for row in self._rows_of(dialogue, split):
             self._files.write(split, row)
+            if self.measure is not None:
+                self.lengths[split].append(self.measure(row))
         self._failed += sum(step.failed for step in dialogue.calls)
 
     def close(self) -> None:

@@ -225,9 +225,10 @@ def card_section(fmt: str, lengths: Mapping[str, list[int]]) -> list[str]:
     for consumer in CONSUMERS.get(fmt, ()):
         p95, top = percentile(everything, 0.95), everything[-1]
         at_default = kept(everything, consumer.default)
-        lines.append(
-            f"- {consumer.tool}: `{consumer.setting}` ≥ {p95} keeps 95% of the {consumer.what} whole, ≥ {top} keeps "
-            f"all; the default {consumer.default} keeps {at_default} of {len(everything)} "
-            f"({100 * at_default / len(everything):.0f}%), the rest are truncated.")
+        default = (f"the default {consumer.default} keeps them all" if at_default == len(everything) else
+                   f"the default {consumer.default} keeps {at_default} of {len(everything)} "
+                   f"({100 * at_default / len(everything):.0f}%) whole and truncates the rest")
+        lines.append(f"- {consumer.tool}: `{consumer.setting}` ≥ {p95} keeps 95% of the {consumer.what} whole, "
+                     f"≥ {top} keeps all; {default}.")
     lines += ["", "Counts under another model's tokenizer differ; leave some margin.", ""]
     return lines

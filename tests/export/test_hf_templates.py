@@ -19,6 +19,7 @@ from tokenizers.models import WordLevel
 from transformers import PreTrainedTokenizerFast
 
 from pipeline.export.common import EVAL, TRAIN, observation_failed
+from pipeline.export.lengths import card_section, chatml_text, kept, percentile
 from pipeline.export.stage import ExportReport, export_datasets
 from pipeline.io import read_jsonl
 from tests.export.conftest import settings_for
@@ -131,3 +132,38 @@ def test_hf_rows_carry_tool_names_and_mistral_call_ids(exported: dict[str, Expor
                 assert message["name"] == pending.pop(message["tool_call_id"])
                 hf_ids.append(message["tool_call_id"])
     assert hf_ids == openai_ids, "the same sample and step get the same id in both exports"
+
+
+# --- token lengths on the card ---------------------------------------------------------------------
+
+
+def test_length_rendering_is_qwen25s_template(tokenizer: PreTrainedTokenizerFast, exported: dict[str, ExportReport],
+                                              offline_run: Path) -> None:
+    for row in rows(offline_run, "hf")[:10]:
+        assert chatml_text(row["messages"], row["tools"]) == render(tokenizer, "qwen2.5-instruct", row)
+
+
+def test_cards_give_token_lengths_and_the_settings_that_keep_rows(offline_run: Path) -> None:
+    reports = export_datasets(settings_for(offline_run, export={"eval_fraction": 0.3}),
+                              ["hf", "sharegpt", "toolllama", "rl"], run_dir=offline_run)
+    for fmt, setting in [("hf", "max_length"), ("sharegpt", "cutoff_len"), ("toolllama", "--model_max_length"),
+                         ("rl", "data.max_prompt_length")]:
+        report = reports[fmt]
+        card = (offline_run / "datasets" / fmt / "README.md").read_text()
+        assert "## Token lengths" in card and "Qwen2.5" in card and f"`{setting}` ≥ " in card, fmt
+        figures = report.token_lengths[TRAIN]
+        assert figures["rows"] == report.rows[TRAIN]
+        assert 0 < figures["min"] <= figures["median"] <= figures["p95"] <= figures["max"]
+        assert f"| {TRAIN} | {figures['rows']} | {figures['min']} | {figures['median']} |" in card
+    # a toolllama row holds the whole ToolBench prompt: longer than the same sample's hf row
+    assert reports["toolllama"].token_lengths[TRAIN]["max"] > reports["hf"].token_lengths[TRAIN]["median"]
+
+
+def test_kept_counts_and_percentiles() -> None:
+    values = list(range(1, 101))
+    assert percentile(values, 0.95) == 95 and percentile(values, 1.0) == 100 and percentile([7], 0.95) == 7
+    assert kept(values, 50) == 50
+    lines = "\n".join(card_section("sharegpt", {TRAIN: values, EVAL: []}))
+    assert "`cutoff_len` ≥ 95 keeps 95%" in lines and "≥ 100 keeps all" in lines
+    assert "the default 2048 keeps them all" in lines
+    assert "the default 1024 keeps 2 of 3 (67%) whole" in "\n".join(card_section("hf", {TRAIN: [10, 20, 2000]}))

@@ -350,7 +350,7 @@ NATIVE_SYSTEM_PROMPT = (
     "functions cannot do the task, say so plainly. Use only the functions' names, not the "
     "tools' names."
 )
-_TOOL_OVERVIEW = "You have access of the following tools:"
+TOOL_OVERVIEW = "You have access of the following tools:"  # ToolBench's wording
 
 
 def native_system_prompt(original: str, *, compact: bool = False) -> str:
@@ -359,10 +359,10 @@ def native_system_prompt(original: str, *, compact: bool = False) -> str:
     ``compact`` leaves the overview out: the tools' names and descriptions are in the row's
     ``tools`` already, which every native-tool consumer renders into the prompt itself.
     """
-    at = original.find(_TOOL_OVERVIEW)
+    at = original.find(TOOL_OVERVIEW)
     if at == -1 or compact:
         return NATIVE_SYSTEM_PROMPT
-    overview = original[at + len(_TOOL_OVERVIEW):].strip()
+    overview = original[at + len(TOOL_OVERVIEW):].strip()
     return f"{NATIVE_SYSTEM_PROMPT}\nYou have access to the following tools:\n{overview}\n"
 
 
@@ -482,6 +482,16 @@ class Exporter(Protocol):
     def notes(self) -> dict[str, int]: ...
 
     def paths(self) -> list[Path]: ...
+
+
+def shorten(text: str, limit: int) -> str:
+    """``text``'s first sentence when it fits in ``limit`` characters, else ``text`` cut there."""
+    text = " ".join(str(text or "").split())
+    end = re.search(r"[.!?](\s|$)", text)
+    first = text[: end.start() + 1] if end else text
+    if len(first) <= limit:
+        return first
+    return text[: limit - 1].rstrip() + "…"
 
 
 def sha256_file(path: Path) -> str:

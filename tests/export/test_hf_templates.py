@@ -18,7 +18,7 @@ from tokenizers import Tokenizer
 from tokenizers.models import WordLevel
 from transformers import PreTrainedTokenizerFast
 
-from pipeline.export.common import EVAL, TRAIN, observation_failed
+from pipeline.export.common import EVAL, NATIVE_SYSTEM_PROMPT, TRAIN, observation_failed
 from pipeline.export.lengths import card_section, chatml_text, kept, percentile
 from pipeline.export.stage import ExportReport, export_datasets
 from pipeline.io import read_jsonl
@@ -167,3 +167,36 @@ def test_kept_counts_and_percentiles() -> None:
     assert "`cutoff_len` ≥ 95 keeps 95%" in lines and "≥ 100 keeps all" in lines
     assert "the default 2048 keeps them all" in lines
     assert "the default 1024 keeps 2 of 3 (67%) whole" in "\n".join(card_section("hf", {TRAIN: [10, 20, 2000]}))
+
+
+# --- compact system prompts ------------------------------------------------------------------------
+
+
+def test_compact_system_prompts_keep_the_layout_and_every_function(run_copy: Path) -> None:
+    formats = ["toolllama", "hf", "sharegpt"]
+    full = export_datasets(settings_for(run_copy), formats, run_dir=run_copy)
+    full_rows = {fmt: json_rows(run_copy, fmt) for fmt in formats}
+    compact = export_datasets(settings_for(run_copy, export={"compact_system": True}), formats, run_dir=run_copy)
+    compact_rows = {fmt: json_rows(run_copy, fmt) for fmt in formats}
+    for fmt in formats:
+        assert compact[fmt].rows == full[fmt].rows
+        assert compact[fmt].token_lengths[TRAIN]["median"] < full[fmt].token_lengths[TRAIN]["median"], fmt
+    for before, after in zip(full_rows["toolllama"], compact_rows["toolllama"], strict=True):
+        long, short = before["conversations"][0]["value"], after["conversations"][0]["value"]
+        assert len(short) < 0.8 * len(long)
+        assert "Specifically, you have access to the following APIs: " in short and "Thought:\nAction\n" in short
+        assert "example_value" not in short and "This is the subfunction for tool" not in short
+        names = {t.split("'")[0] for t in long.split("{'name': '")[1:]}
+        assert names and all(f"{{'name': '{name}'" in short for name in names)
+        assert before["conversations"][1:] == after["conversations"][1:], "only the system prompt changes"
+    for row in compact_rows["hf"]:
+        assert row["messages"][0]["content"] == NATIVE_SYSTEM_PROMPT
+    for row in compact_rows["sharegpt"]:
+        assert row["system"] == NATIVE_SYSTEM_PROMPT
+
+
+def json_rows(run_dir: Path, fmt: str) -> list[dict[str, Any]]:
+    base = run_dir / "datasets" / fmt
+    if (base / f"{TRAIN}.jsonl").exists():
+        return rows(run_dir, fmt)
+    return [row for split in (TRAIN, EVAL) for row in json.loads((base / f"{split}.json").read_text())]

@@ -12,6 +12,7 @@ pass over the data.
 from __future__ import annotations
 
 import hashlib
+import random
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -418,6 +419,9 @@ class SplitFiles:
             writer.close()
 
 
+LENGTH_SAMPLE = 2000  # rows per split whose tokens the card reports
+
+
 class SplitRowsExporter:
     """An :class:`Exporter` whose rows come from each sample alone: ``rows_of(dialogue, split)``
     gives the sample's rows, written to ``<split><suffix>`` with ``writer``.
@@ -433,16 +437,31 @@ class SplitRowsExporter:
         self._rows_of = rows_of
         self._failed_note = failed_note
         self._failed = 0
-        # set by the stage: a row's token count, kept per split for the card
+        # set by the stage: a row's token count, kept per split for the card (a uniform sample of
+        # LENGTH_SAMPLE rows per split, so a 100k-sample export neither tokenizes every row nor
+        # keeps a count per row; reservoir sampling with a fixed seed, the same on every rerun)
         self.measure: Callable[[Mapping[str, Any]], int] | None = None
         self.lengths: dict[str, list[int]] = {split: [] for split in SPLITS}
+        self._offered = dict.fromkeys(SPLITS, 0)
+        self._sampler = random.Random(0)
 
     def add(self, record: TrajectoryRecord | Mapping[str, Any], dialogue: Dialogue, split: Split) -> None:
         for row in self._rows_of(dialogue, split):
             self._files.write(split, row)
             if self.measure is not None:
-                self.lengths[split].append(self.measure(row))
+                self._sample_length(split, row)
         self._failed += sum(step.failed for step in dialogue.calls)
+
+    def _sample_length(self, split: Split, row: Mapping[str, Any]) -> None:
+        assert self.measure is not None
+        self._offered[split] += 1
+        kept = self.lengths[split]
+        if len(kept) < LENGTH_SAMPLE:
+            kept.append(self.measure(row))
+        else:
+            slot = self._sampler.randrange(self._offered[split])
+            if slot < LENGTH_SAMPLE:
+                kept[slot] = self.measure(row)
 
     def close(self) -> None:
         self._files.close()

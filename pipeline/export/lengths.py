@@ -179,9 +179,10 @@ class Consumer:
 
 # Which setting bounds a row of each format. Defaults: LLaMA-Factory's cutoff_len 2048
 # (data_args.py), TRL's SFTConfig.max_length 1024, verl's data.max_prompt_length 512
-# (ppo_trainer.yaml), ToolBench's train scripts' --model_max_length 8192.
+# (ppo_trainer.yaml), ToolBench's train scripts' --model_max_length 8192; OpenAI's is not a
+# setting but the per-example limit of the model fine-tuned (65,536 tokens for gpt-4o-mini).
 CONSUMERS: dict[str, tuple[Consumer, ...]] = {
-    "openai": (Consumer("TRL SFTTrainer", "max_length", 1024),),
+    "openai": (Consumer("OpenAI fine-tuning", "tokens per example (gpt-4o-mini's limit)", 65536, "examples"),),
     "hf": (Consumer("TRL SFTTrainer", "max_length", 1024),),
     "sharegpt": (Consumer("LLaMA-Factory", "cutoff_len", 2048),),
     "toolllama": (Consumer("ToolBench train.py", "--model_max_length", 8192),),

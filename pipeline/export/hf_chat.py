@@ -21,6 +21,12 @@ mistral-finetune do; TRL's ``SFTTrainer`` does not (a per-message weight was pro
 huggingface/trl#5761 and closed without it; ``assistant_only_loss`` masks by role only), and
 neither does LLaMA-Factory (per-turn masks are open pull requests, hiyouga/LlamaFactory#9630 and
 #10471). With those, drop the rows' failed turns yourself or accept that they are trained on.
+
+Loading: ``datasets`` 4.8 and 5.x read the files (``load_dataset("json", ...)``; tool schemas
+and arguments whose keys differ from row to row become ``Json`` columns). ``datasets`` 4.0 infers
+one struct for every row instead: it loads each split file on its own but fails to load
+``train`` and ``eval`` together, and fills every tool's parameters with the other tools'
+property names set to null, which a chat template then renders.
 """
 
 from __future__ import annotations

@@ -253,8 +253,8 @@ class VerifySettings(_Section):
     )
 
 
-ExportFormat = Literal["toolllama", "openai", "sharegpt", "rl", "retriever"]
-EXPORT_FORMATS: tuple[ExportFormat, ...] = ("toolllama", "openai", "sharegpt", "rl", "retriever")
+ExportFormat = Literal["toolllama", "openai", "hf", "sharegpt", "rl", "retriever"]
+EXPORT_FORMATS: tuple[ExportFormat, ...] = ("toolllama", "openai", "hf", "sharegpt", "rl", "retriever")
 
 
 class ExportSettings(_Section):
@@ -265,6 +265,12 @@ class ExportSettings(_Section):
     )
     eval_fraction: float = Field(default=0.1, ge=0, lt=1, description="share of instructions held out for eval")
     split_seed: int = Field(default=0, description="changes which instructions land in eval")
+    compact_system: bool = Field(
+        default=False,
+        description="shorter system prompts: openai/hf/sharegpt leave out the numbered tool overview "
+        "(the tools are in the row's `tools`); toolllama cuts descriptions and drops example values "
+        "(see the dataset card for what each format drops)",
+    )
     licence: str = Field(
         default="Generated data; check the licences of the collected API specs before redistributing.",
         description="the licence note written into the dataset card",

@@ -21,7 +21,8 @@ from transformers import PreTrainedTokenizerFast
 from pipeline.export.common import EVAL, NATIVE_SYSTEM_PROMPT, TRAIN, observation_failed
 from pipeline.export.lengths import card_section, chatml_text, kept, percentile
 from pipeline.export.stage import ExportReport, export_datasets
-from pipeline.io import read_jsonl
+from pipeline.io import read_jsonl, write_jsonl
+from pipeline.records import accepted_path
 from tests.export.conftest import settings_for
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "fixtures" / "chat_templates"
@@ -99,8 +100,26 @@ def test_openai_file_fails_a_hermes_template_without_tool_names(
         render(tokenizer, "hermes-2-pro-tool-use", row)
 
 
-def test_failed_calls_have_weight_0_and_the_rest_weight_1(exported: dict[str, ExportReport],
-                                                          offline_run: Path) -> None:
+def _with_a_failed_call(run_dir: Path) -> int:
+    """Turn the first call of a few accepted samples into a failed one (an error observation):
+    the offline policy seldom fails a call, and the test must not depend on it doing so."""
+    path = accepted_path(run_dir)
+    records = list(read_jsonl(path))
+    changed = 0
+    for record in records[:3]:
+        tool_messages = [m for m in record["messages"] if m["role"] == "tool"]
+        if tool_messages and not observation_failed(tool_messages[0]["content"]):
+            tool_messages[0]["content"] = json.dumps({"error": "HTTP 500: internal error", "response": ""})
+            changed += 1
+    write_jsonl(path, records)
+    return changed
+
+
+def test_failed_calls_have_weight_0_and_the_rest_weight_1(run_copy: Path) -> None:
+    injected = _with_a_failed_call(run_copy)
+    exported = export_datasets(settings_for(run_copy, export={"eval_fraction": 0.3}), ["openai", "hf"],
+                               run_dir=run_copy)
+    offline_run = run_copy
     for fmt in ("openai", "hf"):
         failed = 0
         for row in rows(offline_run, fmt):
@@ -116,7 +135,7 @@ def test_failed_calls_have_weight_0_and_the_rest_weight_1(exported: dict[str, Ex
                 else:
                     assert message["weight"] == 1
         assert failed == exported[fmt].notes["failed_calls_weight_0"], fmt
-        assert failed > 0, "the offline run makes some failing calls"
+        assert failed >= injected > 0
 
 
 def test_hf_rows_carry_tool_names_and_mistral_call_ids(exported: dict[str, ExportReport], offline_run: Path) -> None:

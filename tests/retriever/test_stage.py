@@ -156,3 +156,10 @@ def test_cli_build_eval_and_query_json(run_copy: Path) -> None:
     assert table.exit_code == 0 and "searchHotels" in table.stdout
     bad = runner.invoke(app, ["retriever", "query", "x", "--ranking", "nope", *out])
     assert bad.exit_code == 2 and "ranking 'nope'" in bad.output
+
+
+def test_a_missing_queries_file_is_a_usage_error(run_copy: Path) -> None:
+    result = CliRunner().invoke(app, ["retriever", "eval", "--engine", "local", "--queries",
+                                      str(run_copy / "nope.json"), "--out", str(run_copy)])
+    assert result.exit_code == 2 and "nope.json" in result.output
+    assert not index_dir(run_copy).exists()

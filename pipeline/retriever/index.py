@@ -264,7 +264,8 @@ def build_index(
     cache = EmbeddingCache.of_run(run_dir, fingerprint)
     use = CacheUse()
     vectors = cache.vectors_for([d.text_hash for d in indexed], [d.text for d in indexed], encoder, use)
-    cache.save(keep=[d.text_hash for d in indexed])
+    # not pruned to the corpus: evaluation corpora (query files' own APIs) share the cache
+    cache.save()
     dimension = int(vectors.shape[1]) if len(indexed) else (cache.dimension or _dimension(encoder))
     kind: IndexKind = "hnsw" if len(indexed) > settings.hnsw_threshold else "flat"
 

@@ -269,7 +269,8 @@ def build_index(
     dimension = int(vectors.shape[1]) if len(indexed) else (cache.dimension or _dimension(encoder))
     kind: IndexKind = "hnsw" if len(indexed) > settings.hnsw_threshold else "flat"
 
-    report = BuildReport(documents=len(indexed), encoded=use.encoded, reused=use.reused, kind=kind, model=name)
+    report = BuildReport(documents=len(indexed), encoded=use.encoded, reused=use.reused, kind=kind,
+                         model=model_label(name))
     old_hash = {d.id: d.text_hash for d in previous.documents} if previous else {}
     new_ids = {d.id for d in indexed}
     report.removed = sum(1 for i in old_hash if i not in new_ids)

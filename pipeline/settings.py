@@ -320,10 +320,12 @@ class RetrieverSettings(_Section):
         "the held-out split), dense before any evaluation",
     )
     fusion: Literal["rrf", "blend"] = Field(
-        default="rrf", description="hybrid fusion: reciprocal rank fusion or min-max score blending"
+        default="blend",
+        description="hybrid fusion: min-max score blending or reciprocal rank fusion (blend 0.4 scored best "
+        "on 765 real StableToolBench queries with the untrained model: NDCG@5 0.619 vs rrf 0.582, BM25 0.599)",
     )
     rrf_k: int = Field(default=60, ge=1, description="reciprocal rank fusion constant")
-    blend_weight: float = Field(default=0.5, ge=0, le=1, description="dense share of a blended score")
+    blend_weight: float = Field(default=0.4, ge=0, le=1, description="dense share of a blended score")
     fusion_depth: int = Field(default=100, ge=1, description="candidates each ranking hands the fusion")
     tool_lift: float = Field(
         default=0.0, ge=0, le=1,

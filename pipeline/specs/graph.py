@@ -38,6 +38,8 @@ class ToolSummary:
     api_ids: list[str]
     api_names: list[str]
     terms: list[str]  # tokens of its descriptions and names, made where the tool was read
+    category_origin: str = "default"
+    category_text: str = ""  # what the embedding fallback reads; only for tools it has to place
 
 
 @dataclass
@@ -64,7 +66,27 @@ def summarise(tool: Tool) -> ToolSummary:
         api_ids=[api.id for api in tool.api_list],
         api_names=[api.name for api in tool.api_list],
         terms=_tokens(" ".join(words)),
+        category_origin=tool.category_origin,
+        category_text=category_text(tool) if tool.category_origin == "default" else "",
     )
+
+
+def category_text(tool: Tool, max_chars: int = 1000) -> str:
+    """A tool as the category embedding reads it: title, description, operations, tags.
+
+    Operation names are split into words (``getCurrentWeather`` → ``get Current Weather``):
+    for a spec with a one-line description they say most of what it does.
+    """
+    operations = []
+    for api in tool.api_list[:15]:
+        name = _CAMEL.sub(" ", api.name).replace("_", " ")
+        summary = api.description.split("\n", 1)[0][:80]
+        operations.append(f"{name} ({summary})" if summary and summary != api.name else name)
+    parts = [tool.title or tool.tool_name, tool.tool_description[:400]]
+    parts.append("Operations: " + "; ".join(operations))
+    if tool.tags:
+        parts.append("Tags: " + ", ".join(tool.tags[:10]))
+    return ". ".join(p for p in parts if p)[:max_chars]
 
 
 def _tokens(text: str) -> list[str]:

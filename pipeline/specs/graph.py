@@ -161,8 +161,11 @@ def derive_collections(
             if column != row and similarity >= min_similarity:
                 graph.add_edge(row, int(column), weight=similarity)
     communities = nx.algorithms.community.louvain_communities(graph, weight="weight", seed=seed)
+    # a big catalog's communities hold a hundred tools or more: split them, so collections
+    # cover the catalog instead of the dozen best-connected tools of each community
+    pieces = [piece for community in communities for piece in _split(graph, community, max_size, seed)]
     result: list[Collection] = []
-    for community in sorted(communities, key=lambda c: (-len(c), min(c))):
+    for community in sorted(pieces, key=lambda c: (-len(c), min(c))):
         members = sorted(community, key=lambda i: -graph.degree(i, weight="weight"))[:max_size]
         categories = sorted({tools[i].category for i in members})
         if len(members) < 2 or len(categories) < 2:
@@ -180,6 +183,22 @@ def derive_collections(
             )
         )
     return result
+
+
+def _split(graph: nx.Graph[int], community: set[int], max_size: int, seed: int) -> list[set[int]]:
+    """``community`` as parts of at most ``max_size`` tools: Louvain again on its own subgraph
+    (at a finer resolution), and where that finds no structure, connected runs in BFS order."""
+    if len(community) <= max_size:
+        return [community]
+    sub = graph.subgraph(community)
+    parts = nx.algorithms.community.louvain_communities(sub, weight="weight", seed=seed, resolution=2.0)
+    if len(parts) > 1:
+        return [piece for part in sorted(parts, key=min) for piece in _split(graph, part, max_size, seed)]
+    ordered: list[int] = []
+    for component in sorted(nx.connected_components(sub), key=min):
+        start = max(sorted(component), key=lambda i: sub.degree(i, weight="weight"))
+        ordered.extend(nx.bfs_tree(sub.subgraph(component), start))
+    return [set(ordered[k : k + max_size]) for k in range(0, len(ordered), max_size)]
 
 
 def build_graph(tools: list[ToolSummary], collections: list[Collection]) -> nx.DiGraph[str]:

@@ -162,7 +162,9 @@ class CollectStage(Stage[CollectOptions, CollectReport]):
                 f"- tools: **{report.tools}**, APIs: **{report.apis}** from {report.files_read} files",
                 f"- failed sources: {report.failed_sources}; errors: {report.errors} ({report.errors_by_stage})",
                 f"- filtered APIs: {report.filtered}",
-                f"- collections: {len(report.collections)}",
+                f"- collections: {len(report.collections)}, holding {report.tools_in_collections} of the tools",
+                f"- categories: {len(report.categories)} ({report.taxonomy} taxonomy), "
+                f"{report.single_tool_categories} with a single tool; placed by {report.category_origins}",
             ])),
         ]
 
@@ -434,6 +436,8 @@ def collect_summary(report: CollectReport) -> dict[str, Any]:
         "errors": report.errors,
         "filtered": sum(report.filtered.values()),
         "categories": len(report.categories),
+        "single-tool categories": report.single_tool_categories,
         "collections": len(report.collections),
+        "tools in collections": report.tools_in_collections,
         "seconds": report.seconds,
     }

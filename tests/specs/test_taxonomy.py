@@ -262,3 +262,23 @@ def test_category_texts_of_a_taxonomy_entry_name_the_category_in_words() -> None
     taxonomy = Taxonomy.model_validate({"categories": [{"name": "Health_and_Fitness", "description": "Workouts."}]})
     entry = taxonomy.categories[0]
     assert entry.embedding_text().startswith("Health and Fitness: Workouts.")
+
+
+async def test_the_report_shows_how_categories_were_assigned(tmp_path: Path) -> None:
+    from pipeline.report.build import build_report
+    from tests.specs.conftest import write_spec
+
+    write_spec(tmp_path / "specs", spec("Ledger", info={"x-apisguru-categories": ["financial"]}), "a.json")
+    write_spec(tmp_path / "specs", spec("Quotes", info={"x-apisguru-categories": ["financial"]}), "b.json")
+    write_spec(tmp_path / "specs", spec("Odds", tags=["Sports"]), "c.json")
+    settings = settings_for(tmp_path)
+    await collect_catalog([str(tmp_path / "specs")], settings)
+
+    report = build_report(settings.run_dir)
+    table = report.table("category_assignment")
+    assert table is not None
+    rows = {str(row[0]): row[1] for row in table.rows}
+    assert rows["taxonomy"] == "rapidapi-49" and rows["categories"] == 2
+    assert rows["categories with a single tool"] == 1
+    assert rows["tools placed by: x-apisguru-categories"] == 2 and rows["tools placed by: tags"] == 1
+    assert "Category assignment" in report.markdown_path.read_text()

@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -58,6 +59,8 @@ class CategoryEmbedder:
         self._names = [e.name for e in taxonomy.categories if e.name != taxonomy.fallback]
         self._texts = [e.embedding_text() for e in taxonomy.categories if e.name != taxonomy.fallback]
         self._matrix: npt.NDArray[np.float32] | None = None
+        entries = [e for e in taxonomy.categories if e.name != taxonomy.fallback]
+        self._words = [_word_pattern([e.name.replace("_", " "), *e.keywords]) for e in entries]
 
     def _categories(self) -> npt.NDArray[np.float32]:
         if self._matrix is None:
@@ -72,7 +75,7 @@ class CategoryEmbedder:
 
         categories = self._categories()
         vectors = encode(_model(self.model_name), texts)
-        scores = vectors @ categories.T
+        scores = vectors @ categories.T + KEYWORD_BONUS * self._keyword_hits(texts)
         result = []
         for row in scores:
             best = int(np.argmax(row))
@@ -80,6 +83,33 @@ class CategoryEmbedder:
             name = self._names[best] if score >= self.min_similarity else self.taxonomy.fallback
             result.append((name, round(score, 4)))
         return result
+
+
+    def _keyword_hits(self, texts: list[str]) -> npt.NDArray[np.float32]:
+        """Distinct words of each category's name and keywords in each text's opening (title
+        and description), at most 3: a tool that says "job postings" is about Jobs whatever
+        else its description resembles."""
+        hits = np.zeros((len(texts), len(self._words)), dtype=np.float32)
+        for row, text in enumerate(texts):
+            opening = text[:KEYWORD_SCAN_CHARS].lower()
+            for column, pattern in enumerate(self._words):
+                if pattern is not None:
+                    hits[row, column] = min(3, len(set(pattern.findall(opening))))
+        return hits
+
+
+KEYWORD_BONUS = 0.05
+"""Similarity added per category keyword a tool's title or description names (at most 3).
+On 334 APIs.guru specs whose declared category maps, the nearest category by embedding alone
+matched it for 109, with this bonus for 120 (0.03: 118, 0.08: 121, 0.12: 118)."""
+KEYWORD_SCAN_CHARS = 500
+
+
+def _word_pattern(words: list[str]) -> re.Pattern[str] | None:
+    alternatives = sorted({w.strip().lower() for w in words if w.strip()}, key=len, reverse=True)
+    if not alternatives:
+        return None
+    return re.compile(r"\b(" + "|".join(re.escape(w) for w in alternatives) + r")s?\b")
 
 
 @dataclass

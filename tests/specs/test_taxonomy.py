@@ -282,3 +282,32 @@ async def test_the_report_shows_how_categories_were_assigned(tmp_path: Path) -> 
     assert rows["categories with a single tool"] == 1
     assert rows["tools placed by: x-apisguru-categories"] == 2 and rows["tools placed by: tags"] == 1
     assert "Category assignment" in report.markdown_path.read_text()
+
+
+REAL = Path(__file__).parent / "fixtures" / "apisguru"
+
+
+@pytest.mark.parametrize(
+    ("name", "declared", "placed"),
+    [
+        ("apis.guru_2.0.1_swagger.yaml", "Data", {"Data"}),
+        ("xkcd.com_1.0.0_swagger.yaml", "Media", {"Media", "Entertainment"}),
+        ("healthcare.gov_1.0.0_swagger.yaml", "Data", {"Data", "Medical", "Health_and_Fitness"}),
+    ],
+)
+def test_real_apisguru_specs_are_placed_the_same_with_or_without_their_declared_category(
+    read_tool: Callable[..., Tool], embedder: CategoryEmbedder, name: str, declared: str, placed: set[str]
+) -> None:
+    import yaml
+
+    from pipeline.specs.graph import category_text
+
+    document = yaml.safe_load((REAL / name).read_text())
+    mapped = read_tool(document, "with.json", options=MAPPED)
+    assert (mapped.category, mapped.category_origin) == (declared, "x-apisguru-categories")
+
+    del document["info"]["x-apisguru-categories"]
+    unlabelled = read_tool(document, "without.json", options=MAPPED)
+    assert unlabelled.category_origin == "default"
+    [(category, _)] = embedder.place([category_text(unlabelled)])
+    assert category in placed

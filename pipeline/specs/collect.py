@@ -174,6 +174,9 @@ async def _collect(inputs: list[str] | None, context: StageContext) -> CollectRe
     clock = time.perf_counter()
     sources = list(inputs or settings.collect.sources)
     report = CollectReport(sources=len(sources), inputs=sources)
+    # a bad taxonomy file stops the stage before anything is fetched or read
+    taxonomy = load_taxonomy(settings.collect.taxonomy)
+    report.taxonomy = taxonomy.name if taxonomy is not None else "none"
 
     discovery = discover(sources)
     errors: list[SourceError] = list(discovery.errors)
@@ -186,8 +189,6 @@ async def _collect(inputs: list[str] | None, context: StageContext) -> CollectRe
     report.failed_sources = len(errors)
 
     paths = CatalogPaths(run_dir)
-    taxonomy = load_taxonomy(settings.collect.taxonomy)
-    report.taxonomy = taxonomy.name if taxonomy is not None else "none"
     if settings.collect.derive_collections:
         # the main process mostly waits on the readers: import the similarity code meanwhile
         threading.Thread(target=warm_up_imports, name="warm-up-imports", daemon=True).start()

@@ -110,6 +110,11 @@ class CollectSettings(_Section):
         description="the categories tools are sorted into: 'default' (RapidAPI's 49, as ToolBench), "
         "a YAML/JSON file of the same shape, or 'none' (each spec's own label, raw)",
     )
+    category_from_tags: bool = Field(
+        default=False,
+        description="with a taxonomy, a tag that names a category places the tool (off: tags are "
+        "mostly operation groups; the embedding reads them anyway)",
+    )
     category_fallback: Literal["embedding", "none"] = Field(
         default="embedding",
         description="a tool whose declared labels map to no category: 'embedding' places it by the "

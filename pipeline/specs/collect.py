@@ -107,7 +107,7 @@ def read_options(collect: CollectSettings, taxonomy: Taxonomy | None = None) -> 
         max_file_bytes=collect.max_file_bytes,
         max_reader_memory_mb=collect.max_reader_memory_mb,
         category_precedence=tuple(collect.category_precedence),
-        taxonomy=taxonomy.lookup() if taxonomy is not None else None,
+        taxonomy=taxonomy.lookup(tags_decide=collect.category_from_tags) if taxonomy is not None else None,
     )
 
 

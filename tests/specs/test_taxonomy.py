@@ -27,6 +27,7 @@ from pipeline.specs.taxonomy import Taxonomy, load_taxonomy
 DEFAULT = load_taxonomy("default")
 assert DEFAULT is not None
 MAPPED = ReadOptions(taxonomy=DEFAULT.lookup())
+MAPPED_WITH_TAGS = ReadOptions(taxonomy=DEFAULT.lookup(tags_decide=True))
 
 
 def spec(
@@ -91,14 +92,19 @@ def test_x_category_and_a_tag_naming_a_category_map_and_raw_tags_are_kept(read_t
     by_x_category = read_tool(spec("A", info={"x-category": "Health & Fitness"}), options=MAPPED)
     assert (by_x_category.category, by_x_category.category_origin) == ("Health_and_Fitness", "x-category")
 
-    by_tag = read_tool(spec("B", tags=["Admins", "Weather"]), options=MAPPED)
+    by_tag = read_tool(spec("B", tags=["Admins", "Weather"]), options=MAPPED_WITH_TAGS)
     assert (by_tag.category, by_tag.category_origin, by_tag.category_label) == ("Weather", "tags", "Weather")
     assert by_tag.tags == ["Admins", "Weather"]
 
 
+def test_by_default_tags_are_kept_but_do_not_decide_the_category(read_tool: Callable[..., Tool]) -> None:
+    tool = read_tool(spec("B", tags=["Admins", "Weather"]), options=MAPPED)
+    assert (tool.category, tool.category_origin, tool.tags) == ("Other", "default", ["Admins", "Weather"])
+
+
 def test_operation_group_tags_do_not_make_categories(read_tool: Callable[..., Tool]) -> None:
     # "Auth" is a keyword of Cybersecurity, "Pet"/"Users" are nothing: as tags they place nothing
-    tool = read_tool(spec("Petstore", tags=["Auth", "Pet", "Users", "Other"]), options=MAPPED)
+    tool = read_tool(spec("Petstore", tags=["Auth", "Pet", "Users", "Other"]), options=MAPPED_WITH_TAGS)
     assert (tool.category, tool.category_origin) == ("Other", "default")
     assert tool.tags == ["Auth", "Pet", "Users", "Other"]
 
@@ -125,7 +131,7 @@ ORIGINS = ["x-apisguru-categories", "index", "x-category", "toolbench", "tags", 
 @given(st.lists(st.tuples(st.sampled_from(ORIGINS), st.text(max_size=40)), max_size=6))
 @settings(max_examples=200, deadline=None)
 def test_any_labels_place_a_tool_in_the_taxonomy_or_leave_it_unplaced(labels: list[Any]) -> None:
-    placed = DEFAULT.lookup().place(labels)
+    placed = DEFAULT.lookup(tags_decide=True).place(labels)
     assert placed is None or (placed[0] in DEFAULT.names and placed[0] != "Other")
 
 
@@ -188,7 +194,7 @@ async def test_a_taxonomy_file_in_the_configuration_replaces_the_default(tmp_pat
     report = await collect_catalog([str(tmp_path / "specs")], settings)
 
     tools = catalog(settings)
-    # its tag "Weather" is only a keyword of Outdoors (tags match names): the embedding places it
+    # tags do not decide by default: the embedding places it
     assert (tools["SkyCast"]["category"], tools["SkyCast"]["category_origin"]) == ("Outdoors", "embedding")
     assert tools["Ledger"]["category"] == "Money" and tools["Ledger"]["category_origin"] == "embedding"
     assert report.taxonomy == "two"
@@ -271,7 +277,7 @@ async def test_the_report_shows_how_categories_were_assigned(tmp_path: Path) -> 
     write_spec(tmp_path / "specs", spec("Ledger", info={"x-apisguru-categories": ["financial"]}), "a.json")
     write_spec(tmp_path / "specs", spec("Quotes", info={"x-apisguru-categories": ["financial"]}), "b.json")
     write_spec(tmp_path / "specs", spec("Odds", tags=["Sports"]), "c.json")
-    settings = settings_for(tmp_path)
+    settings = settings_for(tmp_path, category_from_tags=True)
     await collect_catalog([str(tmp_path / "specs")], settings)
 
     report = build_report(settings.run_dir)

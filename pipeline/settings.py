@@ -105,6 +105,29 @@ class CollectSettings(_Section):
     )
     max_description_chars: int = Field(default=2000, ge=16)
     category_precedence: list[CategoryOrigin] = Field(default_factory=lambda: list(CATEGORY_PRECEDENCE))
+    taxonomy: str = Field(
+        default="default",
+        description="the categories tools are sorted into: 'default' (RapidAPI's 49, as ToolBench), "
+        "a YAML/JSON file of the same shape, or 'none' (each spec's own label, raw)",
+    )
+    category_from_tags: bool = Field(
+        default=False,
+        description="with a taxonomy, a tag that names a category places the tool (off: tags are "
+        "mostly operation groups; the embedding reads them anyway)",
+    )
+    category_fallback: Literal["embedding", "none"] = Field(
+        default="embedding",
+        description="a tool whose declared labels map to no category: 'embedding' places it by the "
+        "similarity of its text to the category descriptions; 'none' files it under Other",
+    )
+    category_model: str = Field(
+        default="default",
+        description="sentence-transformers model of the embedding fallback ('default': the bundled all-MiniLM-L6-v2)",
+    )
+    category_min_similarity: float = Field(
+        default=0.0, ge=-1.0, le=1.0,
+        description="below this cosine similarity to its nearest category a tool goes to Other",
+    )
     filters: FilterSettings = Field(default_factory=FilterSettings)
     collections: list[CollectionSpec] = Field(default_factory=list)
     derive_collections: bool = Field(

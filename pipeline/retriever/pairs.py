@@ -37,7 +37,8 @@ class Corpus:
     """Every document the retriever ranks during training and evaluation, by position.
 
     The run's catalog comes first, in catalog order; documents of APIs known only from a query
-    file's ``api_list`` are added after it, once per (tool, API) name.
+    file's ``api_list`` (relevant to the query or not) are added after it, once per (tool, API)
+    name.
     """
 
     def __init__(self, tools: Iterable[Tool] = ()) -> None:
@@ -155,6 +156,10 @@ def add_queries(
         if not record.relevant_apis and not record.relevant_api_ids:
             data.skipped["no relevant APIs"] += 1
             continue
+        for entry in record.api_list:  # every API offered is in the corpus: the others are its distractors
+            found = resolver.resolve(entry)
+            if found is None or data.corpus.of_catalog(*found) is None:
+                data.corpus.of_record(entry)
         positions, missing = _relevant_positions(record, resolver, data.corpus)
         data.unresolved_apis += missing
         if not positions:

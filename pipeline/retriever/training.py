@@ -218,7 +218,7 @@ def _fit(
                    **kwargs: Any) -> None:
             if logs:
                 log.info("retriever training, step %s/%s: %s", state.global_step, state.max_steps,
-                         {key: round(value, 4) if isinstance(value, float) else value for key, value in logs.items()})
+                         {key: float(f"{value:.4g}") if isinstance(value, float) else value for key, value in logs.items()})
 
     args = SentenceTransformerTrainingArguments(
         output_dir=str(scratch),

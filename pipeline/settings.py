@@ -274,9 +274,9 @@ class RetrieverTrainSettings(_Section):
     """
 
     in_run: bool = Field(
-        default=True,
-        description="fine-tune in `toolgen run` (the default run's ~290 queries train in about a minute "
-        "on 2 cores)",
+        default=False,
+        description="fine-tune in `toolgen run`; off by default: on 2 CPU cores one epoch over the default "
+        "run's ~600 pairs takes many minutes (see `toolgen retriever train`)",
     )
     base_model: str | None = Field(
         default=None, description="model to start from; default: retriever.model"

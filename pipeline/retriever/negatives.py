@@ -49,8 +49,7 @@ class Candidates:
 
 def excluded_positions(relevant: Collection[int], corpus: Corpus) -> set[int]:
     """The relevant positions, and every document whose text is a relevant document's."""
-    texts = {corpus.documents[position].text for position in relevant}
-    return set(relevant) | {position for position, document in enumerate(corpus.documents) if document.text in texts}
+    return {same for position in relevant for same in corpus.same_text(position)}
 
 
 def pick_negatives(

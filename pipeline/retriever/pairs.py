@@ -46,6 +46,7 @@ class Corpus:
         self._by_ids: dict[tuple[str, str], int] = {}
         self._by_names: dict[tuple[str, str], int] = {}
         self.from_records = 0  # documents added from query files' api_list records
+        self._by_text: dict[str, list[int]] | None = None
         for tool in tools:
             for api in tool.api_list:
                 self._add(api_document(tool, api))
@@ -55,7 +56,16 @@ class Corpus:
         self.documents.append(document)
         self._by_ids.setdefault((document.tool_id, document.api_id), position)
         self._by_names.setdefault(document.key, position)
+        self._by_text = None
         return position
+
+    def same_text(self, position: int) -> list[int]:
+        """Every position whose document has the text of the one at ``position`` (itself included)."""
+        if self._by_text is None:
+            self._by_text = {}
+            for index, document in enumerate(self.documents):
+                self._by_text.setdefault(document.text, []).append(index)
+        return self._by_text[self.documents[position].text]
 
     def __len__(self) -> int:
         return len(self.documents)

@@ -1,4 +1,4 @@
-"""``toolgen retriever``: build, eval and query a run's API retriever (train and serve join later).
+"""``toolgen retriever``: build, train, eval, query and serve a run's API retriever.
 
 ``build`` and ``eval`` run the retriever stage through the stage contract (run lock, manifest,
 progress); ``query`` only reads the index. The sub-app lives here so retriever commands are
@@ -95,3 +95,12 @@ def query(
         table.add_row(str(rank), f"{hit.score:.4f}", hit.tool_name, hit.api_name, hit.category,
                       f"{hit.tool_id} / {hit.api_id}")
     Console().print(table)
+
+
+def _register_more_commands() -> None:
+    from pipeline.retriever.train_cli import register_train_command
+
+    register_train_command(retriever_app)
+
+
+_register_more_commands()

@@ -50,17 +50,19 @@ def main() -> None:
     parser.add_argument("files", nargs="+", type=Path)
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "toolgen-retriever-quality")
     parser.add_argument("--model", default="default")
-    parser.add_argument("--fusion", choices=["rrf", "blend"], default="rrf")
-    parser.add_argument("--blend-weight", type=float, default=0.5)
-    parser.add_argument("--rrf-k", type=int, default=60)
-    parser.add_argument("--tool-lift", type=float, default=0.0)
+    parser.add_argument("--fusion", choices=["rrf", "blend"], help="default: retriever.fusion")
+    parser.add_argument("--blend-weight", type=float, help="default: retriever.blend_weight")
+    parser.add_argument("--rrf-k", type=int, help="default: retriever.rrf_k")
+    parser.add_argument("--tool-lift", type=float, help="default: retriever.tool_lift")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
 
     args.work.mkdir(parents=True, exist_ok=True)
-    settings = load_settings(run_dir=args.work / "run", retriever={
-        "model": args.model, "fusion": args.fusion, "blend_weight": args.blend_weight, "rrf_k": args.rrf_k,
-        "tool_lift": args.tool_lift})
+    chosen = {"model": args.model, "fusion": args.fusion, "blend_weight": args.blend_weight, "rrf_k": args.rrf_k,
+              "tool_lift": args.tool_lift}
+    settings = load_settings(run_dir=args.work / "run",
+                             retriever={key: value for key, value in chosen.items() if value is not None})
+    fusion = settings.retriever
     files = merged_by_group(args.files, args.work)
     records: list[QueryRecord] = file_records(files)
     corpus = corpus_with_file_apis([], records)
@@ -68,7 +70,8 @@ def main() -> None:
     models = EvalModels(settings.run_dir, settings)
     result = evaluate_set("files", queries, corpus, models)
     print(f"corpus {len(corpus)} APIs, {len(queries)} queries ({', '.join(str(f.name) for f in args.files)}); "
-          f"fusion {args.fusion} (rrf_k {args.rrf_k}, blend weight {args.blend_weight}), tool lift {args.tool_lift}")
+          f"fusion {fusion.fusion} (rrf_k {fusion.rrf_k}, blend weight {fusion.blend_weight}), "
+          f"tool lift {fusion.tool_lift}")
     print(f"{'ranking':<16} {'group':<6} {'n':>4} {'NDCG@1':>7} {'NDCG@3':>7} {'NDCG@5':>7} {'R@5':>7} {'R@10':>7}")
     for row in sorted(result.rows, key=lambda r: (r.group, r.ranking)):
         print(f"{row.ranking:<16} {row.group:<6} {row.queries:>4} {row.ndcg_at_1:>7.4f} {row.ndcg_at_3:>7.4f} "

@@ -350,7 +350,7 @@ def export(
     out: OutOption = None,
     formats: Annotated[
         list[str] | None,
-        typer.Option("--format", help="toolllama, openai, sharegpt, rl or retriever (repeatable; default: export.formats)"),
+        typer.Option("--format", help="toolllama, openai, hf, sharegpt, rl or retriever (repeatable; default: export.formats)"),
     ] = None,
     engine: EngineOption = Engine.prefect,
 ) -> None:

@@ -17,7 +17,11 @@ PARAM_LOCATIONS: tuple[ParamLocation, ...] = get_args(ParamLocation)
 AuthLocation = Literal["header", "query", "cookie"]
 AUTH_LOCATIONS: tuple[AuthLocation, ...] = get_args(AuthLocation)
 SourceFormat = Literal["openapi-3.0", "openapi-3.1", "swagger-2.0", "toolbench"]
-ToolCategoryOrigin = Literal["x-apisguru-categories", "index", "tags", "folder", "toolbench", "default"]
+ToolCategoryOrigin = Literal[
+    "x-apisguru-categories", "index", "x-category", "tags", "folder", "toolbench", "embedding", "default"
+]
+"""How a tool's category was chosen: the label a spec declares (where it was found), the
+nearest taxonomy entry by embedding similarity (``embedding``), or nothing (``default``)."""
 
 
 class _Model(BaseModel):
@@ -101,6 +105,13 @@ class Tool(_Model):
     tool_description: str = ""
     category: str = "Uncategorized"
     category_origin: ToolCategoryOrigin = "default"
+    category_label: str | None = Field(
+        default=None, description="the declared label the category was mapped from, when a taxonomy mapped it"
+    )
+    category_score: float | None = Field(
+        default=None, description="cosine similarity of the tool to its category, when the embedding chose it"
+    )
+    tags: list[str] = Field(default_factory=list, description="the spec's own tags, raw")
     base_url: str = ""
     version: str = ""
     auth: list[Auth] = Field(default_factory=list)
@@ -111,10 +122,11 @@ class Tool(_Model):
         return self.model_dump(mode="json", by_alias=True, exclude_none=True)
 
 
-SourceStep = Literal["discover", "fetch", "read", "parse", "normalise", "ids", "filter", "dedup", "graph", "ref", "crash"]
+SourceStep = Literal["discover", "fetch", "read", "parse", "normalise", "ids", "filter", "dedup", "graph", "ref", "crash", "category"]
 """Where a source failed: the step of collection that was handling it (see
 :mod:`pipeline.specs.isolation`). ``ref`` records a ``$ref`` that was refused in a source that
-may still have been collected; ``crash`` a reader process that died on the source."""
+may still have been collected; ``crash`` a reader process that died on the source; ``category``
+a tool whose category could not be assigned (it is collected under the fallback category)."""
 
 
 class SourceError(_Model):

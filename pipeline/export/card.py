@@ -16,6 +16,7 @@ from typing import Any
 
 from pipeline import __version__
 from pipeline.export.common import ExportReport, sha256_file
+from pipeline.export.lengths import card_section
 from pipeline.manifest import now_iso
 from pipeline.redact import redact_url
 from pipeline.report.quality import quality_card_lines
@@ -61,8 +62,9 @@ def is_offline(model: str) -> bool:
 
 
 def dataset_card(*, report: ExportReport, description: str, manifest: Mapping[str, Any],
-                 catalog: CatalogFigures | None, licence: str, split_rule: str) -> str:
-    """The card's Markdown."""
+                 catalog: CatalogFigures | None, licence: str, split_rule: str,
+                 lengths: Mapping[str, list[int]] | None = None) -> str:
+    """The card's Markdown; ``lengths`` (tokens per row, per split) adds the token-length section."""
     stages = manifest.get("stages") or {}
     models = stage_models(manifest)
     lines = [f"# toolgen dataset: {report.format}", ""]
@@ -89,6 +91,7 @@ def dataset_card(*, report: ExportReport, description: str, manifest: Mapping[st
         lines.append(f"- {name.replace('_', ' ')}: {value}")
     if report.notes:
         lines.append("")
+    lines += card_section(report.format, lengths or {})
 
     lines += ["## Sources", ""]
     if catalog is not None:

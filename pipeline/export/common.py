@@ -12,6 +12,7 @@ pass over the data.
 from __future__ import annotations
 
 import hashlib
+import random
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -54,6 +55,9 @@ class ExportReport(BaseModel):
     rows: dict[str, int] = Field(default_factory=dict, description="rows written per split")
     files: list[str] = Field(default_factory=list, description="files written, relative to directory")
     notes: dict[str, int] = Field(default_factory=dict, description="format-specific counts")
+    tokenizer: str = Field(default="", description="what token_lengths were counted with")
+    token_lengths: dict[str, dict[str, int]] = Field(
+        default_factory=dict, description="per split: rows, min, median, p95, max tokens of a row")
     seconds: float = 0.0
 
 
@@ -91,6 +95,11 @@ class Step:
     def is_finish(self) -> bool:
         return self.name == FINISH_NAME
 
+    @property
+    def failed(self) -> bool:
+        """The call came back with an error (see :func:`observation_failed`)."""
+        return self.observation is not None and observation_failed(self.observation)
+
     def arguments_object(self) -> dict[str, Any]:
         return json_object(self.arguments)
 
@@ -113,6 +122,45 @@ class Dialogue:
     def calls(self) -> list[Step]:
         """The steps that call a real API (everything but Finish)."""
         return [step for step in self.steps if not step.is_finish]
+
+    def call_id(self, step: Step) -> str:
+        """:func:`short_call_id` of ``step`` in this sample."""
+        return short_call_id(self.query_id, self.query, step.index)
+
+
+# An observation is ToolBench's ``{"error": ..., "response": ...}``; a non-empty ``error`` is what
+# the search marks as a failed call (Observation.ok). A text cut at the observation limit is no
+# longer JSON, so the start of the object is read instead.
+_ERROR_START = re.compile(r'^\s*\{\s*"error"\s*:\s*(?:"[^"]|\{|\[|true|[1-9])')
+
+
+def observation_failed(text: str) -> bool:
+    """True when a tool message's content reports an error (a non-empty ``error`` field)."""
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return bool(_ERROR_START.match(text or ""))
+    return isinstance(value, dict) and bool(value.get("error"))
+
+
+_ID_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+CALL_ID_LENGTH = 9
+
+
+def short_call_id(query_id: str, query: str, index: int) -> str:
+    """A 9-character alphanumeric call id, the same for a sample's step on every export.
+
+    Nine alphanumerics because Mistral's chat templates reject any other id (they raise "Tool
+    call IDs should be alphanumeric strings with length 9"), and OpenAI accepts any string, so
+    one id serves every consumer. Derived from a hash instead of the policy's ids, which are
+    long (``call_...``) or missing.
+    """
+    digest = int.from_bytes(hashlib.sha256(f"{query_id}\x00{query}\x00{index}".encode()).digest()[:8], "big")
+    chars = []
+    for _ in range(CALL_ID_LENGTH):
+        digest, rest = divmod(digest, len(_ID_ALPHABET))
+        chars.append(_ID_ALPHABET[rest])
+    return "".join(chars)
 
 
 def json_object(text: str) -> dict[str, Any]:
@@ -204,40 +252,115 @@ def functions_of(tools: list[dict[str, Any]], *, keep_finish: bool) -> list[dict
 _SCHEMA_MAPS = ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas")
 _SCHEMA_LISTS = ("anyOf", "oneOf", "allOf", "prefixItems")
 _SCHEMA_ONES = ("items", "additionalProperties", "not", "contains", "if", "then", "else",
-                "propertyNames", "unevaluatedProperties", "additionalItems")
+                "propertyNames", "unevaluatedProperties", "unevaluatedItems", "additionalItems")
+# Keywords of JSON Schema (2020-12) kept as they are; anything else in a schema position is
+# OpenAPI's or ToolBench's (``example``, ``nullable``, ``optional``, ``example_value``, ``x-*``,
+# ``in``, ``style``...) and is dropped. ``examples`` is JSON Schema too, but its values have any
+# type, and a column holding a string here and a number there is what Arrow (``datasets``)
+# cannot load; so examples go into the description as text instead.
+_SCHEMA_VALUES = frozenset({
+    "type", "enum", "const", "format", "description", "title", "default", "required", "$ref",
+    "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf", "minLength", "maxLength",
+    "pattern", "minItems", "maxItems", "uniqueItems", "minContains", "maxContains", "minProperties",
+    "maxProperties", "dependentRequired", "deprecated", "readOnly", "writeOnly", "contentEncoding",
+    "contentMediaType",
+})
+_EXAMPLE_KEYS = ("example_value", "example", "examples")
+_JSON_TYPES = frozenset({"string", "number", "integer", "boolean", "object", "array", "null"})
+_TYPE_ALIASES = {"int": "integer", "long": "integer", "float": "number", "double": "number",
+                 "bool": "boolean", "str": "string", "file": "string", "date": "string", "list": "array",
+                 "dict": "object", "map": "object"}
+EXAMPLE_CHARS = 80
 
 
 def clean_schema(schema: Any) -> Any:
-    """A parameter schema as valid JSON Schema: ToolBench's ``optional`` list dropped (the
-    ``required`` list already says it) and ``example_value`` turned into ``examples``.
+    """A parameter schema as JSON Schema only, for the formats whose consumers validate or load
+    it (OpenAI, chat templates, ``datasets``).
 
-    Walks only schema positions, so a *property* called ``optional`` is kept.
+    Kept: JSON Schema keywords. Moved: ``example_value`` / ``example`` / ``examples`` become
+    ``Example: <value>`` at the end of the description (one, cut to :data:`EXAMPLE_CHARS`).
+    Translated: ``nullable: true`` adds ``"null"`` to the type; types outside JSON Schema's seven
+    are mapped (``int`` → ``integer``) or dropped. Dropped: everything else, including ToolBench's
+    ``optional`` list (``required`` already says it) and a ``required`` that is not a list of
+    names (OpenAPI's per-parameter boolean). Walks only schema positions, so a *property*
+    called ``optional`` or ``example`` is kept.
     """
     if not isinstance(schema, dict):
         return schema
     cleaned: dict[str, Any] = {}
     for key, value in schema.items():
-        if key == "optional":
-            continue
-        if key == "example_value":
-            if "examples" not in schema:
-                cleaned["examples"] = [value]
-            continue
         if key in _SCHEMA_MAPS and isinstance(value, dict):
             cleaned[key] = {name: clean_schema(sub) for name, sub in value.items()}
         elif key in _SCHEMA_LISTS and isinstance(value, list):
             cleaned[key] = [clean_schema(sub) for sub in value]
         elif key in _SCHEMA_ONES:
-            cleaned[key] = [clean_schema(s) for s in value] if isinstance(value, list) else clean_schema(value)
-        else:
+            if isinstance(value, dict | bool):
+                cleaned[key] = clean_schema(value)
+            elif isinstance(value, list) and key == "items":  # draft-04 tuple form
+                cleaned["prefixItems"] = [clean_schema(s) for s in value]
+        elif key in _SCHEMA_VALUES:
             cleaned[key] = value
+    if "required" in cleaned and not (isinstance(cleaned["required"], list)
+                                      and all(isinstance(n, str) for n in cleaned["required"])):
+        del cleaned["required"]
+    for key in ("description", "title", "format", "pattern"):
+        if key in cleaned and not isinstance(cleaned[key], str):
+            del cleaned[key]
+    kind = _json_type(cleaned.pop("type", None))
+    if kind is not None:
+        if schema.get("nullable") is True and kind != "null" and not (isinstance(kind, list) and "null" in kind):
+            kind = [*kind, "null"] if isinstance(kind, list) else [kind, "null"]
+        cleaned["type"] = kind
+    example = _first_example(schema)
+    if example is not None:
+        described = str(cleaned.get("description") or "").rstrip()
+        separator = "" if not described else (" " if described.endswith(".") else ". ")
+        cleaned["description"] = f"{described}{separator}Example: {example}"
     return cleaned
 
 
+def _json_type(value: Any) -> str | list[str] | None:
+    if isinstance(value, list):
+        kinds = [k for k in (_json_type(v) for v in value) if isinstance(k, str)]
+        unique = list(dict.fromkeys(kinds))
+        return unique[0] if len(unique) == 1 else (unique or None)
+    if not isinstance(value, str):
+        return None
+    name = value.strip().lower()
+    name = _TYPE_ALIASES.get(name, name)
+    return name if name in _JSON_TYPES else None
+
+
+def _first_example(schema: Mapping[str, Any]) -> str | None:
+    """The schema's first example value as short text, or None."""
+    for key in _EXAMPLE_KEYS:
+        if key not in schema:
+            continue
+        value = schema[key]
+        if key == "examples":
+            if isinstance(value, dict):  # OpenAPI's named examples: {"name": {"value": ...}}
+                value = next(iter(value.values()), None)
+                value = value.get("value") if isinstance(value, dict) else value
+            elif isinstance(value, list):
+                value = value[0] if value else None
+        if value is None or value == "":
+            continue
+        text = value if isinstance(value, str) else dumps(value).decode()
+        text = " ".join(text.split())
+        return text if len(text) <= EXAMPLE_CHARS else text[: EXAMPLE_CHARS - 1] + "…"
+    return None
+
+
 def clean_function(function: Mapping[str, Any]) -> dict[str, Any]:
-    out = {"name": function.get("name", ""), "description": function.get("description", "")}
-    out["parameters"] = clean_schema(function.get("parameters") or {"type": "object", "properties": {}})
-    return out
+    """A function dict (name, description, parameters) with a JSON-Schema-only parameter schema."""
+    parameters = clean_schema(function.get("parameters") or {"type": "object", "properties": {}})
+    if not isinstance(parameters, dict):
+        parameters = {"type": "object", "properties": {}}
+    parameters.setdefault("type", "object")
+    parameters.setdefault("properties", {})
+    description = function.get("description", "")
+    return {"name": function.get("name", ""), "description": description if isinstance(description, str) else "",
+            "parameters": parameters}
 
 
 # Why the native-tool formats (openai, sharegpt) get their own system prompt: ToolBench's AutoGPT
@@ -252,15 +375,19 @@ NATIVE_SYSTEM_PROMPT = (
     "functions cannot do the task, say so plainly. Use only the functions' names, not the "
     "tools' names."
 )
-_TOOL_OVERVIEW = "You have access of the following tools:"
+TOOL_OVERVIEW = "You have access of the following tools:"  # ToolBench's wording
 
 
-def native_system_prompt(original: str) -> str:
-    """:data:`NATIVE_SYSTEM_PROMPT` plus the numbered tool overview of the original prompt."""
-    at = original.find(_TOOL_OVERVIEW)
-    if at == -1:
+def native_system_prompt(original: str, *, compact: bool = False) -> str:
+    """:data:`NATIVE_SYSTEM_PROMPT` plus the numbered tool overview of the original prompt.
+
+    ``compact`` leaves the overview out: the tools' names and descriptions are in the row's
+    ``tools`` already, which every native-tool consumer renders into the prompt itself.
+    """
+    at = original.find(TOOL_OVERVIEW)
+    if at == -1 or compact:
         return NATIVE_SYSTEM_PROMPT
-    overview = original[at + len(_TOOL_OVERVIEW):].strip()
+    overview = original[at + len(TOOL_OVERVIEW):].strip()
     return f"{NATIVE_SYSTEM_PROMPT}\nYou have access to the following tools:\n{overview}\n"
 
 
@@ -316,18 +443,49 @@ class SplitFiles:
             writer.close()
 
 
+LENGTH_SAMPLE = 2000  # rows per split whose tokens the card reports
+
+
 class SplitRowsExporter:
     """An :class:`Exporter` whose rows come from each sample alone: ``rows_of(dialogue, split)``
-    gives the sample's rows, written to ``<split><suffix>`` with ``writer``."""
+    gives the sample's rows, written to ``<split><suffix>`` with ``writer``.
+
+    ``failed_note`` names the note that counts the calls that came back with an error (what the
+    format does with them differs: a weight of 0, or kept because the consumer cannot mask).
+    """
 
     def __init__(self, folder: Path, suffix: str, writer: type[JsonArrayWriter | JsonlWriter],
-                 rows_of: Callable[[Dialogue, Split], Iterable[dict[str, Any]]]) -> None:
+                 rows_of: Callable[[Dialogue, Split], Iterable[dict[str, Any]]], *,
+                 failed_note: str | None = None) -> None:
         self._files = SplitFiles(folder, suffix, writer)
         self._rows_of = rows_of
+        self._failed_note = failed_note
+        self._failed = 0
+        # set by the stage: a row's token count, kept per split for the card (a uniform sample of
+        # LENGTH_SAMPLE rows per split, so a 100k-sample export neither tokenizes every row nor
+        # keeps a count per row; reservoir sampling with a fixed seed, the same on every rerun)
+        self.measure: Callable[[Mapping[str, Any]], int] | None = None
+        self.lengths: dict[str, list[int]] = {split: [] for split in SPLITS}
+        self._offered = dict.fromkeys(SPLITS, 0)
+        self._sampler = random.Random(0)
 
     def add(self, record: TrajectoryRecord | Mapping[str, Any], dialogue: Dialogue, split: Split) -> None:
         for row in self._rows_of(dialogue, split):
             self._files.write(split, row)
+            if self.measure is not None:
+                self._sample_length(split, row)
+        self._failed += sum(step.failed for step in dialogue.calls)
+
+    def _sample_length(self, split: Split, row: Mapping[str, Any]) -> None:
+        assert self.measure is not None
+        self._offered[split] += 1
+        kept = self.lengths[split]
+        if len(kept) < LENGTH_SAMPLE:
+            kept.append(self.measure(row))
+        else:
+            slot = self._sampler.randrange(self._offered[split])
+            if slot < LENGTH_SAMPLE:
+                kept[slot] = self.measure(row)
 
     def close(self) -> None:
         self._files.close()
@@ -338,7 +496,7 @@ class SplitRowsExporter:
 
     @property
     def notes(self) -> dict[str, int]:
-        return {}
+        return {self._failed_note: self._failed} if self._failed_note else {}
 
     def paths(self) -> list[Path]:
         return self._files.paths
@@ -367,6 +525,16 @@ class Exporter(Protocol):
     def notes(self) -> dict[str, int]: ...
 
     def paths(self) -> list[Path]: ...
+
+
+def shorten(text: str, limit: int) -> str:
+    """``text``'s first sentence when it fits in ``limit`` characters, else ``text`` cut there."""
+    text = " ".join(str(text or "").split())
+    end = re.search(r"[.!?](\s|$)", text)
+    first = text[: end.start() + 1] if end else text
+    if len(first) <= limit:
+        return first
+    return text[: limit - 1].rstrip() + "…"
 
 
 def sha256_file(path: Path) -> str:

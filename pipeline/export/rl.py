@@ -31,7 +31,6 @@ carry the earlier observations): verl drops prompts longer than ``data.max_promp
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -40,13 +39,12 @@ from pipeline.export.common import (
     Dialogue,
     ExportContext,
     Split,
-    SplitFiles,
+    SplitRowsExporter,
     Step,
     clean_function,
     functions_of,
 )
 from pipeline.io import JsonlWriter
-from pipeline.records import TrajectoryRecord
 
 DATA_SOURCE = "toolgen"
 ABILITY = "tool_use"
@@ -137,36 +135,27 @@ class ParquetRowsWriter:
             self._writer.close()
 
 
-class RlExporter:
+class RlExporter(SplitRowsExporter):
     """Writes ``train.parquet`` / ``eval.parquet`` (what verl reads) and the same rows as
-    ``train.jsonl`` / ``eval.jsonl``."""
+    ``train.jsonl`` / ``eval.jsonl``; the token lengths of the card come from the shared
+    :class:`~pipeline.export.common.SplitRowsExporter`."""
 
     def __init__(self, folder: Path, context: ExportContext) -> None:
-        self._jsonl = SplitFiles(folder, ".jsonl", JsonlWriter)
+        super().__init__(folder, ".jsonl", JsonlWriter, self._indexed_rows)
         self._parquet = {split: ParquetRowsWriter(folder / f"{split}.parquet") for split in SPLITS}
 
-    def add(self, record: TrajectoryRecord | Mapping[str, Any], dialogue: Dialogue, split: Split) -> None:
-        for row in rl_rows(dialogue, split):
+    def _indexed_rows(self, dialogue: Dialogue, split: Split) -> list[dict[str, Any]]:
+        rows = rl_rows(dialogue, split)
+        for row in rows:
             # verl's RLHFDataset reads extra_info.index as the row's id: its place in the split.
             row["extra_info"] = {"index": self._parquet[split].count, **row["extra_info"]}
-            self._jsonl.write(split, row)
             self._parquet[split].write(row)
+        return rows
 
     def close(self) -> None:
-        self._jsonl.close()
+        super().close()
         for writer in self._parquet.values():
             writer.close()
 
-    @property
-    def rows(self) -> dict[str, int]:
-        return self._jsonl.rows
-
-    @property
-    def notes(self) -> dict[str, int]:
-        return {}
-
     def paths(self) -> list[Path]:
-        return [*self._parquet_paths(), *self._jsonl.paths]
-
-    def _parquet_paths(self) -> list[Path]:
-        return [writer.path for writer in self._parquet.values()]
+        return [*(writer.path for writer in self._parquet.values()), *super().paths()]

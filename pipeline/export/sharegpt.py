@@ -13,7 +13,15 @@ LLaMA-Factory requires human/observation turns at odd positions and gpt/function
 even ones, so a step's thought has no turn of its own and is left out (a ``gpt`` turn before
 each ``function_call`` would break the alternation). ``Finish`` is dropped and the final ``gpt``
 turn is the answer, for the same reason as in the OpenAI export; the system prompt is the
-native-tool one.
+native-tool one (without the numbered tool overview when ``export.compact_system``: the
+``tools`` column carries the functions). Tool parameters carry JSON Schema only, as in ``openai``.
+
+Failed calls: LLaMA-Factory's ShareGPT reader has no per-turn mask (its only switch,
+``mask_history``, trains on the last turn alone; per-turn masks are open pull requests,
+hiyouga/LlamaFactory#9630 and #10471), so a ``function_call`` turn whose call came back with an
+error stays a training target here. No flag is written that the reader would ignore; the
+count is on the card (``failed calls kept unmasked``). Use the ``openai``/``hf`` export
+(``weight: 0``) with a trainer that reads per-message weights to leave them out.
 """
 
 from __future__ import annotations
@@ -49,7 +57,7 @@ TAGS = {
 }
 
 
-def sharegpt_sample(dialogue: Dialogue) -> dict[str, Any]:
+def sharegpt_sample(dialogue: Dialogue, *, compact: bool = False) -> dict[str, Any]:
     turns: list[dict[str, str]] = [{"from": "human", "value": dialogue.query}]
     for step in dialogue.calls:
         call = {"name": step.name, "arguments": step.arguments_object()}
@@ -57,7 +65,7 @@ def sharegpt_sample(dialogue: Dialogue) -> dict[str, Any]:
         turns.append({"from": "observation", "value": step.observation or ""})
     turns.append({"from": "gpt", "value": dialogue.final_answer})
     functions = [clean_function(f) for f in functions_of(dialogue.tools, keep_finish=False)]
-    return {"conversations": turns, "system": native_system_prompt(dialogue.system),
+    return {"conversations": turns, "system": native_system_prompt(dialogue.system, compact=compact),
             "tools": dumps(functions).decode()}
 
 
@@ -78,7 +86,10 @@ class ShareGptExporter(SplitRowsExporter):
     """Writes ``train.json`` / ``eval.json`` and ``dataset_info.json``."""
 
     def __init__(self, folder: Path, context: ExportContext) -> None:
-        super().__init__(folder, ".json", JsonArrayWriter, lambda dialogue, split: [sharegpt_sample(dialogue)])
+        compact = context.settings.export.compact_system
+        super().__init__(folder, ".json", JsonArrayWriter,
+                         lambda dialogue, split: [sharegpt_sample(dialogue, compact=compact)],
+                         failed_note="failed_calls_kept_unmasked")
         self._folder = folder
 
     def close(self) -> None:

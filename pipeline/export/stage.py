@@ -21,7 +21,7 @@ from types import MappingProxyType
 from typing import Any
 
 from pipeline.errors import UsageError
-from pipeline.export import openai_chat, retriever, rl, sharegpt, toolllama
+from pipeline.export import hf_chat, openai_chat, retriever, rl, sharegpt, toolllama
 from pipeline.export.card import CARD_NAME, catalog_figures, dataset_card, write_checksums
 from pipeline.export.common import (
     DATASETS_DIR,
@@ -30,9 +30,11 @@ from pipeline.export.common import (
     Exporter,
     ExportReport,
     NothingToExport,
+    SplitRowsExporter,
     dialogue_of,
     split_of,
 )
+from pipeline.export.lengths import TOKENIZER_NAME, measure_for, summary
 from pipeline.manifest import read_manifest
 from pipeline.records import RecordError, accepted_path, iter_accepted
 from pipeline.settings import EXPORT_FORMATS, Settings
@@ -48,6 +50,7 @@ ExporterFactory = Callable[[Path, ExportContext], Exporter]
 FORMATS: MappingProxyType[str, tuple[ExporterFactory, object]] = MappingProxyType({
     "toolllama": (toolllama.ToolLlamaExporter, toolllama),
     "openai": (openai_chat.OpenAIChatExporter, openai_chat),
+    "hf": (hf_chat.HfChatExporter, hf_chat),
     "sharegpt": (sharegpt.ShareGptExporter, sharegpt),
     "rl": (rl.RlExporter, rl),
     "retriever": (retriever.RetrieverExporter, retriever),
@@ -154,6 +157,10 @@ def _write(settings: Settings, fmt: str, run_dir: Path, staging: Path) -> Export
     context = ExportContext(run_dir=run_dir, settings=settings)
     report = ExportReport(format=fmt, directory=str(staging), samples=dict.fromkeys(SPLITS, 0))
     exporter = factory(staging, context)
+    lengths: dict[str, list[int]] = {}
+    if isinstance(exporter, SplitRowsExporter):
+        exporter.measure = measure_for(fmt)
+        lengths = exporter.lengths if exporter.measure is not None else {}
     try:
         def unreadable(error: RecordError) -> None:
             report.samples_read += 1
@@ -173,11 +180,15 @@ def _write(settings: Settings, fmt: str, run_dir: Path, staging: Path) -> Export
     finally:
         exporter.close()
     report.rows, report.notes = exporter.rows, exporter.notes
+    if any(lengths.values()):
+        report.tokenizer = TOKENIZER_NAME
+        report.token_lengths = {split: summary(values) for split, values in lengths.items() if values}
     files = exporter.paths()
     card = staging / CARD_NAME
     card.write_text(dataset_card(report=report, description=inspect.getdoc(module) or "",
                                  manifest=read_manifest(run_dir), catalog=catalog_figures(run_dir),
-                                 licence=settings.export.licence, split_rule=_split_rule(settings)),
+                                 licence=settings.export.licence, split_rule=_split_rule(settings),
+                                 lengths=lengths),
                     encoding="utf-8")
     sums = write_checksums(staging, [*files, card])
     report.files = sorted(p.relative_to(staging).as_posix() for p in [*files, card, sums])

@@ -17,6 +17,7 @@ from pipeline.report.tables import (
     annotate_table,
     calls_per_path_table,
     catalog_table,
+    category_assignment_table,
     cost_table,
     dropped_instructions_table,
     environment_cache_table,
@@ -80,6 +81,7 @@ def catalog(doc: MarkdownDocument, stats: RunStats) -> None:
     doc.paragraph(f"{stats.catalog.total_tools} tools with {stats.catalog.total_apis} APIs "
                   f"in {len(stats.catalog.tools)} categories.")
     doc.table(table)
+    doc.table(category_assignment_table(stats))
     labels = [str(row[0]) for row in table.rows]
     doc.image(plots.bar_chart(doc.folder / "catalog_by_category.png", labels,
                               {"tools": _numbers(table.rows, 1), "APIs": _numbers(table.rows, 2)},

@@ -54,6 +54,27 @@ def catalog_table(catalog: CatalogStats | None) -> ReportTable | None:
                        columns=["category", "tools", "apis"], rows=rows)
 
 
+def category_assignment_table(stats: RunStats) -> ReportTable | None:
+    """How the catalog's categories were chosen (collect's manifest section), or ``None``
+    for a run collected before categories were recorded this way."""
+    section = stats.stage("collect")
+    if section is None or "category_origins" not in section:
+        return None
+    tools = _int(section.get("tools"))
+    categories = section.get("categories") or {}
+    covered = _int(section.get("tools_in_collections"))
+    rows: list[list[Cell]] = [
+        ["taxonomy", str(section.get("taxonomy") or "none")],
+        ["categories", len(categories)],
+        ["categories with a single tool", _int(section.get("single_tool_categories"))],
+        ["tools in a collection (G3)", f"{covered} of {tools} ({100 * covered / tools:.0f} %)" if tools else "0"],
+    ]
+    rows.extend([f"tools placed by: {origin}", _int(count)]
+                for origin, count in (section.get("category_origins") or {}).items())
+    return ReportTable(key="category_assignment", title="Category assignment",
+                       columns=["figure", "value"], rows=rows)
+
+
 def instructions_table(stats: RunStats) -> ReportTable | None:
     section = stats.stage("generate")
     if section is None:

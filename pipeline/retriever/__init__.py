@@ -18,4 +18,9 @@ Modules, one job each:
 * :mod:`~pipeline.retriever.metrics` / :mod:`~pipeline.retriever.evaluation`: NDCG and recall as
   ToolBench computes them, per ranking and group (``eval.json``);
 * :mod:`~pipeline.retriever.stage` / :mod:`~pipeline.retriever.cli`: the stage and ``toolgen retriever``.
+* :mod:`~pipeline.retriever.pairs`: training instructions with their relevant API documents,
+  from a run's queries and ToolBench query files, split as the exports split;
+* :mod:`~pipeline.retriever.negatives`: hard negatives (BM25, dense, sibling APIs);
+* :mod:`~pipeline.retriever.training`: fine-tuning (:func:`train_retriever`), the saved model
+  and ``training.json``; :mod:`~pipeline.retriever.train_cli`: ``toolgen retriever train``.
 """

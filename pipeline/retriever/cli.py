@@ -1,4 +1,4 @@
-"""``toolgen retriever``: build, eval, query and serve a run's API retriever (train joins later).
+"""``toolgen retriever``: build, train, eval, query and serve a run's API retriever.
 
 ``build`` and ``eval`` run the retriever stage through the stage contract (run lock, manifest,
 progress); ``query`` only reads the index. The sub-app lives here so retriever commands are
@@ -97,7 +97,12 @@ def query(
     Console().print(table)
 
 
-# `serve` lives in its own module (pipeline.retriever.serve_cli) and adds itself here.
-from pipeline.retriever.serve_cli import register_serve_command  # noqa: E402
+def _register_more_commands() -> None:
+    from pipeline.retriever.serve_cli import register_serve_command
+    from pipeline.retriever.train_cli import register_train_command
 
-register_serve_command(retriever_app)
+    register_train_command(retriever_app)
+    register_serve_command(retriever_app)
+
+
+_register_more_commands()

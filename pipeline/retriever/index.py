@@ -264,11 +264,13 @@ def build_index(
     cache = EmbeddingCache.of_run(run_dir, fingerprint)
     use = CacheUse()
     vectors = cache.vectors_for([d.text_hash for d in indexed], [d.text for d in indexed], encoder, use)
-    cache.save(keep=[d.text_hash for d in indexed])
+    # not pruned to the corpus: evaluation corpora (query files' own APIs) share the cache
+    cache.save()
     dimension = int(vectors.shape[1]) if len(indexed) else (cache.dimension or _dimension(encoder))
     kind: IndexKind = "hnsw" if len(indexed) > settings.hnsw_threshold else "flat"
 
-    report = BuildReport(documents=len(indexed), encoded=use.encoded, reused=use.reused, kind=kind, model=name)
+    report = BuildReport(documents=len(indexed), encoded=use.encoded, reused=use.reused, kind=kind,
+                         model=model_label(name))
     old_hash = {d.id: d.text_hash for d in previous.documents} if previous else {}
     new_ids = {d.id for d in indexed}
     report.removed = sum(1 for i in old_hash if i not in new_ids)

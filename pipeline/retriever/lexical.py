@@ -5,11 +5,18 @@ bm25s has no incremental add, so an index is built once per corpus (fast: sparse
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from functools import cache
 from typing import Any
 
 import numpy as np
+
+
+@cache
+def _quiet_bm25s() -> None:
+    # bm25s sets its own logger to DEBUG, so its per-index chatter reached the CLI's output
+    logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 
 @cache
@@ -31,6 +38,7 @@ class LexicalIndex:
     def __init__(self, texts: Sequence[str]) -> None:
         import bm25s
 
+        _quiet_bm25s()
         self.size = len(texts)
         self._bm25 = bm25s.BM25()
         if self.size:

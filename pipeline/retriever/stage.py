@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import Field
 
-from pipeline.errors import UsageError
+from pipeline.errors import NothingToDo, UsageError
 from pipeline.retriever.documents import catalog_documents
 from pipeline.retriever.expansion import expand_documents
 from pipeline.retriever.index import (
@@ -45,6 +45,8 @@ class RetrieverReport(StageReport):
     """The stage's manifest section."""
 
     skipped: str | None = None  # why nothing was done
+    training: dict[str, Any] | None = None  # retriever.train.in_run: what the training did (training.json)
+    training_skipped: str | None = None
     build: BuildReport | None = None
     expanded_documents: int = 0
     default_ranking: str | None = None
@@ -78,6 +80,7 @@ class RetrieverStage(Stage[RetrieverOptions, RetrieverReport]):
         if not documents:
             return RetrieverReport(skipped="the catalog has no API to index")
         context.set_total(2 if options.evaluate is not False else 1)
+        training, training_skipped = self._train_in_run(context)
         records = run_records(context.run_dir)
         indexed, expanded = documents, 0
         if settings.retriever.expand_documents:
@@ -88,8 +91,8 @@ class RetrieverStage(Stage[RetrieverOptions, RetrieverReport]):
                                    expanded=settings.retriever.expand_documents, encoder=encoder,
                                    probe_queries=[r.query for r in records if r.query.strip()])
         context.advance()
-        report = RetrieverReport(build=build, expanded_documents=expanded,
-                                 default_ranking=index.meta.default_ranking)
+        report = RetrieverReport(build=build, expanded_documents=expanded, training=training,
+                                 training_skipped=training_skipped, default_ranking=index.meta.default_ranking)
         if options.evaluate is False:
             return report
         result = evaluate(context.run_dir, settings, index.documents, records, query_files=files,
@@ -99,6 +102,22 @@ class RetrieverStage(Stage[RetrieverOptions, RetrieverReport]):
         report.metrics = result.table()
         context.advance()
         return report
+
+    @staticmethod
+    def _train_in_run(context: StageContext) -> tuple[dict[str, Any] | None, str | None]:
+        """``retriever.train.in_run``: fine-tune first, once (a run folder with a trained model
+        keeps it; ``toolgen retriever train`` trains again on purpose)."""
+        if not context.settings.retriever.train.in_run:
+            return None, None
+        from pipeline.retriever.index import trained_model_dir
+        from pipeline.retriever.training import train_retriever
+
+        if trained_model_dir(context.run_dir).is_dir():
+            return None, "a trained model is already in retriever/model/"
+        try:
+            return train_retriever(context.settings).model_dump(mode="json"), None
+        except NothingToDo as nothing:
+            return None, str(nothing)
 
     def summary(self, report: RetrieverReport) -> dict[str, Any]:
         if report.skipped:

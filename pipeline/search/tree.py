@@ -114,7 +114,9 @@ class SearchCounts(BaseModel):
     backtracks: int = 0  # times the search left a finished subtree to try a new sibling higher up
     nodes: int = 0  # nodes of the tree, root included
     restarts: int = 0  # ReACT: chains started after the first
-    context_overflows: int = 0  # policy prompts the server refused as longer than the model takes
+    # policy prompts the server refused as longer than the model takes; left out of a line while
+    # 0, so a trajectory written before the figure existed is written back as it was
+    context_overflows: int = Field(default=0, exclude_if=lambda count: count == 0)
 
 
 class Trajectory(BaseModel):

@@ -32,6 +32,7 @@ from pipeline.redact import redact_text, redact_url
 from pipeline.settings import CollectSettings, Settings
 from pipeline.specs.apisguru import expand_sources
 from pipeline.specs.catalog import CatalogPaths
+from pipeline.specs.categorize import CategoryEmbedder, CategoryWindow
 from pipeline.specs.filters import DuplicateOperations
 from pipeline.specs.graph import (
     ToolSummary,
@@ -49,6 +50,7 @@ from pipeline.specs.parallel import ordered_map
 from pipeline.specs.prepare import PreparedSource, PreparedTool, prepare_source, reader_initializer
 from pipeline.specs.read import SourceTask
 from pipeline.specs.sources import discover
+from pipeline.specs.taxonomy import Taxonomy, load_taxonomy
 from pipeline.stages import (
     Artifact,
     MarkdownArtifact,
@@ -82,6 +84,12 @@ class CollectReport(BaseModel):
     tools_emptied_by_filters: int = 0
     warnings: int = 0
     categories: dict[str, int] = Field(default_factory=dict)
+    taxonomy: str = Field(default="", description="the taxonomy categories were mapped to ('none': raw labels)")
+    category_origins: dict[str, int] = Field(
+        default_factory=dict, description="tools per way their category was chosen (declared label, embedding ...)"
+    )
+    single_tool_categories: int = Field(default=0, description="categories that hold one tool")
+    tools_in_collections: int = Field(default=0, description="tools in at least one collection (what G3 draws from)")
     collections: dict[str, int] = Field(default_factory=dict)
     formats: dict[str, int] = Field(default_factory=dict)
     seconds: float = 0.0
@@ -90,7 +98,7 @@ class CollectReport(BaseModel):
     collection_warnings: list[str] = Field(default_factory=list)
 
 
-def read_options(collect: CollectSettings) -> ReadOptions:
+def read_options(collect: CollectSettings, taxonomy: Taxonomy | None = None) -> ReadOptions:
     return ReadOptions(
         max_ref_hops=collect.max_ref_hops,
         max_schema_depth=collect.max_schema_depth,
@@ -99,6 +107,7 @@ def read_options(collect: CollectSettings) -> ReadOptions:
         max_file_bytes=collect.max_file_bytes,
         max_reader_memory_mb=collect.max_reader_memory_mb,
         category_precedence=tuple(collect.category_precedence),
+        taxonomy=taxonomy.lookup(tags_decide=collect.category_from_tags) if taxonomy is not None else None,
     )
 
 
@@ -153,7 +162,9 @@ class CollectStage(Stage[CollectOptions, CollectReport]):
                 f"- tools: **{report.tools}**, APIs: **{report.apis}** from {report.files_read} files",
                 f"- failed sources: {report.failed_sources}; errors: {report.errors} ({report.errors_by_stage})",
                 f"- filtered APIs: {report.filtered}",
-                f"- collections: {len(report.collections)}",
+                f"- collections: {len(report.collections)}, holding {report.tools_in_collections} of the tools",
+                f"- categories: {len(report.categories)} ({report.taxonomy} taxonomy), "
+                f"{report.single_tool_categories} with a single tool; placed by {report.category_origins}",
             ])),
         ]
 
@@ -163,6 +174,9 @@ async def _collect(inputs: list[str] | None, context: StageContext) -> CollectRe
     clock = time.perf_counter()
     sources = list(inputs or settings.collect.sources)
     report = CollectReport(sources=len(sources), inputs=sources)
+    # a bad taxonomy file stops the stage before anything is fetched or read
+    taxonomy = load_taxonomy(settings.collect.taxonomy)
+    report.taxonomy = taxonomy.name if taxonomy is not None else "none"
 
     discovery = discover(sources)
     errors: list[SourceError] = list(discovery.errors)
@@ -179,7 +193,7 @@ async def _collect(inputs: list[str] | None, context: StageContext) -> CollectRe
         # the main process mostly waits on the readers: import the similarity code meanwhile
         threading.Thread(target=warm_up_imports, name="warm-up-imports", daemon=True).start()
     context.set_total(len(tasks))
-    summaries = _read_and_write(tasks, settings, paths, errors, report, context)
+    summaries = _read_and_write(tasks, settings, taxonomy, paths, errors, report, context)
 
     collections, collection_warnings = configured_collections(settings.collect.collections, summaries)
     if settings.collect.derive_collections:
@@ -194,7 +208,10 @@ async def _collect(inputs: list[str] | None, context: StageContext) -> CollectRe
     report.errors = len(errors)
     report.errors_by_stage = dict(Counter(e.stage for e in errors))
     report.categories = category_counts(summaries)
+    report.category_origins = dict(Counter(s.category_origin for s in summaries).most_common())
+    report.single_tool_categories = sum(1 for count in report.categories.values() if count == 1)
     report.collections = {c.name: len(c.tools) for c in collections}
+    report.tools_in_collections = len({tool for c in collections for tool in c.tools})
     report.seconds = round(time.perf_counter() - clock, 3)
     report.collection_warnings = collection_warnings
     report.errors_file = str(paths.errors)
@@ -209,13 +226,19 @@ async def _collect(inputs: list[str] | None, context: StageContext) -> CollectRe
 def _read_and_write(
     tasks: list[SourceTask],
     settings: Settings,
+    taxonomy: Taxonomy | None,
     paths: CatalogPaths,
     errors: list[SourceError],
     report: CollectReport,
     context: StageContext,
 ) -> list[ToolSummary]:
     """Read every task in worker processes and stream the results into the catalog files."""
-    options = read_options(settings.collect)
+    options = read_options(settings.collect, taxonomy)
+    embedder = None
+    if taxonomy is not None and settings.collect.category_fallback == "embedding":
+        embedder = CategoryEmbedder(
+            taxonomy, model=settings.collect.category_model, min_similarity=settings.collect.category_min_similarity
+        )
     ids = IdRegistry()
     duplicates = DuplicateOperations() if settings.collect.filters.drop_duplicates else None
     filtered: Counter[str] = Counter()
@@ -236,6 +259,12 @@ def _read_and_write(
             filtered[api.reason] += 1
             filtered_out.write(api.model_dump())
 
+        def emit(line: bytes, summary: ToolSummary) -> None:
+            tools_out.write_json_line(line)
+            summaries.append(summary)
+
+        # tools wait here (in order) until a batch of them is placed by the category embedding
+        window = CategoryWindow(embedder, emit, record)
         for error in errors:
             errors_out.write(error.model_dump(exclude_none=True))
         outcomes = ordered_map(
@@ -272,10 +301,10 @@ def _read_and_write(
                 if admitted.line is None:
                     report.tools_emptied_by_filters += 1
                 else:
-                    tools_out.write_json_line(admitted.line)
+                    window.add(admitted.line, admitted.summary, task.location)
                     formats[outcome.tool.format] += 1
-                    summaries.append(admitted.summary)
             context.advance()
+        window.flush()
     report.filtered = dict(filtered)
     report.formats = dict(formats)
     return summaries
@@ -408,6 +437,8 @@ def collect_summary(report: CollectReport) -> dict[str, Any]:
         "errors": report.errors,
         "filtered": sum(report.filtered.values()),
         "categories": len(report.categories),
+        "single-tool categories": report.single_tool_categories,
         "collections": len(report.collections),
+        "tools in collections": report.tools_in_collections,
         "seconds": report.seconds,
     }

@@ -38,6 +38,8 @@ class ToolSummary:
     api_ids: list[str]
     api_names: list[str]
     terms: list[str]  # tokens of its descriptions and names, made where the tool was read
+    category_origin: str = "default"
+    category_text: str = ""  # what the embedding fallback reads; only for tools it has to place
 
 
 @dataclass
@@ -64,7 +66,27 @@ def summarise(tool: Tool) -> ToolSummary:
         api_ids=[api.id for api in tool.api_list],
         api_names=[api.name for api in tool.api_list],
         terms=_tokens(" ".join(words)),
+        category_origin=tool.category_origin,
+        category_text=category_text(tool) if tool.category_origin == "default" else "",
     )
+
+
+def category_text(tool: Tool, max_chars: int = 1000) -> str:
+    """A tool as the category embedding reads it: title, description, operations, tags.
+
+    Operation names are split into words (``getCurrentWeather`` → ``get Current Weather``):
+    for a spec with a one-line description they say most of what it does.
+    """
+    operations = []
+    for api in tool.api_list[:15]:
+        name = _CAMEL.sub(" ", api.name).replace("_", " ")
+        summary = api.description.split("\n", 1)[0][:80]
+        operations.append(f"{name} ({summary})" if summary and summary != api.name else name)
+    parts = [tool.title or tool.tool_name, tool.tool_description[:400]]
+    parts.append("Operations: " + "; ".join(operations))
+    if tool.tags:
+        parts.append("Tags: " + ", ".join(tool.tags[:10]))
+    return ". ".join(p for p in parts if p)[:max_chars]
 
 
 def _tokens(text: str) -> list[str]:
@@ -139,8 +161,11 @@ def derive_collections(
             if column != row and similarity >= min_similarity:
                 graph.add_edge(row, int(column), weight=similarity)
     communities = nx.algorithms.community.louvain_communities(graph, weight="weight", seed=seed)
+    # a big catalog's communities hold a hundred tools or more: split them, so collections
+    # cover the catalog instead of the dozen best-connected tools of each community
+    pieces = [piece for community in communities for piece in _split(graph, community, max_size, seed)]
     result: list[Collection] = []
-    for community in sorted(communities, key=lambda c: (-len(c), min(c))):
+    for community in sorted(pieces, key=lambda c: (-len(c), min(c))):
         members = sorted(community, key=lambda i: -graph.degree(i, weight="weight"))[:max_size]
         categories = sorted({tools[i].category for i in members})
         if len(members) < 2 or len(categories) < 2:
@@ -158,6 +183,22 @@ def derive_collections(
             )
         )
     return result
+
+
+def _split(graph: nx.Graph[int], community: set[int], max_size: int, seed: int) -> list[set[int]]:
+    """``community`` as parts of at most ``max_size`` tools: Louvain again on its own subgraph
+    (at a finer resolution), and where that finds no structure, connected runs in BFS order."""
+    if len(community) <= max_size:
+        return [community]
+    sub = graph.subgraph(community)
+    parts = nx.algorithms.community.louvain_communities(sub, weight="weight", seed=seed, resolution=2.0)
+    if len(parts) > 1:
+        return [piece for part in sorted(parts, key=min) for piece in _split(graph, part, max_size, seed)]
+    ordered: list[int] = []
+    for component in sorted(nx.connected_components(sub), key=min):
+        start = max(sorted(component), key=lambda i: sub.degree(i, weight="weight"))
+        ordered.extend(nx.bfs_tree(sub.subgraph(component), start))
+    return [set(ordered[k : k + max_size]) for k in range(0, len(ordered), max_size)]
 
 
 def build_graph(tools: list[ToolSummary], collections: list[Collection]) -> nx.DiGraph[str]:

@@ -38,6 +38,7 @@ from pipeline.specs.schemas import (
     text_of,
     toolbench_type,
 )
+from pipeline.specs.taxonomy import LabelOrigin, TaxonomyLookup
 
 HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
 _FORM_MEDIA = ("multipart/form-data", "application/x-www-form-urlencoded")
@@ -59,6 +60,8 @@ class ReadOptions:
     max_description_chars: int = 2000
     max_file_bytes: int = 50 * 1024 * 1024
     category_precedence: tuple[str, ...] = ("x-apisguru-categories", "tags", "folder")
+    taxonomy: TaxonomyLookup | None = None
+    """Map declared labels onto this taxonomy; ``None`` keeps the first label as it is written."""
     max_reader_memory_mb: int | None = 2048
     """Memory each reader process may take beyond what it holds when it starts (its imports); a
     source that needs more is recorded as too large to parse (a 49 MB YAML of small nodes takes
@@ -102,13 +105,21 @@ def read_openapi(doc: Any, context: ReadContext, resolver: RefResolver, options:
     title = text_of(info.get("title"), 200) or _stem(context.source.location)
     description = text_of(info.get("description") or info.get("summary"), options.max_description_chars)
     apis = reader.read_all()
-    category, origin = _category(doc, info, apis, context, options.category_precedence)
+    label: str | None = None
+    if options.taxonomy is None:
+        category, origin = _category(doc, info, apis, context, options.category_precedence)
+    else:
+        placed = options.taxonomy.place(_declared_labels(doc, info, apis, context, options.category_precedence))
+        # nothing declared maps: the collector places the tool by its text (origin "default")
+        category, origin, label = placed or (options.taxonomy.fallback, "default", None)
     return Tool(
         tool_name=title,
         title=title,
         tool_description=description or title,
         category=category,
         category_origin=origin,
+        category_label=label,
+        tags=_tag_names(doc, apis),
         base_url=reader.base_url,
         version=text_of(info.get("version"), 100),
         auth=reader.auth_schemes(),
@@ -516,6 +527,52 @@ def _category(
         elif origin == "folder" and context.folder_category:
             return _category_label(context.folder_category), "folder"
     return "Uncategorized", "default"
+
+
+def _declared_labels(
+    doc: dict[str, Any],
+    info: dict[str, Any],
+    apis: list[Api],
+    context: ReadContext,
+    precedence: tuple[str, ...],
+) -> list[tuple[LabelOrigin, str]]:
+    """Every category label the document and its context declare, most trusted first.
+
+    ``info.x-category`` (and ``x-categories``) count with APIs.guru's categories: a spec that
+    names its category means it as one, unlike its operation tags.
+    """
+    labels: list[tuple[LabelOrigin, str]] = []
+    for origin in precedence:
+        if origin == "x-apisguru-categories":
+            declared = info.get("x-apisguru-categories") or doc.get("x-apisguru-categories")
+            for value in declared if isinstance(declared, list) else []:
+                labels.append(("x-apisguru-categories", text_of(value, 100)))
+            labels.extend(("index", text_of(value, 100)) for value in context.index_categories)
+            for key in ("x-category", "x-categories"):
+                value = info.get(key, doc.get(key))
+                for item in value if isinstance(value, list) else [value]:
+                    labels.append(("x-category", text_of(item, 100)))
+        elif origin == "tags":
+            labels.extend(("tags", tag) for tag in _tag_names(doc, apis))
+        elif origin == "folder" and context.folder_category:
+            labels.append(("folder", context.folder_category))
+    return [(origin, label) for origin, label in labels if label]
+
+
+MAX_TAGS = 30
+
+
+def _tag_names(doc: dict[str, Any], apis: list[Api]) -> list[str]:
+    """The document's tags in order, then its operations' tags by use; at most ``MAX_TAGS``."""
+    names: list[str] = []
+    tags = doc.get("tags")
+    for tag in tags if isinstance(tags, list) else []:
+        label = text_of(tag.get("name") if isinstance(tag, dict) else tag, 100)
+        if label and label not in names:
+            names.append(label)
+    counted = Counter(tag for api in apis for tag in api.tags if tag)
+    names.extend(tag for tag, _ in counted.most_common() if tag not in names)
+    return names[:MAX_TAGS]
 
 
 def _category_label(raw: str) -> str:

@@ -27,6 +27,7 @@ from pipeline.specs.schemas import (
     text_of,
     toolbench_type,
 )
+from pipeline.specs.taxonomy import LabelOrigin
 
 _BODY_METHODS = {"POST", "PUT", "PATCH"}
 
@@ -57,6 +58,14 @@ def read_toolbench(doc: Any, context: ReadContext, options: ReadOptions) -> Tool
     origin: ToolCategoryOrigin = (
         "toolbench" if category else ("folder" if context.folder_category else "default")
     )
+    label: str | None = None
+    if options.taxonomy is not None:
+        # ToolBench's category is kept when the taxonomy has it; else the collector places the tool
+        declared: list[tuple[LabelOrigin, str]] = [("toolbench", category)] if category else []
+        if context.folder_category:
+            declared.append(("folder", context.folder_category))
+        placed = options.taxonomy.place(declared)
+        category, origin, label = placed or (options.taxonomy.fallback, "default", None)
     auth = _read_auth(doc.get("auth"), context)
     return Tool(
         tool_name=name,
@@ -66,6 +75,7 @@ def read_toolbench(doc: Any, context: ReadContext, options: ReadOptions) -> Tool
         or name,
         category=category or context.folder_category or "Uncategorized",
         category_origin=origin,
+        category_label=label,
         base_url=base_url,
         version=text_of(doc.get("version"), 100),
         auth=auth,

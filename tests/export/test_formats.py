@@ -25,20 +25,22 @@ MESSAGE_SCHEMA: dict[str, Any] = {
     "oneOf": [
         {"type": "object", "required": ["role", "content"], "additionalProperties": False,
          "properties": {"role": {"enum": ["system", "user"]}, "content": {"type": "string", "minLength": 1}}},
-        {"type": "object", "required": ["role", "content", "tool_calls"], "additionalProperties": False,
+        {"type": "object", "required": ["role", "content", "tool_calls", "weight"], "additionalProperties": False,
          "properties": {
              "role": {"const": "assistant"},
              "content": {"type": ["string", "null"]},
+             "weight": {"enum": [0, 1]},
              "tool_calls": {"type": "array", "minItems": 1, "maxItems": 1, "items": {
                  "type": "object", "required": ["id", "type", "function"], "additionalProperties": False,
                  "properties": {
-                     "id": {"type": "string", "minLength": 1},
+                     "id": {"type": "string", "pattern": "^[A-Za-z0-9]{9}$"},
                      "type": {"const": "function"},
                      "function": {"type": "object", "required": ["name", "arguments"], "additionalProperties": False,
                                   "properties": {"name": {"type": "string", "pattern": "^[a-zA-Z0-9_-]{1,64}$"},
                                                  "arguments": {"type": "string"}}}}}}}},
-        {"type": "object", "required": ["role", "content"], "additionalProperties": False,
-         "properties": {"role": {"const": "assistant"}, "content": {"type": "string", "minLength": 1}}},
+        {"type": "object", "required": ["role", "content", "weight"], "additionalProperties": False,
+         "properties": {"role": {"const": "assistant"}, "content": {"type": "string", "minLength": 1},
+                        "weight": {"const": 1}}},
         {"type": "object", "required": ["role", "tool_call_id", "content"], "additionalProperties": False,
          "properties": {"role": {"const": "tool"}, "tool_call_id": {"type": "string"}, "content": {"type": "string"}}},
     ]
@@ -138,10 +140,11 @@ def test_openai_loads_with_datasets_and_every_message_is_valid(exported: dict[st
                     assert message["tool_calls"][0]["function"]["name"] in names
 
 
-def test_openai_keeps_examples_as_json_schema_examples(exported: dict[str, ExportReport], offline_run: Path) -> None:
+def test_openai_moves_examples_into_descriptions(exported: dict[str, ExportReport], offline_run: Path) -> None:
     row = next(read_jsonl(folder(offline_run, "openai") / f"{TRAIN}.jsonl"))
     properties = [p for t in row["tools"] for p in t["function"]["parameters"].get("properties", {}).values()]
-    assert any(isinstance(p.get("examples"), list) and len(p["examples"]) == 1 for p in properties)
+    assert not any("examples" in p or "example" in p for p in properties)
+    assert any("Example: " in p.get("description", "") for p in properties)
 
 
 # --- sharegpt --------------------------------------------------------------------------------------

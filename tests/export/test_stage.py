@@ -13,6 +13,7 @@ import pytest
 from pipeline.errors import UsageError
 from pipeline.export import stage as export_stage
 from pipeline.export.common import EVAL, TRAIN, clean_schema, normalise_query, split_of
+from pipeline.export.lengths import measure_for
 from pipeline.export.stage import NothingToExport, export_dataset, export_datasets
 from pipeline.io import read_jsonl, write_jsonl
 from pipeline.manifest import read_manifest
@@ -56,7 +57,7 @@ def test_missing_accepted_file_names_it_and_the_verify_command(tmp_path: Path) -
 
 
 def test_unknown_format_is_named_with_the_valid_ones(run_copy: Path) -> None:
-    with pytest.raises(UsageError, match=r"'parquet'.*toolllama, openai, sharegpt, rl, retriever"):
+    with pytest.raises(UsageError, match=r"'parquet'.*toolllama, openai, hf, sharegpt, rl, retriever"):
         export_datasets(settings_for(run_copy), ["openai", "parquet"], run_dir=run_copy)
     assert not (run_copy / "datasets" / "openai").exists(), "nothing is written before formats are checked"
 
@@ -102,8 +103,8 @@ def test_clean_schema_touches_only_schema_keywords() -> None:
                              "x": {"type": "array", "items": {"type": "integer", "example_value": 3}}}}
     assert clean_schema(schema) == {
         "type": "object", "required": ["optional"],
-        "properties": {"optional": {"type": "string", "examples": ["a"]},
-                       "x": {"type": "array", "items": {"type": "integer", "examples": [3]}}}}
+        "properties": {"optional": {"type": "string", "description": "Example: a"},
+                       "x": {"type": "array", "items": {"type": "integer", "description": "Example: 3"}}}}
 
 
 # --- streaming -------------------------------------------------------------------------------------
@@ -142,6 +143,7 @@ def test_export_streams_instead_of_holding_the_samples(tmp_path: Path) -> None:
     write_jsonl(accepted_path(tmp_path), tiny_records(count))
     size = accepted_path(tmp_path).stat().st_size
     settings = settings_for(tmp_path)
+    measure_for("sharegpt")  # the card's tokenizer: loaded once per process, not per sample
     tracemalloc.start()
     try:
         reports = export_datasets(settings, ["sharegpt", "toolllama"], run_dir=tmp_path)

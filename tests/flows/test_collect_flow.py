@@ -44,7 +44,7 @@ def test_toolgen_run_with_prefect_runs_the_pipeline_flow(prefect_server: None, t
     assert {"probe", "generate", "annotate", "verify"} <= set(stages)
     assert stages["verify"]["funnel"]["candidates"] == stages["annotate"]["answered"] + stages["annotate"]["failed"]
     assert "Verification" in (out / "report" / "report.md").read_text()
-    assert set(stages["export"]) == {"toolllama", "openai", "sharegpt", "rl", "retriever"}
+    assert set(stages["export"]) == {"toolllama", "openai", "hf", "sharegpt", "rl", "retriever"}
     assert (out / "datasets" / "openai" / "SHA256SUMS").is_file()
 
 

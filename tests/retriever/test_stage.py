@@ -156,3 +156,26 @@ def test_cli_build_eval_and_query_json(run_copy: Path) -> None:
     assert table.exit_code == 0 and "searchHotels" in table.stdout
     bad = runner.invoke(app, ["retriever", "query", "x", "--ranking", "nope", *out])
     assert bad.exit_code == 2 and "ranking 'nope'" in bad.output
+
+
+def test_a_missing_queries_file_is_a_usage_error(run_copy: Path) -> None:
+    result = CliRunner().invoke(app, ["retriever", "eval", "--engine", "local", "--queries",
+                                      str(run_copy / "nope.json"), "--out", str(run_copy)])
+    assert result.exit_code == 2 and "nope.json" in result.output
+    assert not index_dir(run_copy).exists()
+
+
+def test_with_a_trained_model_eval_compares_it_with_the_base_model(run_copy: Path, minilm: object) -> None:
+    from pipeline.retriever.index import trained_model_dir
+
+    minilm.save(str(trained_model_dir(run_copy)))  # type: ignore[attr-defined]  # stands in for train
+    report = run(run_copy)
+    assert report.build is not None and report.build.model == str(trained_model_dir(run_copy))
+    result = RetrieverEval.model_validate(read_json(retriever_dir(run_copy) / EVAL_FILE))
+    assert result.trained_model == str(trained_model_dir(run_copy))
+    rankings = {row.ranking for row in result.sets[0].rows}
+    assert rankings == {"dense-untrained", "dense-trained", "bm25", "hybrid"}
+    # the same weights: the trained and untrained rows agree, which shows both were evaluated alike
+    held_out = result.sets[0]
+    assert held_out.row("dense-trained") == held_out.row("dense-untrained").model_copy(  # type: ignore[union-attr]
+        update={"ranking": "dense-trained"})

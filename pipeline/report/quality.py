@@ -12,8 +12,9 @@ means:
   values (the funnel rejects them, so on accepted samples it should be 0);
 * **corrected errors**: paths on which a failed call is followed by a successful call of the same
   function (trial and error that teaches recovery);
-* **truncated observations**: tool results the model saw cut at the character cap
-  (``...(truncated)``), and results that are not valid JSON;
+* **truncated observations**: tool results the model saw shortened to the character cap
+  (:func:`pipeline.env.shorten.is_cut`: the structural cut's notes, or an old ``...(truncated)``),
+  and results that are not valid JSON;
 * **duplicates** of instructions and of final answers: *exact* (same text after case, accents,
   punctuation and spacing are dropped) and *near* (not exact, but within the generate stage's
   deduplication threshold of one kept before it, by its hashing embedder: shared-word rewordings);
@@ -52,13 +53,13 @@ from pipeline.records import (
     iter_accepted,
     iter_trajectories,
 )
+from pipeline.env.shorten import is_cut
 from pipeline.report.models import Cell, ReportTable
 from pipeline.verify.checks import check_path_grounding, path_calls
 
 QUALITY_FILE = "quality.json"
 OPENING_WORDS = 4
 ALL = "all"
-_CUT = re.compile(r"\(truncated\)\s*$")
 _JSON_OBJECT = re.compile(r"[{\[]\s*\"[^\"\n]{1,80}\"\s*:")
 _LABEL = re.compile(r"^\s*thought\s*:\s*", re.IGNORECASE)
 _WORDS = re.compile(r"[^\W_]+(?:'[^\W_]+)?")
@@ -184,7 +185,7 @@ def measure_sample(record: TrajectoryRecord) -> _Sample:
                     for bad in failed for later in api_calls[bad.index:])
     observations = [_text(message.content) for message in record.chat() if message.role == "tool"]
     flagged_nodes = sum(bool(node.observation and node.observation.get("truncated")) for node in record.path_nodes())
-    truncated = max(sum(bool(_CUT.search(text)) for text in observations), flagged_nodes)
+    truncated = max(sum(is_cut(text) for text in observations), flagged_nodes)
     invalid = 0
     for text in observations:
         try:

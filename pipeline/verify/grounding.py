@@ -49,7 +49,9 @@ _MAX_LEAVES = 20000  # an observation is read this far: a huge result grounds no
 
 def normalise(text: str) -> str:
     """Lower case, accents and punctuation dropped, one space between words."""
-    folded = unicodedata.normalize("NFKD", text.casefold())
+    # compatibility forms first ("𝕊" is an "S" only after NFKD), then case, then once more: a
+    # case-folded letter may decompose again
+    folded = unicodedata.normalize("NFKD", unicodedata.normalize("NFKD", text).casefold())
     plain = "".join(c for c in folded if not unicodedata.combining(c))
     return " ".join(_TOKEN.findall(plain))
 

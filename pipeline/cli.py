@@ -74,8 +74,18 @@ LogRequestsOption = Annotated[
 ]
 
 
-def _llm_overrides(log_requests: Path | None) -> dict[str, Any]:
-    return {"llm": {"log_requests": str(log_requests)}} if log_requests is not None else {}
+BatchOption = Annotated[
+    bool, typer.Option("--batch", help="writer and judge requests through OpenAI's Batch API (half price, within 24 h)"),
+]
+
+
+def _llm_overrides(log_requests: Path | None, batch: bool = False) -> dict[str, Any]:
+    llm: dict[str, Any] = {}
+    if log_requests is not None:
+        llm["log_requests"] = str(log_requests)
+    if batch:
+        llm["batch"] = True
+    return {"llm": llm} if llm else {}
 
 
 # Libraries that log one line per HTTP request at INFO; -v is for the stages' own events
@@ -237,14 +247,15 @@ def run(
     ] = None,
     trust_host: TrustHostOption = None,
     log_requests: LogRequestsOption = None,
+    batch: BatchOption = False,
     engine: EngineOption = Engine.prefect,
 ) -> None:
     """Run every stage end to end (collect, probe every API, generate instructions, annotate solution paths, verify, export datasets, report) on the bundled specs, offline by default."""
     from pipeline.stages import registry
 
-    settings = _settings(config, out, **_llm_overrides(log_requests))
+    settings = _settings(config, out, **_llm_overrides(log_requests, batch))
     if trust_host:
-        settings = _settings(config, out, collect=_trusting(settings, trust_host), **_llm_overrides(log_requests))
+        settings = _settings(config, out, collect=_trusting(settings, trust_host), **_llm_overrides(log_requests, batch))
     _check_sources(specs or settings.collect.sources)
     options: dict[str, dict[str, Any] | None] = {"collect": {"sources": specs}}
     with _user_errors(), ExitStack() as held:
@@ -273,6 +284,7 @@ def generate(
     groups: Annotated[str | None, typer.Option("--groups", help="comma-separated groups, e.g. G1,G2,G3")] = None,
     per_group: Annotated[int | None, typer.Option("--per-group", min=1, help="API sets per group")] = None,
     log_requests: LogRequestsOption = None,
+    batch: BatchOption = False,
     engine: EngineOption = Engine.prefect,
 ) -> None:
     """Sample API sets (G1/G2/G3) and write instructions for them into queries/<group>.jsonl."""
@@ -281,7 +293,7 @@ def generate(
         chosen = [g.strip().upper() for g in groups.split(",") if g.strip()]
         if not chosen or any(g not in ("G1", "G2", "G3") for g in chosen):
             raise _usage_error(f"--groups {groups!r}: use a comma-separated subset of G1,G2,G3")
-    _stage_command("generate", _settings(config, out, **_llm_overrides(log_requests)), engine,
+    _stage_command("generate", _settings(config, out, **_llm_overrides(log_requests, batch)), engine,
                    {"groups": chosen, "per_group": per_group})
 
 
@@ -338,10 +350,10 @@ def annotate(
 @app.command()
 def verify(
     config: ConfigOption = None, out: OutOption = None, log_requests: LogRequestsOption = None,
-    engine: EngineOption = Engine.prefect,
+    batch: BatchOption = False, engine: EngineOption = Engine.prefect,
 ) -> None:
     """Check every trajectory (format, execution, semantic judge); writes verified/accepted.jsonl and rejected.jsonl."""
-    _stage_command("verify", _settings(config, out, **_llm_overrides(log_requests)), engine, {})
+    _stage_command("verify", _settings(config, out, **_llm_overrides(log_requests, batch)), engine, {})
 
 
 @app.command()

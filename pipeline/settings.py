@@ -519,6 +519,14 @@ class LLMSettings(_Section):
         description="response_format for the writer and judge; a server that refuses it gets the next "
         "weaker one (json_schema, then json_object, then none) for the rest of the run",
     )
+    batch: bool = Field(
+        default=False,
+        description="send the writer's and the judge's requests through OpenAI's Batch API (half the price, "
+        "answered within 24 h); roles with their own endpoint are not batched",
+    )
+    batch_flush_s: float = Field(default=2.0, gt=0, description="a batch is sent once no request came for this long")
+    batch_poll_s: float = Field(default=30.0, gt=0, description="seconds between polls of a submitted batch")
+    batch_max_requests: int = Field(default=50_000, ge=1, le=50_000, description="requests per batch, at most")
     log_requests: Path | None = Field(
         default=None, description="append every model request and response to this JSONL file (key masked)"
     )

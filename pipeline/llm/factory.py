@@ -32,6 +32,13 @@ def build_chat_model(settings: Settings, *, run_dir: Path) -> ChatModel | None:
         model, model_name_for = router, router.cache_model_name
     else:
         model = OpenAIChatModel(llm)
+    if llm.batch:
+        from pipeline.llm.batch import BATCH_ROLES, BatchChatModel, BatchRoles
+
+        roles = tuple(role for role in BATCH_ROLES if not llm.role_settings(role).has_own_client)
+        batch = BatchChatModel(OpenAIChatModel(llm), Path(run_dir), flush_s=llm.batch_flush_s,
+                               poll_s=llm.batch_poll_s, max_requests=llm.batch_max_requests)
+        model = BatchRoles(model, batch, roles)
     if llm.cache:
         # The tool mode changes what is sent for the same request, so it is part of the key.
         model = CachedChatModel(model, Path(run_dir) / CACHE_FILE, model_name_for=model_name_for,

@@ -162,6 +162,10 @@ class FakeOpenAIServer:
         self._ids = itertools.count(1)
         self._runner: web.AppRunner | None = None
         self._closing: asyncio.Event | None = None
+        # the Batch API (/files, /batches): files by id, batches by id, polls before a batch is done
+        self.files: dict[str, bytes] = {}
+        self.batches: dict[str, dict[str, Any]] = {}
+        self.batch_polls_to_finish = 1
 
     def set_script(self, script: Script) -> None:
         """Answer the next chat requests from ``script`` (also while the server runs)."""
@@ -175,6 +179,10 @@ class FakeOpenAIServer:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_post("/v1/chat/completions", self._chat)
         app.router.add_get("/v1/models", self._models)
+        app.router.add_post("/v1/files", self._upload)
+        app.router.add_get("/v1/files/{file_id}/content", self._file_content)
+        app.router.add_post("/v1/batches", self._create_batch)
+        app.router.add_get("/v1/batches/{batch_id}", self._batch)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port, shutdown_timeout=0.5)
@@ -251,6 +259,74 @@ class FakeOpenAIServer:
             await asyncio.wait_for(self._closing.wait(), seconds)
         except TimeoutError:
             pass
+
+    # ---- the Batch API: a batch is answered from the script, line by line, when it is created;
+    # it reads as "in_progress" for ``batch_polls_to_finish`` polls, then "completed"
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        form = await request.post()
+        upload = form.get("file")
+        data = upload.file.read() if isinstance(upload, web.FileField) else str(upload or "").encode()
+        file_id = f"file-{next(self._ids)}"
+        self.files[file_id] = data
+        return web.json_response({"id": file_id, "object": "file", "bytes": len(data), "created_at": int(time.time()),
+                                  "filename": getattr(upload, "filename", "batch.jsonl"),
+                                  "purpose": str(form.get("purpose") or "batch"), "status": "processed"})
+
+    async def _file_content(self, request: web.Request) -> web.Response:
+        data = self.files.get(request.match_info["file_id"])
+        if data is None:
+            return _error_response(HttpError(404, "no such file"))
+        return web.Response(body=data, content_type="application/octet-stream")
+
+    async def _create_batch(self, request: web.Request) -> web.Response:
+        body = await request.json(loads=orjson.loads)
+        data = self.files.get(str(body.get("input_file_id")))
+        if data is None:
+            return _error_response(HttpError(400, "input_file_id is not an uploaded file"))
+        outputs = []
+        for line in data.splitlines():
+            if not line.strip():
+                continue
+            item = orjson.loads(line)
+            chat = item["body"]
+            self.requests.append(RecordedRequest("/v1/batch/chat/completions", chat, {}, time.monotonic()))
+            status, payload = self._completion(await self._next_step(chat), chat)
+            outputs.append({"id": f"batch_req_{next(self._ids)}", "custom_id": item["custom_id"],
+                            "response": {"status_code": status, "request_id": "", "body": payload}, "error": None})
+        output_id = f"file-{next(self._ids)}"
+        self.files[output_id] = b"".join(orjson.dumps(o) + b"\n" for o in outputs)
+        batch_id = f"batch_{next(self._ids)}"
+        self.batches[batch_id] = {
+            "id": batch_id, "object": "batch", "endpoint": body.get("endpoint"), "input_file_id": body["input_file_id"],
+            "completion_window": body.get("completion_window", "24h"), "created_at": int(time.time()),
+            "status": "in_progress", "output_file_id": None, "error_file_id": None, "polls": 0,
+            "ready_output": output_id, "request_counts": {"total": len(outputs), "completed": 0, "failed": 0},
+        }
+        return web.json_response(self._batch_view(batch_id))
+
+    async def _batch(self, request: web.Request) -> web.Response:
+        batch = self.batches.get(request.match_info["batch_id"])
+        if batch is None:
+            return _error_response(HttpError(404, "no such batch"))
+        batch["polls"] += 1
+        if batch["polls"] >= self.batch_polls_to_finish:
+            batch["status"], batch["output_file_id"] = "completed", batch["ready_output"]
+            batch["request_counts"]["completed"] = batch["request_counts"]["total"]
+        return web.json_response(self._batch_view(batch["id"]))
+
+    def _batch_view(self, batch_id: str) -> dict[str, Any]:
+        return {key: value for key, value in self.batches[batch_id].items() if key not in ("polls", "ready_output")}
+
+    def _completion(self, step: Step, body: dict[str, Any]) -> tuple[int, Any]:
+        """A chat step as (HTTP status, JSON body), for batch output lines."""
+        if isinstance(step, HttpError):
+            return step.status, {"error": {"message": step.message, "type": "fake_error", "code": step.code}}
+        if isinstance(step, Raw):
+            return step.status, step.body if isinstance(step.body, str) else step.body.decode("utf-8", "replace")
+        response = self._respond(step, body)
+        assert isinstance(response, web.Response) and response.body is not None
+        return response.status, orjson.loads(bytes(response.body))  # type: ignore[arg-type]
 
     def _respond(self, step: Step, body: dict[str, Any]) -> web.Response:
         if isinstance(step, HttpError):

@@ -58,6 +58,7 @@ SAME_FAILURES_TO_STOP = 20
 """Consecutive requests failing for good with one and the same message (a 400 for a malformed
 request every prompt has, a model the key may not use) after which the stage stops: every
 other item would fail the same way, and a run that "finishes" with 0 answers hides it."""
+BATCH_PRICE_FACTOR = 0.5  # OpenAI's Batch API costs half the synchronous price
 _STATUS_HINTS = {
     400: "request rejected",
     401: "authentication failed: check llm.api_key / OPENAI_API_KEY",
@@ -292,6 +293,35 @@ class OpenAIChatModel:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
+
+    # ---- for the Batch API (pipeline.llm.batch): the same request body and reply reading
+
+    def request_body(self, request: ChatRequest) -> tuple[dict[str, Any], bool]:
+        """The chat-completions body this client would send for ``request``, and whether tool
+        calls are to be read from the reply text."""
+        return self._arguments(request, self.settings.model_for(request.role))
+
+    def read_completion(self, completion: dict[str, Any], request: ChatRequest, text_calls: bool) -> ChatReply:
+        """A chat-completions JSON body as a reply, counted in this client's per-role figures."""
+        model = self.settings.model_for(request.role)
+        reply = self._reply(completion, model, text_calls, estimate=0)
+        stats = self._stats[request.role]
+        stats.requests += 1
+        stats.prompt_tokens += reply.usage.prompt_tokens
+        stats.completion_tokens += reply.usage.completion_tokens
+        cost = self._cost(model, reply.usage)
+        if cost is None:
+            stats.unpriced_models.add(model)
+        else:
+            stats.cost_usd += cost * BATCH_PRICE_FACTOR
+        return reply
+
+    @property
+    def client(self) -> openai.AsyncOpenAI:
+        return self._client
+
+    def scrub(self, text: str) -> str:
+        return self._scrub(text)
 
     # ---- internals
 

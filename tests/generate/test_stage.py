@@ -274,3 +274,14 @@ async def test_the_writer_asks_for_structured_output_and_reads_the_object_it_get
     # refused once, then json_object for every later request of the run
     assert [s["type"] for s in sent[1:]] == ["json_object"] * (len(sent) - 1)
     assert report.kept >= 1
+
+
+async def test_generate_with_the_batch_api_writes_its_queries_without_direct_requests(run_dir: Path) -> None:
+    async with FakeOpenAIServer(lambda body: text(json.dumps({"queries": scripted_reply(body)[:1]}))) as server:
+        llm = {**fake_llm(server), "batch": True, "batch_flush_s": 0.05, "batch_poll_s": 0.02}
+        report = await generate_queries(settings_for(run_dir, llm=llm), groups=["G1"], per_group=3)
+        direct = [r for r in server.requests if r.path == "/v1/chat/completions"]
+        assert server.batches and not direct
+    assert report.kept >= 1
+    section = read_manifest(run_dir)["stages"]["generate"]
+    assert section["llm_usage"]["writer"]["batches"] >= 1

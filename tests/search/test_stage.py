@@ -230,3 +230,39 @@ async def test_a_query_lost_to_the_model_is_recorded_with_role_status_and_the_se
     assert any("502 Bad Gateway" in body for body in bodies)
     assert any("'optional' is not allowed" in body for body in bodies)
     assert {f["status"] for f in failures} == {400, 502}
+
+
+async def test_identical_runs_send_byte_identical_requests(run_dir: Path, tmp_path: Path) -> None:
+    """Policy and judge prompts depend only on the data: two runs over the same queries, with no
+    reply cache, send the same request bodies byte for byte (run details such as timings or
+    cache flags in a prompt would make replays miss the cache and re-ask the model)."""
+    import orjson
+
+    from pipeline.llm.fake_server import FakeOpenAIServer, text, tool_calls
+    from pipeline.verify.stage import verify_trajectories
+
+    def reply(body: dict[str, Any]) -> Any:
+        if body.get("tools"):
+            calls = sum(1 for m in body["messages"] if m["role"] == "tool")
+            if calls == 0:
+                first = body["tools"][0]["function"]
+                arguments = {name: (schema.get("examples") or ["x"])[0]
+                             for name, schema in first["parameters"].get("properties", {}).items()
+                             if name in first["parameters"].get("required", [])}
+                return tool_calls((first["name"], arguments), content="Let me look it up.")
+            return tool_calls(("Finish", {"return_type": "give_answer", "final_answer": "Here it is."}))
+        return text('{"answer_status": "Solved", "reason": "answered"}')
+
+    sent: list[list[bytes]] = []
+    for copy in ("first", "second"):
+        folder = tmp_path / copy
+        shutil.copytree(run_dir, folder)
+        async with FakeOpenAIServer(reply) as server:
+            llm = {"backend": "openai", "base_url": server.base_url, "api_key": "sk-x", "cache": False}
+            settings = settings_for(folder, llm=llm, verify={"votes": 1, "judge": "llm"})
+            await annotate_queries(settings)
+            await verify_trajectories(settings)
+            sent.append(sorted(orjson.dumps(r.json, option=orjson.OPT_SORT_KEYS) for r in server.chat_requests))
+    judged = [body for body in sent[0] if b'"tools"' not in body]
+    assert len(sent[0]) > 10 and judged, "both the policy and the judge were asked"
+    assert sent[0] == sent[1]

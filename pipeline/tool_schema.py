@@ -14,10 +14,12 @@ import copy
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-_SCHEMA_MAPS = ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas")
-_SCHEMA_LISTS = ("anyOf", "oneOf", "allOf", "prefixItems")
-_SCHEMA_ONES = ("items", "additionalProperties", "not", "contains", "if", "then", "else",
-                "propertyNames", "unevaluatedProperties", "additionalItems")
+# Where a JSON Schema holds subschemas (2020-12): by name, in a list, or one. Walking only these
+# positions keeps a *property* named "optional" or "example" (the exports' cleaning walks them too).
+SCHEMA_MAPS = ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas")
+SCHEMA_LISTS = ("anyOf", "oneOf", "allOf", "prefixItems")
+SCHEMA_ONES = ("items", "additionalProperties", "not", "contains", "if", "then", "else",
+               "propertyNames", "unevaluatedProperties", "unevaluatedItems", "additionalItems")
 _NOT_JSON_SCHEMA = ("optional", "example_value", "example", "nullable", "x-example")
 
 
@@ -42,11 +44,11 @@ def json_schema_only(schema: Any) -> Any:
             continue
         if key in ("optional", "examples"):
             continue
-        if key in _SCHEMA_MAPS and isinstance(value, dict):
+        if key in SCHEMA_MAPS and isinstance(value, dict):
             cleaned[key] = {name: json_schema_only(sub) for name, sub in value.items()}
-        elif key in _SCHEMA_LISTS and isinstance(value, list):
+        elif key in SCHEMA_LISTS and isinstance(value, list):
             cleaned[key] = [json_schema_only(sub) for sub in value]
-        elif key in _SCHEMA_ONES:
+        elif key in SCHEMA_ONES:
             cleaned[key] = [json_schema_only(s) for s in value] if isinstance(value, list) else json_schema_only(value)
         elif key == "type" and "type" in cleaned:
             continue  # already widened by nullable

@@ -29,6 +29,7 @@ from pipeline.io import JsonlWriter, dumps
 from pipeline.records import ApiPair, ChatMessage, TrajectoryRecord
 from pipeline.search.functions import FINISH_NAME
 from pipeline.settings import Settings
+from pipeline.tool_schema import SCHEMA_LISTS, SCHEMA_MAPS, SCHEMA_ONES
 
 DATASETS_DIR = "datasets"
 TRAIN: Final = "train"
@@ -249,10 +250,6 @@ def functions_of(tools: list[dict[str, Any]], *, keep_finish: bool) -> list[dict
     return [f for f in functions if keep_finish or f.get("name") != FINISH_NAME]
 
 
-_SCHEMA_MAPS = ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas")
-_SCHEMA_LISTS = ("anyOf", "oneOf", "allOf", "prefixItems")
-_SCHEMA_ONES = ("items", "additionalProperties", "not", "contains", "if", "then", "else",
-                "propertyNames", "unevaluatedProperties", "unevaluatedItems", "additionalItems")
 # Keywords of JSON Schema (2020-12) kept as they are; anything else in a schema position is
 # OpenAPI's or ToolBench's (``example``, ``nullable``, ``optional``, ``example_value``, ``x-*``,
 # ``in``, ``style``...) and is dropped. ``examples`` is JSON Schema too, but its values have any
@@ -289,11 +286,11 @@ def clean_schema(schema: Any) -> Any:
         return schema
     cleaned: dict[str, Any] = {}
     for key, value in schema.items():
-        if key in _SCHEMA_MAPS and isinstance(value, dict):
+        if key in SCHEMA_MAPS and isinstance(value, dict):
             cleaned[key] = {name: clean_schema(sub) for name, sub in value.items()}
-        elif key in _SCHEMA_LISTS and isinstance(value, list):
+        elif key in SCHEMA_LISTS and isinstance(value, list):
             cleaned[key] = [clean_schema(sub) for sub in value]
-        elif key in _SCHEMA_ONES:
+        elif key in SCHEMA_ONES:
             if isinstance(value, dict | bool):
                 cleaned[key] = clean_schema(value)
             elif isinstance(value, list) and key == "items":  # draft-04 tuple form

@@ -26,7 +26,15 @@ import orjson
 from pipeline.io import JsonlAppender, read_jsonl
 from pipeline.llm.cache import request_key
 from pipeline.llm.openai_backend import OpenAIChatModel
-from pipeline.llm.types import MAX_BODY_CHARS, ChatReply, ChatRequest, ModelError
+from pipeline.llm.types import (
+    MAX_BODY_CHARS,
+    ChatReply,
+    ChatRequest,
+    ModelError,
+    check_chat_model,
+    close_chat_model,
+    model_usage,
+)
 
 log = logging.getLogger(__name__)
 
@@ -202,19 +210,13 @@ class BatchRoles:
         return reply
 
     async def check_endpoint(self, roles: Any) -> None:
-        from pipeline.llm.types import check_chat_model
-
         await check_chat_model(self.direct, roles)
 
     def stats(self) -> dict[str, dict[str, Any]]:
-        from pipeline.llm.types import model_usage
-
         return {**model_usage(self.direct), **{role: figures for role, figures in self.batch.stats().items()
                                                if role in self.roles}}
 
     async def aclose(self) -> None:
-        from pipeline.llm.types import close_chat_model
-
         await self.batch.aclose()
         await close_chat_model(self.batch.client)
         await close_chat_model(self.direct)

@@ -225,13 +225,7 @@ class OpenAIChatModel:
                 body=self._scrub(reply.body)[:MAX_BODY_CHARS] if reply.body is not None else None,
             ) from None  # the SDK's error may quote the key back (OpenAI's 401 does, masked)
         self._same_failures, self._last_failure = 0, ""
-        stats.prompt_tokens += reply.usage.prompt_tokens
-        stats.completion_tokens += reply.usage.completion_tokens
-        cost = self._cost(model, reply.usage)
-        if cost is None:
-            stats.unpriced_models.add(model)
-        else:
-            stats.cost_usd += cost
+        self._count(stats, model, reply.usage)
         return reply
 
     async def check_endpoint(self, roles: Sequence[str]) -> None:
@@ -307,13 +301,7 @@ class OpenAIChatModel:
         reply = self._reply(completion, model, text_calls, estimate=0)
         stats = self._stats[request.role]
         stats.requests += 1
-        stats.prompt_tokens += reply.usage.prompt_tokens
-        stats.completion_tokens += reply.usage.completion_tokens
-        cost = self._cost(model, reply.usage)
-        if cost is None:
-            stats.unpriced_models.add(model)
-        else:
-            stats.cost_usd += cost * BATCH_PRICE_FACTOR
+        self._count(stats, model, reply.usage, price_factor=BATCH_PRICE_FACTOR)
         return reply
 
     @property
@@ -461,6 +449,16 @@ class OpenAIChatModel:
         if isinstance(error, _UnreadableReply):
             return _Failure(self._scrub(str(error)), None, retryable=True, body=error.body)
         return _Failure(f"unexpected {type(error).__name__}: {self._scrub(str(error))}", None, retryable=False)
+
+    def _count(self, stats: RoleStats, model: str, usage: Usage, *, price_factor: float = 1.0) -> None:
+        """Add one answered request's tokens and cost (unknown for an unpriced model) to ``stats``."""
+        stats.prompt_tokens += usage.prompt_tokens
+        stats.completion_tokens += usage.completion_tokens
+        cost = self._cost(model, usage)
+        if cost is None:
+            stats.unpriced_models.add(model)
+        else:
+            stats.cost_usd += cost * price_factor
 
     def _cost(self, model: str, usage: Usage) -> float | None:
         """USD for ``usage``; None when ``llm.prices`` has no price for ``model``."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Literal
 
-from pipeline.llm.types import ChatModel, ChatReply, ChatRequest, ModelError, is_context_overflow
+from pipeline.llm.types import ChatModel, ChatReply, ChatRequest, ModelError, is_refused_option
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +49,7 @@ class StructuredAsker:
             try:
                 return await self.model.chat(asked)
             except ModelError as error:
-                refused = (mode != "off" and error.status in (400, 422) and not is_context_overflow(error))
-                if not refused:
+                if mode == "off" or not is_refused_option(error):
                     raise
                 # one step below what *this* request used: requests in flight at once that are
                 # refused together must not step down twice

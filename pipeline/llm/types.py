@@ -151,6 +151,12 @@ def is_context_overflow(error: ModelError) -> bool:
     return error.status in (400, 413, 422) and bool(_CONTEXT_OVERFLOW.search(str(error)))
 
 
+def is_refused_option(error: ModelError) -> bool:
+    """Whether the server refused something in the request it does not support (a 400/422 that is
+    not a context overflow): ``response_format``, ``n`` ... The caller may ask again without it."""
+    return error.status in (400, 422) and not is_context_overflow(error)
+
+
 def model_usage(model: object) -> dict[str, dict[str, Any]]:
     """Per-role usage of a model that keeps figures (requests, tokens, cost, cache hits); else {}."""
     stats = getattr(model, "stats", None)

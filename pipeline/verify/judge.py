@@ -27,7 +27,7 @@ from pipeline.env.shorten import fit_json
 from pipeline.io import dumps
 from pipeline.llm.jsonparse import NotJson, find_json
 from pipeline.llm.structured import StructuredAsker, StructuredMode
-from pipeline.llm.types import ChatModel, ChatRequest, ModelError, is_context_overflow
+from pipeline.llm.types import ChatModel, ChatRequest, ModelError, is_refused_option
 from pipeline.records import TrajectoryRecord
 from pipeline.verify.checks import PathCall
 from pipeline.verify.verdict import Judgement, Verdict
@@ -222,7 +222,7 @@ class LLMJudge:
                 role="judge", messages=messages, temperature=self.temperature, n=self.votes,
                 sample_index=_SAMPLED_INDEX))
         except ModelError as error:
-            if error.status not in (400, 422) or is_context_overflow(error):
+            if not is_refused_option(error):
                 raise
             log.info("the judge's server refused n=%d (%s); asking for each vote on its own",
                      self.votes, str(error)[:200])

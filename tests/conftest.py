@@ -185,3 +185,20 @@ async def spec_server(spec_folder: Path) -> AsyncIterator[SpecServer]:
     await server.start()
     yield server
     await server.close()
+
+
+def sandbox_queries_run(run_dir: Path, per_group: dict[str, int], instructions_per_set: int) -> Path:
+    """A run folder with the bundled sandbox's catalog and offline-written queries (collect and
+    generate run for real), for the stage tests that start from queries."""
+    import asyncio
+
+    from pipeline.generate.stage import generate_queries
+    from pipeline.settings import load_settings
+    from pipeline.specs.collect import collect_catalog
+
+    sandbox = Path(__file__).resolve().parents[1] / "api_specs" / "sandbox"
+    settings = load_settings(run_dir=run_dir, collect={"workers": 0, "sources": [str(sandbox)]},
+                             generate={"per_group": per_group, "instructions_per_set": instructions_per_set})
+    asyncio.run(collect_catalog(None, settings))
+    asyncio.run(generate_queries(settings))
+    return run_dir

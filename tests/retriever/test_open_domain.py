@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import importlib.util
 import json
 import shutil
@@ -19,7 +18,6 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from pipeline.cli import app
-from pipeline.generate.stage import generate_queries
 from pipeline.io import read_jsonl
 from pipeline.manifest import read_manifest
 from pipeline.models import Api, Tool
@@ -29,7 +27,7 @@ from pipeline.retriever.open_domain import retrieval_recall, retrieve_apis
 from pipeline.search.stage import NO_API_RETRIEVED, annotate_queries
 from pipeline.settings import Settings, load_settings
 from pipeline.specs.catalog import iter_tools
-from pipeline.specs.collect import collect_catalog
+from tests.conftest import sandbox_queries_run
 from tests.retriever.fakes import RecordingBackend
 
 REPO = Path(__file__).resolve().parents[2]
@@ -117,12 +115,7 @@ class OracleBackend:
 
 @pytest.fixture(scope="module")
 def sandbox_queries(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    run_dir = tmp_path_factory.mktemp("open_domain") / "run"
-    settings = load_settings(run_dir=run_dir, collect={"workers": 0, "sources": [str(REPO / "api_specs" / "sandbox")]},
-                             generate={"per_group": {"G1": 2, "G2": 1, "G3": 1}, "instructions_per_set": 2})
-    asyncio.run(collect_catalog(None, settings))
-    asyncio.run(generate_queries(settings))
-    return run_dir
+    return sandbox_queries_run(tmp_path_factory.mktemp("open_domain") / "run", {"G1": 2, "G2": 1, "G3": 1}, 2)
 
 
 @pytest.fixture

@@ -4,18 +4,16 @@ queries that book, fill carts and write events, so the sandbox's state is exerci
 
 from __future__ import annotations
 
-import asyncio
 import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from pipeline.generate.stage import generate_queries
 from pipeline.io import read_jsonl, write_jsonl
 from pipeline.search.stage import annotate_queries
 from pipeline.settings import Settings, load_settings
-from pipeline.specs.collect import collect_catalog
+from tests.conftest import sandbox_queries_run
 
 REPO = Path(__file__).resolve().parents[2]
 # what differs between two runs of the same search without changing what it found
@@ -34,11 +32,7 @@ def _writes(query: dict[str, Any]) -> bool:
 @pytest.fixture(scope="module")
 def stateful_queries(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A run folder with the sandbox catalog and queries of which most call a writing API."""
-    run_dir = tmp_path_factory.mktemp("resume") / "run"
-    settings = load_settings(run_dir=run_dir, collect={"workers": 0, "sources": [str(REPO / "api_specs" / "sandbox")]},
-                             generate={"per_group": {"G1": 12, "G2": 6, "G3": 6}, "instructions_per_set": 2})
-    asyncio.run(collect_catalog(None, settings))
-    asyncio.run(generate_queries(settings))
+    run_dir = sandbox_queries_run(tmp_path_factory.mktemp("resume") / "run", {"G1": 12, "G2": 6, "G3": 6}, 2)
     for path in (run_dir / "queries").glob("G*.jsonl"):
         queries = list(read_jsonl(path))
         writing = [q for q in queries if _writes(q)]

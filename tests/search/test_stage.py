@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import shutil
 from pathlib import Path
@@ -12,15 +11,14 @@ import pytest
 from typer.testing import CliRunner
 
 from pipeline.cli import app
-from pipeline.generate.stage import generate_queries
 from pipeline.io import read_jsonl
 from pipeline.manifest import read_manifest
 from pipeline.records import TrajectoryRecord, iter_trajectories
 from pipeline.search.stage import NothingAnnotated, annotate_queries
 from pipeline.settings import Settings, load_settings
 from pipeline.specs.catalog import iter_tools
-from pipeline.specs.collect import collect_catalog
 from pipeline.toolbench.answers import answer_document, export_toolbench_answers
+from tests.conftest import sandbox_queries_run
 
 REPO = Path(__file__).resolve().parents[2]
 ANSWER_KEYS = {"valid_data", "query_count", "total_tokens", "final_answer", "finish_type", "function",
@@ -34,12 +32,7 @@ def settings_for(run_dir: Path, **overrides: Any) -> Settings:
 @pytest.fixture(scope="module")
 def sandbox_queries(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A run folder with the sandbox catalog and a few queries per group."""
-    run_dir = tmp_path_factory.mktemp("annotate") / "run"
-    settings = load_settings(run_dir=run_dir, collect={"workers": 0, "sources": [str(REPO / "api_specs" / "sandbox")]},
-                             generate={"per_group": {"G1": 2, "G2": 2, "G3": 2}, "instructions_per_set": 3})
-    asyncio.run(collect_catalog(None, settings))
-    asyncio.run(generate_queries(settings))
-    return run_dir
+    return sandbox_queries_run(tmp_path_factory.mktemp("annotate") / "run", {"G1": 2, "G2": 2, "G3": 2}, 3)
 
 
 @pytest.fixture
